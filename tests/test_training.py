@@ -1,0 +1,81 @@
+import csv
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaegan_tf import data, training
+from vaegan_tf.models.vae import VAEConfig, build_vae
+
+TINY = VAEConfig(image_shape=(28, 28, 1), hidden_units=(16,), latent_dim=2)
+
+
+def dataset(splits, seed=0):
+    return data.pipeline(splits.train, batch_size=50, preprocessing="dynamic_binarize", shuffle=True, seed=seed)
+
+
+def run_config(tmp_path, name="run", epochs=2, seed=0):
+    return training.RunConfig(name, epochs, seed=seed, work_root=str(tmp_path), verbose=0, nan_check_every=1,
+                              steps_per_epoch=6)
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def logged_epochs(path):
+    with open(path) as stream:
+        return [int(row["epoch"]) for row in csv.DictReader(stream)]
+
+
+def test_interrupted_run_resumes_from_last_epoch(tmp_path, splits):
+    run = run_config(tmp_path, epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(run, lambda: build_vae(TINY), dataset(splits), callbacks=[InterruptAfter(1)])
+    assert (run.work_dir / "backup").exists()
+    outcome = training.train(run, lambda: build_vae(TINY), dataset(splits))
+    assert len(outcome.history["loss"]) == 2  # only epochs 3 and 4 ran after the restart
+    assert outcome.epochs_trained == 4 and outcome.wall_seconds > 0
+    assert logged_epochs(outcome.log_csv) == [0, 1, 2, 3]
+    assert not (run.work_dir / "backup").exists()
+
+
+def test_fresh_run_starts_a_new_log(tmp_path, splits):
+    run = run_config(tmp_path, epochs=1)
+    training.train(run, lambda: build_vae(TINY), dataset(splits))
+    outcome = training.train(run, lambda: build_vae(TINY), dataset(splits))
+    assert logged_epochs(outcome.log_csv) == [0]
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        weight = self.model.trainable_weights[0]
+        weight.assign(tf.fill(weight.shape, float("nan")))
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_epoch(tmp_path, splits):
+    run = run_config(tmp_path, epochs=5)
+    with pytest.raises(training.TrainingDiverged, match="diverged.*epoch 2, batch 1"):
+        training.train(run, lambda: build_vae(TINY), dataset(splits), callbacks=[PoisonWeights()])
+    assert (run.work_dir / "backup").exists()
+    assert logged_epochs(run.work_dir / "log.csv") == [0, 1]  # stopped in epoch 2, not after all 5
+
+
+def test_same_seed_same_first_epoch_loss(tmp_path, splits):
+    losses = [training.train(run_config(tmp_path, f"seed{i}", epochs=1, seed=seed), lambda: build_vae(TINY),
+                             dataset(splits, seed)).history["loss"][0] for i, seed in enumerate([3, 3, 4])]
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2]
+
+
+def test_endless_stream_needs_steps_per_epoch(tmp_path, splits):
+    run = training.RunConfig("endless", 1, work_root=str(tmp_path))
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        training.train(run, lambda: build_vae(TINY), dataset(splits))

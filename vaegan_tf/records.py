@@ -1,0 +1,69 @@
+"""What a results folder records besides its figures: config.json, metrics.json, environment.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+PACKAGES = ("tensorflow", "keras", "tensorflow-probability", "tensorflow-datasets", "numpy", "matplotlib")
+
+
+def jsonable(value):
+    """Dataclasses, tuples, numpy scalars and arrays, Paths -> plain JSON values (NaN -> null)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.ndarray, np.generic)):
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: Path, value) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(jsonable(value), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        return done.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def environment(*, strategy_description: dict | None = None, epochs: int | None = None,
+                wall_seconds: float | None = None, **extra) -> dict:
+    """Versions, devices, the strategy used, epochs trained and wall time, for environment.json."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "devices": [d.name for d in tf.config.list_logical_devices()],
+        "distribution": strategy_description,
+        "epochs": epochs,
+        "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1),
+        "git_commit": _git_commit(),
+        **extra,
+    }

@@ -1,0 +1,145 @@
+"""The one training harness: build inside the strategy, `fit` with Keras callbacks, resume, stop on NaN.
+
+Scratch output (backup checkpoint, CSV log, TensorBoard, the cumulative clock) goes to `work/<name>/`,
+which git ignores. An interrupted run restarted with the same config resumes from the last completed
+epoch (`keras.callbacks.BackupAndRestore`); the backup is removed only after a successful finish, and a NaN
+loss stops training with `TrainingDiverged`, keeping the last good backup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from vaegan_tf import distribute
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    name: str
+    epochs: int
+    seed: int = 0
+    strategy: str = "auto"
+    work_root: str = "work"
+    steps_per_epoch: int | None = None  # None: the whole training set each epoch
+    verbose: int | None = None  # None: a progress bar on a terminal, one line per epoch in a log file
+    nan_check_every: int = 50  # batches; a check is a host round trip, so not every step
+
+    @property
+    def work_dir(self) -> Path:
+        return Path(self.work_root) / self.name
+
+
+@dataclasses.dataclass
+class TrainingOutcome:
+    model: keras.Model
+    history: dict[str, list[float]]
+    epochs_trained: int
+    wall_seconds: float  # over all sessions of a resumed run
+    strategy: tf.distribute.Strategy
+    log_csv: Path
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def set_seed(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow (and so every Keras SeedGenerator created afterwards)."""
+    keras.utils.set_random_seed(seed)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops at the first non-finite training metric (checked every `every` batches and each epoch)."""
+
+    def __init__(self, every: int):
+        super().__init__()
+        self.every, self.epoch, self.found = every, 0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def _check(self, logs, where):
+        bad = {k: float(v) for k, v in (logs or {}).items() if not math.isfinite(float(v))}
+        if bad and self.found is None:
+            self.found = f"{where}: {bad}"
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % self.every == 0:
+            self._check(logs, f"epoch {self.epoch + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, f"end of epoch {epoch + 1}")
+
+
+class CumulativeClock(keras.callbacks.Callback):
+    """Wall time and epochs over interruptions, kept in `progress.json` beside the backup."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        self.seconds, self.epochs = saved.get("wall_seconds", 0.0), saved.get("epochs", 0)
+        self.started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds += time.perf_counter() - self.started
+        self.epochs = epoch + 1
+        self.path.write_text(json.dumps({"wall_seconds": self.seconds, "epochs": self.epochs}))
+
+
+def _callbacks(run: RunConfig, resuming: bool):
+    work = run.work_dir
+    if not resuming:  # a fresh run must not append to the log of an earlier, finished one
+        for stale in ("log.csv", "progress.json", "tensorboard"):
+            target = work / stale
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    return [
+        keras.callbacks.BackupAndRestore(str(work / "backup"), delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(work / "log.csv"), append=True),
+        keras.callbacks.TensorBoard(str(work / "tensorboard"), write_graph=False),
+        StopOnNonFinite(run.nan_check_every),
+        CumulativeClock(work / "progress.json"),
+    ]
+
+
+def train(run: RunConfig, build_model: Callable[[], keras.Model], train_data: tf.data.Dataset,
+          validation_data: tf.data.Dataset | None = None, callbacks=()) -> TrainingOutcome:
+    """Seeds, builds `build_model()` inside the strategy, fits for `run.epochs` (resuming if a backup
+    exists) and returns the trained model with its history and cumulative wall time. `callbacks` run
+    after the harness's own (so an epoch is backed up before they see it)."""
+    if run.steps_per_epoch is None and train_data.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(f"run {run.name!r}: the training stream is endless; set RunConfig.steps_per_epoch "
+                         "(data.steps_per_epoch gives one pass over a split)")
+    set_seed(run.seed)
+    strategy = distribute.make_strategy(run.strategy)
+    with strategy.scope():
+        model = build_model()
+    backup = run.work_dir / "backup"
+    backup_cb, log_cb, board_cb, nan_stop, clock = _callbacks(run, resuming=backup.exists())
+    history = model.fit(train_data, validation_data=validation_data, epochs=run.epochs,
+                        steps_per_epoch=run.steps_per_epoch,
+                        callbacks=[backup_cb, log_cb, board_cb, nan_stop, clock, *callbacks],
+                        verbose=run.verbose if run.verbose is not None else (1 if sys.stdout.isatty() else 2),
+                        shuffle=False)  # the tf.data pipeline shuffles, with its own seed
+    if nan_stop.found:
+        raise TrainingDiverged(
+            f"run {run.name!r} diverged ({nan_stop.found}). The last good epoch is kept in {backup}; "
+            "lower the learning rate or check the data, or delete that folder to start over.")
+    shutil.rmtree(backup, ignore_errors=True)
+    return TrainingOutcome(model, history.history, clock.epochs, clock.seconds, strategy,
+                           run.work_dir / "log.csv")
