@@ -1,0 +1,128 @@
+"""The plain variational auto-encoder (Kingma & Welling 2013) as reviewed in Chen, Fang, Ju (2016), Sec. 2.1.
+
+Fully connected encoder and decoder, Gaussian posterior with diagonal covariance, standard normal prior and
+independent Bernoulli pixels (all TFP distributions), trained on the negative ELBO of eq. (1) with the
+reparameterisation trick and the closed-form KL. The default network is the paper's own fully connected
+one (Sec. 4.4: two hidden layers of 200 softplus units, z = 50) with its training details (Sec. 4: batch
+norm on every layer but the outputs, Adam, lr 1e-3, batch 100). Leaves out: convolutional variants and
+other layer sizes live in the configs of the experiments that need them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from vaegan_tf import losses
+
+tfd = tfp.distributions
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEConfig:
+    image_shape: tuple[int, int, int] = (28, 28, 1)
+    hidden_units: tuple[int, ...] = (200, 200)  # Chen et al. Sec. 4.4, fully connected CVAE
+    activation: str = "softplus"  # Sec. 4.4
+    latent_dim: int = 50  # Sec. 4.4
+    batch_norm: bool = True  # Sec. 4: "added to all fully connected and convolutional layers except the output"
+    learning_rate: float = 1e-3  # Sec. 4: VAEs without GANs
+    seed: int = 0
+
+
+def hidden_layers(units, activation: str, batch_norm: bool) -> list[keras.layers.Layer]:
+    """Dense -> (synchronized batch norm) -> activation, for each width. Synchronized so that a
+    mirrored replica normalises with the statistics of the global batch, as one device would."""
+    layers = []
+    for width in units:
+        layers.append(keras.layers.Dense(width, use_bias=not batch_norm))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(synchronized=True))
+        layers.append(keras.layers.Activation(activation))
+    return layers
+
+
+class VAE(keras.Model):
+    """x -> Q(z|x) -> z -> p(x|z). Exposes `posterior`, `likelihood`, `prior` for evaluation."""
+
+    def __init__(self, config: VAEConfig = VAEConfig(), **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.encoder = keras.Sequential(
+            [keras.layers.Flatten(), *hidden_layers(config.hidden_units, config.activation, config.batch_norm),
+             keras.layers.Dense(2 * config.latent_dim)], name="encoder")
+        self.decoder = keras.Sequential(
+            [*hidden_layers(config.hidden_units[::-1], config.activation, config.batch_norm),
+             keras.layers.Dense(math.prod(config.image_shape)), keras.layers.Reshape(config.image_shape)],
+            name="decoder")
+        self.noise = keras.random.SeedGenerator(config.seed)
+        self.trackers = {name: keras.metrics.Mean(name) for name in ("loss", "reconstruction", "kl")}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def build_for_training(self) -> "VAE":
+        self(tf.zeros((1, *self.config.image_shape)), training=False)
+        return self
+
+    def posterior(self, x, training: bool) -> tfd.Distribution:
+        mean, log_variance = tf.split(self.encoder(x, training=training), 2, axis=-1)
+        return tfd.Independent(tfd.Normal(mean, tf.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1)
+
+    def likelihood(self, z, training: bool) -> tfd.Distribution:
+        logits = self.decoder(z, training=training)
+        return tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3)
+
+    def prior(self) -> tfd.Distribution:
+        zeros = tf.zeros(self.config.latent_dim)
+        return tfd.Independent(tfd.Normal(zeros, 1.0), reinterpreted_batch_ndims=1)
+
+    def draw_noise(self, shape) -> tf.Tensor:
+        return keras.random.normal(shape, seed=self.noise)
+
+    def reparameterised_sample(self, posterior: tfd.Distribution) -> tf.Tensor:
+        normal = posterior.distribution
+        return normal.loc + normal.scale * self.draw_noise(tf.shape(normal.loc))
+
+    def per_example_terms(self, x, training: bool):
+        """(-log p(x|z) [B], KL(Q(z|x) || p(z)) [B]) for one reparameterised z per example."""
+        posterior = self.posterior(x, training)
+        likelihood = self.likelihood(self.reparameterised_sample(posterior), training)
+        return losses.reconstruction_nll(x, likelihood), losses.kl_to_prior(posterior, self.prior())
+
+    def call(self, x, training=False):
+        """Reconstruction means (Bernoulli probabilities) of x, through one posterior sample."""
+        return self.likelihood(self.reparameterised_sample(self.posterior(x, training)), training).mean()
+
+    def sample(self, count: int) -> tf.Tensor:
+        """Bernoulli means of p(x|z) for z ~ N(0, I): the images shown as 'samples'."""
+        return self.likelihood(self.draw_noise((count, self.config.latent_dim)), training=False).mean()
+
+    def _record(self, reconstruction, kl):
+        self.trackers["loss"].update_state(losses.negative_elbo(reconstruction, kl))
+        self.trackers["reconstruction"].update_state(reconstruction)
+        self.trackers["kl"].update_state(kl)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        x = data[0]
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self.per_example_terms(x, training=True)
+            loss = tf.nn.compute_average_loss(losses.negative_elbo(reconstruction, kl))
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self._record(reconstruction, kl)
+
+    def test_step(self, data):
+        return self._record(*self.per_example_terms(data[0], training=False))
+
+
+def build_vae(config: VAEConfig = VAEConfig()) -> VAE:
+    """A built, compiled VAE; call inside `strategy.scope()`."""
+    model = VAE(config)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model.build_for_training()
