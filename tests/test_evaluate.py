@@ -1,0 +1,101 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaegan_tf import evaluate
+from vaegan_tf.models.vae import VAEConfig, build_vae
+
+TINY = VAEConfig(image_shape=(4, 4, 1), hidden_units=(8,), latent_dim=2)
+
+
+@pytest.fixture(scope="module")
+def vae_and_bits():
+    keras.utils.set_random_seed(1)
+    model = build_vae(TINY)
+    bits = (np.random.default_rng(0).random((4, 4, 4, 1)) < 0.4).astype(np.float32)
+    return model, bits
+
+
+def test_single_importance_sample_is_the_elbo_in_expectation(vae_and_bits):
+    model, bits = vae_and_bits
+    draws = 4000
+    log_weights = evaluate._log_weights(model, tf.constant(bits), tf.constant(draws), tf.constant([0, 0])).numpy()
+    repeated = np.tile(bits, (draws, 1, 1, 1))
+    reconstruction, kl = model.per_example_terms(repeated, training=False)
+    elbo = -(reconstruction.numpy() + kl.numpy()).reshape(draws, len(bits))
+    stderr = np.sqrt(log_weights.var(0) / draws + elbo.var(0) / draws)
+    np.testing.assert_array_less(np.abs(log_weights.mean(0) - elbo.mean(0)), 4 * stderr + 1e-3)
+
+
+def test_more_importance_samples_tighten_the_bound(vae_and_bits):
+    model, bits = vae_and_bits
+    single = np.mean([evaluate.importance_weighted_log_likelihood(model, bits, 1, seed=s) for s in range(200)], 0)
+    many = evaluate.importance_weighted_log_likelihood(model, bits, 500, chunk=128, seed=7)
+    assert np.all(many > single)
+    assert evaluate.heldout_nll(model, bits, 50, batch_size=2) == pytest.approx(-many.mean(), abs=0.5)
+    with pytest.raises(ValueError):
+        evaluate.importance_weighted_log_likelihood(model, bits, 0)
+
+
+def test_heldout_elbo_reports_the_test_step_metrics(vae_and_bits):
+    model, bits = vae_and_bits
+    scores = evaluate.heldout_elbo(model, bits)
+    assert set(scores) == {"loss", "reconstruction", "kl"}
+    assert scores["loss"] == pytest.approx(scores["reconstruction"] + scores["kl"], rel=1e-5)
+
+
+def test_binarization_is_fixed_by_its_seed(splits):
+    first, again = evaluate.binarized(splits.test, 3), evaluate.binarized(splits.test, 3)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, evaluate.binarized(splits.test, 4))
+    assert abs(first.mean() - splits.test.images.mean() / 255) < 0.01
+
+
+@pytest.fixture(scope="module")
+def untrained_evaluator():
+    config = evaluate.EvaluatorConfig(feature_units=16)
+    return evaluate.Evaluator(evaluate.build_classifier(config))
+
+
+def test_sample_quality_of_real_against_itself(untrained_evaluator, splits):
+    images = splits.test.images[:100] / 255.0
+    scores = evaluate.sample_quality(untrained_evaluator, images, images, splits.test.labels[:100])
+    assert scores["frechet_distance"] == pytest.approx(0.0, abs=1e-6)
+    assert scores["sharpness_ratio"] == pytest.approx(1.0)
+    assert 0.0 <= scores["conditional_accuracy"] <= 1.0 and scores["count"] == 100
+    noise = np.random.default_rng(1).random(images.shape)
+    assert evaluate.sample_quality(untrained_evaluator, noise, images)["frechet_distance"] > 0
+
+
+def test_evaluator_refuses_images_outside_unit_range(untrained_evaluator):
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        untrained_evaluator.embed(-np.ones((2, 28, 28, 1)))
+
+
+def test_load_evaluator_refuses_missing_or_weak_classifier(untrained_evaluator, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAEGAN_TF_CACHE", str(tmp_path))
+    with pytest.raises(evaluate.EvaluatorUnavailable, match="make evaluator"):
+        evaluate.load_evaluator()
+    evaluate.evaluator_dir().mkdir(parents=True)
+    untrained_evaluator.classifier.save(evaluate.evaluator_dir() / "classifier.keras")
+    info = evaluate.evaluator_dir() / "info.json"
+    info.write_text(json.dumps({"test_accuracy": 0.5}))
+    with pytest.raises(evaluate.EvaluatorUnavailable, match="0.5000 < 0.992"):
+        evaluate.load_evaluator()
+    info.write_text(json.dumps({"test_accuracy": 0.995}))
+    loaded = evaluate.load_evaluator()
+    features, logits = loaded.embed(np.zeros((3, 28, 28, 1)))
+    assert features.shape == (3, 16) and logits.shape == (3, 10)
+
+
+def test_train_evaluator_one_epoch_on_fake_data(tmp_path, splits, monkeypatch):
+    monkeypatch.setenv("VAEGAN_TF_CACHE", str(tmp_path / "cache"))
+    config = evaluate.EvaluatorConfig(epochs=1, feature_units=8)
+    evaluator = evaluate.train_evaluator(splits, config, work_root=str(tmp_path / "work"))
+    assert 0.0 <= evaluator.info["test_accuracy"] <= 1.0 and evaluator.info["epochs"] == 1
+    assert (tmp_path / "cache" / "evaluator" / "classifier.keras").exists()
+    baseline = evaluate.real_baseline(evaluator, splits, count=100)
+    assert baseline["count"] == 100 and np.isfinite(baseline["frechet_distance"])
