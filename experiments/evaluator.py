@@ -1,0 +1,38 @@
+"""`make evaluator`: trains the LeNet-style evaluator classifier on real MNIST, caches it, and records
+its test accuracy and the real-vs-real baseline (train vs test) of every sample-quality metric in
+results/evaluator/. See vaegan_tf/evaluate.py for what each metric is."""
+
+import dataclasses
+import time
+from pathlib import Path
+
+from absl import app, flags
+
+import common_flags  # noqa: F401  (defines the shared flags)
+from vaegan_tf import data, evaluate, records
+
+flags.DEFINE_integer("epochs", evaluate.EvaluatorConfig.epochs, "Training epochs.")
+FLAGS = flags.FLAGS
+
+
+def main(_):
+    started = time.perf_counter()
+    config = dataclasses.replace(evaluate.EvaluatorConfig(), epochs=FLAGS.epochs, seed=FLAGS.seed)
+    splits = data.load("mnist", split="tf1", source=FLAGS.source, data_dir=FLAGS.data_dir)
+    evaluator = evaluate.train_evaluator(splits, config, strategy=FLAGS.strategy, work_root=FLAGS.work_root)
+    metrics = {"test_accuracy": evaluator.info["test_accuracy"], "accuracy_floor": evaluate.ACCURACY_FLOOR,
+               "real_vs_real": evaluate.real_baseline(evaluator, splits, seed=FLAGS.seed)}
+    out = f"{FLAGS.results_root}/evaluator"
+    records.write_json(Path(out) / "metrics.json", metrics)
+    records.write_json(Path(out) / "config.json",
+                       {"evaluator": config, "data": {"dataset": "mnist", "split": "tf1", "source": splits.source}})
+    records.write_json(Path(out) / "environment.json", records.environment(
+        epochs=evaluator.info["epochs"], wall_seconds=evaluator.info["wall_seconds"],
+        total_seconds=time.perf_counter() - started))
+    print(f"evaluator test accuracy {metrics['test_accuracy']:.4f}; results in {out}/")
+    if metrics["test_accuracy"] < evaluate.ACCURACY_FLOOR:
+        raise SystemExit(f"test accuracy below the {evaluate.ACCURACY_FLOOR} floor: the cache will be refused")
+
+
+if __name__ == "__main__":
+    app.run(main)
