@@ -29,6 +29,7 @@ def main(_):
     records.write_json(Path(out) / "environment.json", records.environment(
         epochs=evaluator.info["epochs"], wall_seconds=evaluator.info["wall_seconds"],
         total_seconds=time.perf_counter() - started))
+    evaluate.write_readme(Path(out))
     print(f"evaluator test accuracy {metrics['test_accuracy']:.4f}; results in {out}/")
     if metrics["test_accuracy"] < evaluate.ACCURACY_FLOOR:
         raise SystemExit(f"test accuracy below the {evaluate.ACCURACY_FLOOR} floor: the cache will be refused")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaegan_tf import evaluate
+from vaegan_tf import evaluate, records
 from vaegan_tf.models.vae import VAEConfig, build_vae
 
 TINY = VAEConfig(image_shape=(4, 4, 1), hidden_units=(8,), latent_dim=2)
@@ -99,3 +99,8 @@ def test_train_evaluator_one_epoch_on_fake_data(tmp_path, splits, monkeypatch):
     assert (tmp_path / "cache" / "evaluator" / "classifier.keras").exists()
     baseline = evaluate.real_baseline(evaluator, splits, count=100)
     assert baseline["count"] == 100 and np.isfinite(baseline["frechet_distance"])
+    out = tmp_path / "results"
+    records.write_json(out / "metrics.json", {"test_accuracy": evaluator.info["test_accuracy"],
+                                               "accuracy_floor": 0.992, "real_vs_real": baseline})
+    records.write_json(out / "environment.json", records.environment(epochs=1, wall_seconds=2.0))
+    assert f"{baseline['frechet_distance']:.3f}" in evaluate.write_readme(out).read_text()

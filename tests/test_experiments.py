@@ -23,13 +23,14 @@ def test_vae_study_writes_every_artifact(tmp_path, splits, monkeypatch):
     metrics = vae_mnist.run(config)
     out = tmp_path / "results" / "vae_mnist"
     for name in ("samples.png", "reconstructions.png", "loss_curves.png", "training_log.csv", "metrics.json",
-                 "config.json", "environment.json"):
+                 "config.json", "environment.json", "README.md"):
         assert (out / name).stat().st_size > 0, name
     assert metrics["test_nll"] <= metrics["test_negative_elbo"] + 5  # a bound that tightens, up to MC noise
     assert metrics["sample_quality"].startswith("skipped")
     environment = json.loads((out / "environment.json").read_text())
     assert environment["epochs"] == 1 and environment["wall_seconds"] >= 0
     assert json.loads((out / "config.json").read_text())["model"]["latent_dim"] == 2
+    assert f"{metrics['test_nll']:.2f}" in (out / "README.md").read_text()
 
 
 def run_experiment(*args, cwd):

@@ -39,6 +39,10 @@ def write_json(path: Path, value) -> Path:
     return path
 
 
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
 def _git_commit() -> str | None:
     try:
         done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
