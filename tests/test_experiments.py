@@ -51,3 +51,13 @@ def test_smoke_mode_runs_on_real_mnist(tmp_path):
 def test_unknown_flag_value_is_a_clear_error(tmp_path):
     done = run_experiment("--strategy=tpu", cwd=tmp_path)
     assert done.returncode != 0 and "strategy" in done.stderr and "tpu" in done.stderr
+
+
+def test_benchmark_measures_positive_rates(splits):
+    from vaegan_tf import benchmark
+    from vaegan_tf.models.vae import VAEConfig, build_vae
+
+    stream = data.pipeline(splits.train, batch_size=10, preprocessing="dynamic_binarize", shuffle=True)
+    assert benchmark.pipeline_images_per_second(stream, 10, steps=5, warmup=2) > 0
+    model = build_vae(VAEConfig(hidden_units=(8,), latent_dim=2))
+    assert benchmark.training_images_per_second(model, stream, 10, steps=5, warmup=2) > 0

@@ -1,0 +1,47 @@
+"""`make benchmark`: images per second of the input pipeline and of training steps, for the models that
+exist, on whatever device the strategy picks. Writes results/benchmark/ (metrics, environment, README)."""
+
+from pathlib import Path
+
+from absl import app, flags
+
+import common_flags  # noqa: F401  (defines the shared flags)
+from vaegan_tf import benchmark, data, distribute, evaluate, records, training
+from vaegan_tf.models.vae import build_vae
+
+flags.DEFINE_integer("steps", 300, "Timed steps per measurement (after 20 warm-up steps).")
+FLAGS = flags.FLAGS
+BATCH = 100
+
+
+def main(_):
+    training.set_seed(FLAGS.seed)
+    splits = data.load("mnist", source=FLAGS.source, data_dir=FLAGS.data_dir)
+    strategy = distribute.make_strategy(FLAGS.strategy)
+    stream = lambda mode: data.pipeline(splits.train, batch_size=BATCH, preprocessing=mode, shuffle=True, seed=0)
+    builders = {"vae_fc": (build_vae, "dynamic_binarize"),
+                "evaluator_lenet": (evaluate.build_classifier, "unit")}
+    metrics = {"batch_size": BATCH, "timed_steps": FLAGS.steps, "pipeline_images_per_second": {},
+               "training_images_per_second": {}}
+    for name, (build, mode) in builders.items():
+        metrics["pipeline_images_per_second"][mode] = round(
+            benchmark.pipeline_images_per_second(stream(mode), BATCH, FLAGS.steps))
+        with strategy.scope():
+            model = build()
+        metrics["training_images_per_second"][name] = round(
+            benchmark.training_images_per_second(model, stream(mode), BATCH, FLAGS.steps))
+    out = Path(FLAGS.results_root) / "benchmark"
+    records.write_json(out / "metrics.json", metrics)
+    records.write_json(out / "environment.json", records.environment(
+        strategy_description=distribute.describe(strategy)))
+    rows = [f"| {name} | {rate:,} |" for name, rate in metrics["training_images_per_second"].items()]
+    rows += [f"| input pipeline alone, {mode} | {rate:,} |" for mode, rate in metrics["pipeline_images_per_second"].items()]
+    (out / "README.md").write_text(
+        "# benchmark: training throughput\n\nProduced by `make benchmark`; median images per second over "
+        f"{FLAGS.steps} steps of batch {BATCH} after 20 warm-up steps, on {distribute.describe(strategy)}; "
+        "machine and versions in environment.json.\n\n| what | images / s |\n|---|---|\n" + "\n".join(rows) + "\n")
+    print(metrics)
+
+
+if __name__ == "__main__":
+    app.run(main)
