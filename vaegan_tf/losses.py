@@ -23,3 +23,21 @@ def kl_to_prior(posterior: tfd.Distribution, prior: tfd.Distribution) -> tf.Tens
 def negative_elbo(reconstruction: tf.Tensor, kl: tf.Tensor) -> tf.Tensor:
     """L(x) = -E_{z~Q}[log p(x|z)] + KL(Q(z|x) || p(z)), Chen et al. (2016) eq. (1). [B], [B] -> [B]."""
     return reconstruction + kl
+
+
+def labelled_bound(reconstruction: tf.Tensor, kl: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """L(x, y) = -E_{z~Q(z|x,y)}[log p(x|y,z) + log p(y)] + KL(Q(z|x,y) || p(z)), Chen et al. (2016)
+    Sec. 2.3, with a uniform p(y) = 1 / num_classes. [B], [B] -> [B] (also [B, K], [B, K] -> [B, K])."""
+    return reconstruction + kl + tf.math.log(float(num_classes))
+
+
+def unlabelled_bound(labelled_bounds: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
+    """U(x) = sum_y Q(y|x) L(x, y) - H(Q(y|x)), Sec. 2.3, summed exactly over the K labels.
+    labelled_bounds [B, K] (L(x, y) for every y), class_logits [B, K] of Q(y|x) -> [B]."""
+    q = tfd.Categorical(logits=class_logits)
+    return tf.reduce_sum(q.probs_parameter() * labelled_bounds, axis=-1) - q.entropy()
+
+
+def classification_loss(labels: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
+    """-log Q(y|x), the extra term Kingma et al. (2014) weigh by alpha. [B] ints, [B, K] -> [B]."""
+    return -tfd.Categorical(logits=class_logits).log_prob(labels)
