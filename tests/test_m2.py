@@ -61,3 +61,20 @@ def test_one_training_step(architecture):
                if b.ndim == 2)  # every dense and conv kernel receives a gradient
     assert model(x, training=False).shape == (6, 10)
     assert set(model.test_step((x, labels))) == {"error"}
+
+
+def test_table1_runs_every_implemented_cell_and_marks_the_rest(splits, tmp_path):
+    import dataclasses
+
+    from vaegan_tf.studies import ssl
+
+    base = dataclasses.replace(ssl.SSLStudyConfig(), model=M2Config(hidden_units=8, latent_dim=2),
+                               labelled_batch_size=10, batch_size=20, work_root=str(tmp_path))
+    config = ssl.Table1Config(rows=("fc", "conv+gan"), labels=(20,), seeds=(0, 1), epochs={"fc": 1},
+                              steps_per_epoch=2, base=base)
+    cells = ssl.run_table1(config, splits)
+    measured = [c for c in cells if c["status"] == "measured"]
+    assert len(measured) == 2 and all(0 <= c["test_error"] <= 1 for c in measured)
+    assert [c["status"] for c in cells if c["row"] == "conv+gan"] == ["not implemented yet"] * 2
+    table = ssl.table1_markdown(cells)
+    assert "| fc | 20 |" in table and "±" in table and "| conv+gan | 20 | not implemented yet |" in table

@@ -78,3 +78,72 @@ def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None 
         "epochs": outcome.epochs_trained, "wall_seconds": outcome.wall_seconds,
         "num_labelled": config.num_labelled, "seed": config.seed, "protocol": "kingma",
     }
+
+
+# Table 1 of Chen, Fang, Ju (2016) (test error) and the poster's validation / test pairs; Kingma et al. M2.
+PAPER_TEST_ERROR = {("fc", 1000): 0.051, ("fc", 600): 0.120, ("conv", 1000): 0.048, ("conv", 600): 0.062,
+                    ("conv+gan", 1000): 0.081, ("conv+gan", 600): 0.092}
+POSTER_VALIDATION_ERROR = {("fc", 1000): 0.047, ("fc", 600): 0.115, ("conv", 1000): 0.042, ("conv", 600): 0.070}
+KINGMA_M2_TEST_ERROR = {1000: 0.0360, 600: 0.0494}
+ROWS = ("fc", "conv", "conv+gan")
+IMPLEMENTED_ROWS = ("fc", "conv")
+
+
+@dataclasses.dataclass(frozen=True)
+class Table1Config:
+    rows: tuple[str, ...] = ROWS
+    labels: tuple[int, ...] = (1000, 600)
+    seeds: tuple[int, ...] = (0,)
+    epochs: dict = dataclasses.field(default_factory=lambda: {"fc": 100, "conv": 30})  # conv: the authors' 30
+    steps_per_epoch: int | None = None
+    base: SSLStudyConfig = SSLStudyConfig()
+    results_root: str = "results"
+    name: str = "table1"
+
+
+def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None) -> list[dict]:
+    """Trains every implemented cell; returns one record per (row, labels, seed)."""
+    splits = splits or data.load("mnist", split="tf1", source=config.base.source, data_dir=config.base.data_dir)
+    records_ = []
+    for row in config.rows:
+        for labels in config.labels:
+            for seed in config.seeds:
+                cell = {"row": row, "labels": labels, "seed": seed}
+                if row not in IMPLEMENTED_ROWS:
+                    records_.append({**cell, "status": "not implemented yet"})
+                    continue
+                study = dataclasses.replace(
+                    config.base, name=f"{config.name}_{row}_{labels}_s{seed}", num_labelled=labels, seed=seed,
+                    epochs=config.epochs[row], steps_per_epoch=config.steps_per_epoch,
+                    model=dataclasses.replace(config.base.model, architecture=row))
+                records_.append({**cell, "status": "measured", **train_and_measure(study, splits)})
+    return records_
+
+
+def _percent(value):
+    return "" if value is None else f"{100 * value:.2f}%"
+
+
+def table1_markdown(cells: list[dict]) -> str:
+    """Validation / test error per cell beside the paper's, mean and spread over seeds."""
+    lines = ["| model | labels | validation error | test error | paper: validation (poster) / test | "
+             "Kingma et al. M2 test | seeds | epochs | wall time |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in ROWS:
+        for labels in sorted({c["labels"] for c in cells}, reverse=True):
+            group = [c for c in cells if c["row"] == row and c["labels"] == labels]
+            if not group:
+                continue
+            paper = (f"{_percent(POSTER_VALIDATION_ERROR.get((row, labels))) or 'n/a'} / "
+                     f"{_percent(PAPER_TEST_ERROR.get((row, labels))) or 'n/a'}")
+            measured = [c for c in group if c["status"] == "measured"]
+            if not measured:
+                lines.append(f"| {row} | {labels} | {group[0]['status']} | | {paper} | "
+                             f"{_percent(KINGMA_M2_TEST_ERROR.get(labels)) or 'n/a'} | | | |")
+                continue
+            spread = lambda key: (f"{100 * np.mean([c[key] for c in measured]):.2f}%"
+                                  + (f" ± {100 * np.std([c[key] for c in measured]):.2f}" if len(measured) > 1 else ""))
+            lines.append(
+                f"| {row} | {labels} | {spread('validation_error')} | {spread('test_error')} | {paper} | "
+                f"{_percent(KINGMA_M2_TEST_ERROR.get(labels)) or 'n/a'} | {', '.join(str(c['seed']) for c in measured)} | "
+                f"{measured[0]['epochs']} | {sum(c['wall_seconds'] for c in measured) / 60:.0f} min |")
+    return "\n".join(lines) + "\n"
