@@ -78,3 +78,65 @@ def test_table1_runs_every_implemented_cell_and_marks_the_rest(splits, tmp_path)
     assert [c["status"] for c in cells if c["row"] == "conv+gan"] == ["not implemented yet"] * 2
     table = ssl.table1_markdown(cells)
     assert "| fc | 20 |" in table and "±" in table and "| conv+gan | 20 | not implemented yet |" in table
+
+
+def test_soft_label_bound_is_the_bound_at_the_soft_label_minus_entropy():
+    model = tiny("fc")
+    model.draw_noise = lambda shape: tf.zeros(shape)
+    x = tf.cast(tf.random.uniform((3, 28, 28, 1), seed=4) < 0.3, tf.float32)
+    h = model.trunk(x, training=False)
+    logits = model.class_head(h)
+    q = tf.nn.softmax(logits)
+    reconstruction, kl = model.labelled_terms(x, h, q, training=False)
+    entropy = -tf.reduce_sum(q * tf.math.log(q), -1)
+    np.testing.assert_allclose(model.soft_label_bound(x, h, logits, training=False),
+                               losses.labelled_bound(reconstruction, kl, 10) - entropy, rtol=1e-5)
+
+
+def test_paper_protocol_stream_runs_labelled_then_unlabelled_batches(splits):
+    from vaegan_tf.studies import ssl
+
+    config = ssl.SSLStudyConfig(num_labelled=100, batch_size=50)
+    labelled, unlabelled = ssl.split_labels(splits, 100, seed=0)
+    stream, steps = ssl.alternating_stream(labelled, unlabelled, config)
+    assert steps == 2 + 4  # 100 labelled and 200 unlabelled images in batches of 50
+    flags = [bool(flag[0]) for _, _, flag in stream.take(2 * steps)]
+    assert flags == ([True] * 2 + [False] * 4) * 2
+
+
+@pytest.mark.parametrize("strategy", ["cpu", "mirrored"])
+def test_paper_protocol_trains_on_one_or_two_devices(splits, tmp_path, strategy):
+    import dataclasses
+
+    from vaegan_tf.studies import ssl
+
+    model = dataclasses.replace(ssl.preset("conv", "paper"), hidden_units=8, latent_dim=2)
+    assert ssl.preset("conv", "paper").latent_dim == 100 and ssl.preset("fc", "kingma").learning_rate == 3e-4
+    config = ssl.SSLStudyConfig(model=model, num_labelled=100, batch_size=50, epochs=1, strategy=strategy,
+                                work_root=str(tmp_path))
+    outcome = ssl.train_m2(config, splits)
+    assert int(outcome.model.optimizer.iterations.numpy()) == 6  # 2 labelled + 4 unlabelled batches
+    assert np.isfinite(outcome.history["labelled"][-1]) and np.isfinite(outcome.history["unlabelled"][-1])
+    assert outcome.model.config.alpha == pytest.approx(0.1 * len(splits.train))
+
+
+def test_paper_step_masks_terms_by_batch_kind():
+    """A labelled batch must pay the classification term, an unlabelled one must not read y."""
+    model = build_m2(M2Config(architecture="fc", hidden_units=8, latent_dim=2, protocol="paper", alpha=1e4))
+    model.draw_noise = lambda shape: tf.zeros(shape)
+    x = tf.cast(tf.random.uniform((4, 28, 28, 1), seed=5) < 0.3, tf.float32)
+    ones, zeros = tf.ones(4, tf.int32), tf.zeros(4, tf.int32)
+    labelled = model.train_step((x, tf.constant([0, 1, 2, 3]), ones))
+    assert float(labelled["labelled"]) > 1e4  # alpha * CE dominates
+    before = [w.numpy().copy() for w in model.weights]
+
+    def unlabelled_step(labels):
+        for w, b in zip(model.weights, before):
+            w.assign(b)
+        for tracker in model.metrics:
+            tracker.reset_state()
+        return float(model.train_step((x, tf.constant(labels), zeros))["unlabelled"])
+
+    first, second = unlabelled_step([0, 1, 2, 3]), unlabelled_step([9, 9, 9, 9])
+    assert 0 < first < 1e4  # no alpha * CE on unlabelled batches
+    assert first == pytest.approx(second, rel=1e-6)  # and their labels are never read

@@ -7,12 +7,19 @@ ten labels with the entropy of q(y|x). Both of the paper's networks: `fc` (1024-
 softplus, z = 50) and `conv` (conv5-20, pool, conv5-50, pool, FC-1024 encoder; FC-500, FC-7*7*50,
 upsample, deconv5-20, upsample, deconv5-1, then [., y] -> FC-512 -> FC-784 decoder; ReLU, batch norm).
 
-This module trains with Kingma et al.'s protocol: every minibatch mixes a labelled and an unlabelled
-batch, and the loss is mean_labelled [L + alpha CE] + mean_unlabelled U with alpha = 0.1 * N / N_labelled
-(the reading common to public M2 reimplementations: labelled and unlabelled batch means weigh the same.
-Weighing them by their share of the data instead, 1.8% labelled at 1000 labels, was tried here first: q(y|x)
-collapsed onto whichever label the decoder preferred, classification loss above log 10 after 300 steps). Leaves out: the authors'-code protocol (labelled passes, then unlabelled
-passes, soft y in place of the sum over labels) and the SSL-VAE-GAN.
+Two training protocols (`M2Config.protocol`). `kingma` (Kingma et al. 2014): every minibatch mixes a
+labelled and an unlabelled batch; the loss is mean_labelled [L + alpha CE] + mean_unlabelled U with
+alpha = 0.1 * N / N_labelled (the reading common to public M2 reimplementations: the two batch means weigh
+the same; weighing them by their share of the data, 1.8% labelled at 1000 labels, was tried here first and
+q(y|x) collapsed onto whichever label the decoder preferred, classification loss above log 10 after 300
+steps). `paper` (the authors' code, REFERENCE-NOTES): each batch is all labelled or all unlabelled (an epoch
+runs the labelled batches, then the unlabelled ones); labelled batches pay mean [L + alpha CE] with
+alpha = 0.1 * N (their 55000 / 10); unlabelled ones use the soft q(y|x) as the decoder's y instead of the
+sum over labels: U_soft(x) = L(x, q(y|x)) - H(q(y|x)). One deviation: their code gave each kind of batch
+its own Adam optimizer; switching optimizers per batch needs control flow around synchronisation points
+(gradient all-reduce, synchronized batch norm), which a replicated tf.distribute step does not allow, so
+one Adam serves both kinds here and the same code runs on one device or many.
+Leaves out: the SSL-VAE-GAN.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from vaegan_tf.models.vae import hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv")
+PROTOCOLS = ("kingma", "paper")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,17 +47,22 @@ class M2Config:
     latent_dim: int = 50  # Sec. 4.5
     batch_norm: bool = True  # Sec. 4
     learning_rate: float = 3e-4  # Kingma et al. 2014 (the paper's VAEs: 1e-3)
-    alpha: float = 0.1 * 55000 / 1000  # Kingma et al.: 0.1 * N / N_labelled
+    alpha: float = 0.1 * 55000 / 1000  # kingma: 0.1 * N / N_labelled; paper: 0.1 * N
+    protocol: str = "kingma"
+    learning_rate_decay: float | None = None  # paper's conv run: 0.99 every 1000 steps
     seed: int = 0
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown M2 architecture {self.architecture!r}; choose one of {ARCHITECTURES}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown M2 protocol {self.protocol!r}; choose one of {PROTOCOLS}")
 
 
 def for_labels(config: M2Config, num_labelled: int, num_total: int, alpha_scale: float = 0.1) -> M2Config:
-    """The objective's weights for `num_labelled` labels among `num_total` training images."""
-    return dataclasses.replace(config, alpha=alpha_scale * num_total / num_labelled)
+    """The classification weight for `num_labelled` labels among `num_total` training images."""
+    per_label = num_total / num_labelled if config.protocol == "kingma" else num_total
+    return dataclasses.replace(config, alpha=alpha_scale * per_label)
 
 
 def _conv_block(filters, activation, batch_norm, transpose=False):
@@ -163,7 +176,38 @@ class M2(keras.Model):
         return loss, {"labelled": bound_l, "unlabelled": bound_u, "classification": cross_entropy,
                       "accuracy": correct}
 
+    def soft_label_bound(self, x, h, logits, training: bool) -> tf.Tensor:
+        """U_soft(x) = L(x, q(y|x)) - H(q(y|x)): the authors' shortcut for the sum over labels. [B]."""
+        q = tfd.Categorical(logits=logits)
+        reconstruction, kl = self.labelled_terms(x, h, q.probs_parameter(), training)
+        return losses.labelled_bound(reconstruction, kl, self.config.num_classes) - q.entropy()
+
+    def _paper_train_step(self, data):
+        """One batch that is all labelled or all unlabelled (flag). Labelled: L(x, y) + alpha CE; unlabelled:
+        U_soft(x). One forward pass serves both: the decoder's y is the label or the soft q(y|x)."""
+        x, y, is_labelled = data
+        labelled = tf.cast(is_labelled > 0, tf.float32)
+        with tf.GradientTape() as tape:
+            h = self.trunk(x, training=True)
+            logits = self.class_head(h)
+            q = tfd.Categorical(logits=logits)
+            decoder_y = (labelled[:, None] * tf.one_hot(y, self.config.num_classes)
+                         + (1.0 - labelled[:, None]) * q.probs_parameter())
+            reconstruction, kl = self.labelled_terms(x, h, decoder_y, training=True)
+            bound = losses.labelled_bound(reconstruction, kl, self.config.num_classes)
+            per_example = (bound + labelled * self.config.alpha * losses.classification_loss(y, logits)
+                           - (1.0 - labelled) * q.entropy())
+            loss = tf.nn.compute_average_loss(per_example)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        self.trackers["labelled"].update_state(per_example, sample_weight=labelled)
+        self.trackers["unlabelled"].update_state(per_example, sample_weight=1.0 - labelled)
+        self.trackers["loss"].update_state(per_example)
+        return {name: self.trackers[name].result() for name in ("loss", "labelled", "unlabelled")}
+
     def train_step(self, data):
+        if self.config.protocol == "paper":
+            return self._paper_train_step(data)
         labelled, (x_u, _) = data
         with tf.GradientTape() as tape:
             loss, terms = self.objective(labelled, x_u, training=True)
@@ -187,5 +231,12 @@ class M2(keras.Model):
 def build_m2(config: M2Config = M2Config()) -> M2:
     """A built, compiled M2; call inside `strategy.scope()`."""
     model = M2(config)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.compile(optimizer=_adam(config))
     return model.build_for_training()
+
+
+def _adam(config: M2Config) -> keras.optimizers.Optimizer:
+    rate = config.learning_rate
+    if config.learning_rate_decay:
+        rate = keras.optimizers.schedules.ExponentialDecay(rate, 1000, config.learning_rate_decay, staircase=True)
+    return keras.optimizers.Adam(rate)

@@ -3,8 +3,9 @@
 The labelled examples are a class-balanced subset of the 55,000 TF1 training images chosen by a seed; the
 other 54,000 (or 54,400) are the unlabelled set; validation error on the 5,000 TF1 validation images and
 test error on the 10,000 test images, classifying with argmax q(y|x). Pixels in [0, 1] as Sec. 4.2 says
-(Bernoulli cross-entropy on grey values). Training uses Kingma et al.'s mixed minibatches (see
-`vaegan_tf.models.m2`). Leaves out, for now: the authors'-code protocol and the SSL-VAE-GAN row.
+(Bernoulli cross-entropy on grey values). Two protocols (see `vaegan_tf.models.m2`): `kingma`, mixed
+minibatches, and `paper`, the authors' code (labelled batches, then unlabelled batches, each epoch; two
+optimizers; soft y). Leaves out, for now: the SSL-VAE-GAN row.
 """
 
 from __future__ import annotations
@@ -42,6 +43,35 @@ def split_labels(splits: data.DatasetSplits, num_labelled: int, seed: int) -> tu
     return splits.train.subset(chosen), splits.train.subset(rest)
 
 
+def preset(architecture: str, protocol: str) -> M2Config:
+    """The model config each protocol trains with: Kingma et al.'s lr 3e-4, or the authors' code (lr 1e-3;
+    their conv run: z = 100, lr 5e-4 decayed 0.99 every 1000 steps)."""
+    config = M2Config(architecture=architecture, protocol=protocol)
+    if protocol == "kingma":
+        return config
+    if architecture == "conv":
+        return dataclasses.replace(config, latent_dim=100, learning_rate=5e-4, learning_rate_decay=0.99)
+    return dataclasses.replace(config, learning_rate=1e-3)
+
+
+def alternating_stream(labelled: data.Split, unlabelled: data.Split, config: SSLStudyConfig):
+    """(x, y, is_labelled) batches: each epoch every labelled batch, then every unlabelled batch (the
+    authors' code). Returns the stream and its steps per epoch."""
+    def tagged(split, seed, flag):
+        stream = data.pipeline(split, batch_size=config.batch_size, preprocessing=config.preprocessing,
+                               shuffle=True, seed=seed, drop_remainder=True)
+        return stream.map(lambda x, y: (x, y, tf.fill(tf.shape(y), flag)))
+
+    labelled_steps = data.steps_per_epoch(labelled, config.batch_size, drop_remainder=True)
+    unlabelled_steps = data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
+    order = tf.data.Dataset.from_tensor_slices(
+        tf.constant([0] * labelled_steps + [1] * unlabelled_steps, tf.int64)).repeat()
+    stream = tf.data.Dataset.choose_from_datasets(
+        [tagged(labelled, config.seed + 1, 1), tagged(unlabelled, config.seed + 2, 0)], order)  # int: bool
+    # batch elements fail to aggregate under MirroredStrategy
+    return stream, labelled_steps + unlabelled_steps
+
+
 def mixed_stream(labelled: data.Split, unlabelled: data.Split, config: SSLStudyConfig) -> tf.data.Dataset:
     """((x_l, y_l), (x_u, y_u)) per step; y_u is never read by the model."""
     return tf.data.Dataset.zip((
@@ -60,12 +90,16 @@ def train_m2(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.Tra
     """Trains M2 on `config.num_labelled` balanced labels of `splits.train`."""
     labelled, unlabelled = split_labels(splits, config.num_labelled, config.seed)
     model_config = dataclasses.replace(for_labels(config.model, len(labelled), len(splits.train)), seed=config.seed)
-    steps = config.steps_per_epoch or data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
+    if model_config.protocol == "paper":
+        stream, steps = alternating_stream(labelled, unlabelled, config)
+    else:
+        stream = mixed_stream(labelled, unlabelled, config)
+        steps = data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
+    steps = config.steps_per_epoch or steps
     run = training.RunConfig(config.name, config.epochs, seed=config.seed, strategy=config.strategy,
                              work_root=config.work_root, steps_per_epoch=steps)
     validation = data.pipeline(splits.validation, batch_size=500, preprocessing=config.preprocessing)
-    return training.train(run, lambda: build_m2(model_config), mixed_stream(labelled, unlabelled, config),
-                          validation)
+    return training.train(run, lambda: build_m2(model_config), stream, validation)
 
 
 def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None = None) -> dict:
@@ -76,7 +110,7 @@ def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None 
         "validation_error": error_rate(outcome.model, splits.validation, config.preprocessing),
         "test_error": error_rate(outcome.model, splits.test, config.preprocessing),
         "epochs": outcome.epochs_trained, "wall_seconds": outcome.wall_seconds,
-        "num_labelled": config.num_labelled, "seed": config.seed, "protocol": "kingma",
+        "num_labelled": config.num_labelled, "seed": config.seed, "protocol": config.model.protocol,
     }
 
 
