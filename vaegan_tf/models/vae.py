@@ -18,6 +18,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.models.latent import GaussianLatentModel
 
 tfd = tfp.distributions
 
@@ -45,11 +46,11 @@ def hidden_layers(units, activation: str, batch_norm: bool) -> list[keras.layers
     return layers
 
 
-class VAE(keras.Model):
+class VAE(GaussianLatentModel):
     """x -> Q(z|x) -> z -> p(x|z). Exposes `posterior`, `likelihood`, `prior` for evaluation."""
 
     def __init__(self, config: VAEConfig = VAEConfig(), **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(config.latent_dim, config.seed, **kwargs)
         self.config = config
         self.encoder = keras.Sequential(
             [keras.layers.Flatten(), *hidden_layers(config.hidden_units, config.activation, config.batch_norm),
@@ -58,12 +59,6 @@ class VAE(keras.Model):
             [*hidden_layers(config.hidden_units[::-1], config.activation, config.batch_norm),
              keras.layers.Dense(math.prod(config.image_shape)), keras.layers.Reshape(config.image_shape)],
             name="decoder")
-        self.noise = keras.random.SeedGenerator(config.seed)
-        self.trackers = {name: keras.metrics.Mean(name) for name in ("loss", "reconstruction", "kl")}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def build_for_training(self) -> "VAE":
         self(tf.zeros((1, *self.config.image_shape)), training=False)
@@ -76,17 +71,6 @@ class VAE(keras.Model):
     def likelihood(self, z, training: bool) -> tfd.Distribution:
         logits = self.decoder(z, training=training)
         return tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3)
-
-    def prior(self) -> tfd.Distribution:
-        zeros = tf.zeros(self.config.latent_dim)
-        return tfd.Independent(tfd.Normal(zeros, 1.0), reinterpreted_batch_ndims=1)
-
-    def draw_noise(self, shape) -> tf.Tensor:
-        return keras.random.normal(shape, seed=self.noise)
-
-    def reparameterised_sample(self, posterior: tfd.Distribution) -> tf.Tensor:
-        normal = posterior.distribution
-        return normal.loc + normal.scale * self.draw_noise(tf.shape(normal.loc))
 
     def per_example_terms(self, x, training: bool):
         """(-log p(x|z) [B], KL(Q(z|x) || p(z)) [B]) for one reparameterised z per example."""
@@ -101,24 +85,6 @@ class VAE(keras.Model):
     def sample(self, count: int) -> tf.Tensor:
         """Bernoulli means of p(x|z) for z ~ N(0, I): the images shown as 'samples'."""
         return self.likelihood(self.draw_noise((count, self.config.latent_dim)), training=False).mean()
-
-    def _record(self, reconstruction, kl):
-        self.trackers["loss"].update_state(losses.negative_elbo(reconstruction, kl))
-        self.trackers["reconstruction"].update_state(reconstruction)
-        self.trackers["kl"].update_state(kl)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    def train_step(self, data):
-        x = data[0]
-        with tf.GradientTape() as tape:
-            reconstruction, kl = self.per_example_terms(x, training=True)
-            loss = tf.nn.compute_average_loss(losses.negative_elbo(reconstruction, kl))
-        gradients = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        return self._record(reconstruction, kl)
-
-    def test_step(self, data):
-        return self._record(*self.per_example_terms(data[0], training=False))
 
 
 def build_vae(config: VAEConfig = VAEConfig()) -> VAE:

@@ -1,0 +1,56 @@
+"""What every model with a Gaussian posterior and a standard normal prior shares: the prior, reparameterised
+draws from a seeded generator, and the negative-ELBO train / test steps with their trackers. A subclass
+gives `posterior`, `likelihood` and `per_example_terms(*elbo_inputs(data), training)`."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from vaegan_tf import losses
+
+tfd = tfp.distributions
+
+
+class GaussianLatentModel(keras.Model):
+    def __init__(self, latent_dim: int, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = latent_dim
+        self.noise = keras.random.SeedGenerator(seed)
+        self.trackers = {name: keras.metrics.Mean(name) for name in ("loss", "reconstruction", "kl")}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def prior(self) -> tfd.Distribution:
+        return tfd.Independent(tfd.Normal(tf.zeros(self.latent_dim), 1.0), reinterpreted_batch_ndims=1)
+
+    def draw_noise(self, shape) -> tf.Tensor:
+        return keras.random.normal(shape, seed=self.noise)
+
+    def reparameterised_sample(self, posterior: tfd.Distribution) -> tf.Tensor:
+        normal = posterior.distribution
+        return normal.loc + normal.scale * self.draw_noise(tf.shape(normal.loc))
+
+    def elbo_inputs(self, data) -> tuple:
+        """What `per_example_terms` takes from a batch: the images alone, by default."""
+        return (data[0],)
+
+    def _record(self, reconstruction, kl):
+        self.trackers["loss"].update_state(losses.negative_elbo(reconstruction, kl))
+        self.trackers["reconstruction"].update_state(reconstruction)
+        self.trackers["kl"].update_state(kl)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            reconstruction, kl = self.per_example_terms(*self.elbo_inputs(data), training=True)
+            loss = tf.nn.compute_average_loss(losses.negative_elbo(reconstruction, kl))
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self._record(reconstruction, kl)
+
+    def test_step(self, data):
+        return self._record(*self.per_example_terms(*self.elbo_inputs(data), training=False))
