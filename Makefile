@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN := $(BIN)/python
 ARGS ?=
 
-.PHONY: test smoke data evaluator vae benchmark table1 clean-work help
+.PHONY: test smoke data evaluator vae benchmark table1 figure6 clean-work help
 
 help:
 	@echo "make test       pass the tests (what CI runs)"
@@ -16,6 +16,7 @@ help:
 	@echo "make evaluator  train and cache the evaluator classifier, results/evaluator/"
 	@echo "make vae        the plain VAE of Chen et al. (2016) Sec. 2.1, measured, results/vae_mnist/"
 	@echo "make table1     Table 1, semi-supervised M2 (hours on a CPU); QUICK=1 for the short schedule"
+	@echo "make figure6    Figure 6: CVAE samples per digit, measured, results/figure6/"
 	@echo "make benchmark  training and input-pipeline throughput, results/benchmark/"
 	@echo "extra flags:    make vae ARGS='--epochs=10 --strategy=cpu'"
 
@@ -42,6 +43,9 @@ vae: $(STAMP)
 
 table1: $(STAMP)
 	$(RUN) experiments/table1.py $(if $(QUICK),--quick) $(ARGS)
+
+figure6: $(STAMP)
+	$(RUN) experiments/figure6.py $(ARGS)
 
 benchmark: $(STAMP)
 	$(RUN) experiments/benchmark.py $(ARGS)
