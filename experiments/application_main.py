@@ -1,0 +1,25 @@
+"""The flags and `main` shared by figure8.py and figure9.py (the FC CVAE applications of Sec. 4.4)."""
+
+import dataclasses
+
+from absl import flags
+
+import common_flags  # noqa: F401  (defines the shared flags)
+from vaegan_tf.studies import cvae_applications
+
+flags.DEFINE_integer("epochs", cvae_applications.ApplicationConfig.epochs, "Training epochs.")
+flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps.")
+FLAGS = flags.FLAGS
+
+
+def main_for(defaults: cvae_applications.ApplicationConfig):
+    def main(_):
+        config = dataclasses.replace(
+            defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, strategy=FLAGS.strategy, source=FLAGS.source,
+            data_dir=FLAGS.data_dir, results_root=FLAGS.results_root, work_root=FLAGS.work_root)
+        if FLAGS.smoke:
+            config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, steps_per_epoch=50,
+                                         require_evaluator=False)
+        print(cvae_applications.run_application(config))
+
+    return main

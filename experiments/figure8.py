@@ -1,0 +1,11 @@
+"""`make figure8`: Figure 8 of Chen, Fang, Ju (2016), image completion from the left half with the fully connected
+CVAE of Sec. 4.4, measured. Details and the choices the paper leaves open:
+vaegan_tf/studies/cvae_applications.py."""
+
+from absl import app
+
+from application_main import main_for
+from vaegan_tf.studies.cvae_applications import ApplicationConfig
+
+if __name__ == "__main__":
+    app.run(main_for(ApplicationConfig(name="figure8", condition="left_half")))
