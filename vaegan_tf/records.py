@@ -43,12 +43,18 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        return done.stdout.strip() or None
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
+        return done.stdout.strip() if done.returncode == 0 else None
     except OSError:
         return None
+
+
+# Taken when a run starts (this module is imported then), not when it ends: commits made while a long
+# run trains must not be credited with its results. `dirty` lists tracked files changed but not committed.
+START_COMMIT = _git("rev-parse", "HEAD")
+START_DIRTY = (_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
 
 
 def environment(*, strategy_description: dict | None = None, epochs: int | None = None,
@@ -68,6 +74,7 @@ def environment(*, strategy_description: dict | None = None, epochs: int | None 
         "distribution": strategy_description,
         "epochs": epochs,
         "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1),
-        "git_commit": _git_commit(),
+        "git_commit": START_COMMIT,
+        "git_dirty_at_start": START_DIRTY,
         **extra,
     }
