@@ -27,7 +27,8 @@ def main(_):
     records.write_json(Path(out) / "config.json",
                        {"evaluator": config, "data": {"dataset": "mnist", "split": "tf1", "source": splits.source}})
     records.write_json(Path(out) / "environment.json", records.environment(
-        epochs=evaluator.info["epochs"], wall_seconds=evaluator.info["wall_seconds"],
+        strategy_description=evaluator.info["distribution"], epochs=evaluator.info["epochs"],
+        wall_seconds=evaluator.info["wall_seconds"],
         total_seconds=time.perf_counter() - started))
     evaluate.write_readme(Path(out))
     print(f"evaluator test accuracy {metrics['test_accuracy']:.4f}; results in {out}/")

@@ -15,7 +15,7 @@ def test_figure6_study_writes_figure_and_metrics(tmp_path, splits):
     metrics = cvae_figures.run_figure6(config, splits)
     out = tmp_path / "results" / "figure6"
     for name in ("figure6.png", "loss_curves.png", "training_log.csv", "metrics.json", "config.json",
-                 "environment.json"):
+                 "environment.json", "README.md"):
         assert (out / name).stat().st_size > 0, name
     assert np.isfinite(metrics["test_negative_elbo"]) and metrics["sample_quality"].startswith("skipped")
     assert json.loads((out / "config.json").read_text())["model"]["architecture"] == "fc"
@@ -51,6 +51,7 @@ def run_application(tmp_path, splits, condition):
 def test_completion_study_measures_right_half_error(tmp_path, splits):
     metrics, out = run_application(tmp_path, splits, "left_half")
     assert (out / "figure8.png").stat().st_size > 0
+    assert f"{metrics['right_half_mse_cvae']:.4f}" in (out / "README.md").read_text()
     assert 0 < metrics["right_half_mse_cvae"] < 1 and 0 < metrics["right_half_mse_mean_image"] < 1
 
 
@@ -60,6 +61,7 @@ def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits):
 
     metrics, out = run_application(tmp_path, splits, "label")
     assert (out / "figure9.png").stat().st_size > 0 and metrics["style_transfer_accuracy"].startswith("skipped")
+    assert "skipped" in (out / "README.md").read_text()
     model = build_cvae(CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2))
     images = splits.test.images[:3] / 255.0
     transferred = cvae_applications.transfer_styles(model, images, splits.test.labels[:3], 10)

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import data, mnist_mirror, sample_metrics, training
+from vaegan_tf import data, distribute, mnist_mirror, records, sample_metrics, training
 
 ACCURACY_FLOOR = 0.992
 DEFAULT_SAMPLES = 10_000
@@ -105,6 +105,7 @@ def train_evaluator(splits: data.DatasetSplits, config: EvaluatorConfig = Evalua
     info = {"test_accuracy": evaluator.accuracy(splits.test.images / 255.0, splits.test.labels),
             "trained_on": f"{splits.name} {splits.source}, {len(splits.train)} training images",
             "epochs": outcome.epochs_trained, "wall_seconds": outcome.wall_seconds,
+            "distribution": distribute.describe(outcome.strategy),
             "config": dataclasses.asdict(config)}
     evaluator.info = info
     if save:
@@ -162,9 +163,8 @@ def write_readme(out: Path) -> Path:
     real = metrics["real_vs_real"]
     lines = [
         "# evaluator: the frozen MNIST classifier every sample-quality number is read with", "",
-        f"Produced by `make evaluator` at commit `{env['git_commit']}`: {env['epochs']} epochs in "
-        f"{env['wall_seconds'] / 60:.1f} min on {env['devices']}. Test accuracy **{metrics['test_accuracy']:.4f}** "
-        f"(floor {metrics['accuracy_floor']}).", "",
+        records.provenance(env, "make evaluator"),
+        f"Test accuracy **{metrics['test_accuracy']:.4f}** (floor {metrics['accuracy_floor']}).", "",
         f"Real-vs-real baseline ({real['count']} training images against the test images): the scores a perfect "
         "generator would get, to be read beside every model.", "",
         "| Frechet distance | KID (std) | Inception-score analogue (std) | sharpness ratio | classifier accuracy |",

@@ -78,3 +78,15 @@ def environment(*, strategy_description: dict | None = None, epochs: int | None 
         "git_dirty_at_start": START_DIRTY,
         **extra,
     }
+
+
+def provenance(env: dict, command: str) -> str:
+    """One sentence for a results README: what produced it, at which commit, how long it trained, where."""
+    where = env.get("distribution") or {}
+    trained = (f"{env['epochs']} epochs in {env['wall_seconds'] / 60:.1f} min of training"
+               if env.get("epochs") is not None else "no training")
+    total = f" ({env['total_seconds'] / 60:.1f} min in all)" if env.get("total_seconds") else ""
+    dirty = f", with uncommitted changes to {', '.join(env['git_dirty_at_start'])}" if env.get("git_dirty_at_start") else ""
+    place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
+    return (f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total} on {place}, "
+            f"TensorFlow {env['packages']['tensorflow']}" + (f", data from {env['data_source']}." if env.get("data_source") else "."))

@@ -110,6 +110,7 @@ def run_application(config: ApplicationConfig, splits: data.DatasetSplits | None
         strategy_description=distribute.describe(outcome.strategy), epochs=outcome.epochs_trained,
         wall_seconds=outcome.wall_seconds, total_seconds=round(time.perf_counter() - started, 1),
         data_source=splits.source))
+    write_readme(out)
     return metrics
 
 
@@ -152,3 +153,38 @@ def style_transfer_accuracy(model, splits: data.DatasetSplits, config: Applicati
     return {"style_transfer_accuracy": float(hits.mean()),
             "style_transfer_accuracy_per_target": hits.mean(0).tolist(),
             "evaluator_test_accuracy": evaluator.info["test_accuracy"]}
+
+
+def write_readme(out: Path) -> Path:
+    """results/figure8 or figure9 README.md from the metrics, config and environment the run wrote."""
+    metrics, config, env = (records.read_json(out / f) for f in ("metrics.json", "config.json", "environment.json"))
+    completion = config["condition"] == "left_half"
+    figure = "figure8" if completion else "figure9"
+    title = "image completion from the left half" if completion else "style transfer"
+    lines = [f"# {out.name}: {title} with the FC CVAE (Chen, Fang, Ju 2016, Figure {figure[-1]})", "",
+             records.provenance(env, f"make {figure}"), "", f"![figure]({figure}.png)", "",
+             f"Validation negative ELBO after training: {metrics['validation_negative_elbo']:.2f} nats.", ""]
+    if completion:
+        lines += ["Mean squared error per pixel of the right half, over the 10,000 test images (lower is better):", "",
+                  "| completion | right-half MSE |", "|---|---|",
+                  f"| FC CVAE, z ~ N(0, I) | {metrics['right_half_mse_cvae']:.4f} |",
+                  f"| the training images' mean right half (ignores the left half) | "
+                  f"{metrics['right_half_mse_mean_image']:.4f} |", ""]
+    elif isinstance(metrics["style_transfer_accuracy"], float):
+        per_target = ", ".join(f"{d}: {100 * a:.1f}%" for d, a in enumerate(metrics["style_transfer_accuracy_per_target"]))
+        lines += [f"Every test image's style decoded with each of the ten labels; the evaluator classifier (test "
+                  f"accuracy {metrics['evaluator_test_accuracy']:.4f}) reads the asked-for digit in "
+                  f"**{100 * metrics['style_transfer_accuracy']:.2f}%** of the 100,000 transferred images.", "",
+                  f"Per target digit: {per_target}.", ""]
+    else:
+        lines += [f"Style transfer accuracy: {metrics['style_transfer_accuracy']}", ""]
+    model = config["model"]
+    lines += ["## Choices the paper leaves open", "",
+              f"- Network of Sec. 4.4: {model['fc_hidden_units']} {model['fc_activation']} units, z = "
+              f"{model['latent_dim']}, batch norm; {config['epochs']} epochs, Adam lr {model['learning_rate']}, "
+              f"batch {config['batch_size']} (the authors' code).",
+              "- Pixels in [0, 1] with the Bernoulli cross-entropy (Sec. 4.2); images shown are Bernoulli means.",
+              "- Completion reconstructs the whole image (the loss covers the given half too); style transfer encodes "
+              "with the posterior mean under the image's own label."]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    return out / "README.md"

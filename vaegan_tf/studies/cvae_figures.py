@@ -70,6 +70,7 @@ def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None)
         strategy_description=distribute.describe(outcome.strategy), epochs=outcome.epochs_trained,
         wall_seconds=outcome.wall_seconds, total_seconds=round(time.perf_counter() - started, 1),
         data_source=splits.source))
+    write_readme(out)
     return metrics
 
 
@@ -101,3 +102,35 @@ def measure_conditional(model, splits: data.DatasetSplits, config: Figure6Config
     metrics["sample_quality"] = quality
     metrics["real_vs_real"] = evaluate.real_baseline(evaluator, splits, len(samples), seed=config.seed)
     return metrics
+
+
+def _quality_row(name, scores):
+    accuracy = scores.get("conditional_accuracy")
+    return (f"| {name} | {'' if accuracy is None else f'{100 * accuracy:.2f}%'} | {scores['frechet_distance']:.3f} "
+            f"| {scores['kid']:.4f} | {scores['sharpness_ratio']:.3f} |")
+
+
+def write_readme(out: Path) -> Path:
+    """results/figure6/README.md from the metrics, config and environment the run wrote."""
+    metrics, config, env = (records.read_json(out / f) for f in ("metrics.json", "config.json", "environment.json"))
+    lines = [f"# {out.name}: CVAE samples of each digit (Chen, Fang, Ju 2016, Figure 6)", "",
+             records.provenance(env, "make figure6"), "", "![figure](figure6.png)", "",
+             f"Held-out negative ELBO on the test images (pixels in [0, 1]): {metrics['test_negative_elbo']:.2f} nats.", ""]
+    quality = metrics.get("sample_quality")
+    if isinstance(quality, dict):
+        per_digit = ", ".join(f"{d}: {100 * a:.1f}%" for d, a in enumerate(quality["conditional_accuracy_per_digit"]))
+        lines += [f"{quality['count']} class-conditional samples ({quality['count'] // 10} per digit) scored by the "
+                  "evaluator classifier against the test images:", "",
+                  "| images | conditional accuracy | Frechet distance | KID | sharpness ratio |", "|---|---|---|---|---|",
+                  _quality_row("CVAE samples", quality), _quality_row("real training images", metrics["real_vs_real"]),
+                  "", f"Conditional accuracy per digit: {per_digit}.", ""]
+    else:
+        lines += [f"Sample quality: {quality}", ""]
+    model = config["model"]
+    lines += ["## Choices the paper leaves open", "",
+              f"- Epochs: {config['epochs']}; batch {config['batch_size']}, Adam lr {model['learning_rate']} (Sec. 4).",
+              "- Networks as Sec. 4.3; the decoder's output layer, where y joins the encoder and the prior p(z|y) = "
+              "N(0, I) are read as vaegan_tf/models/cvae.py explains.",
+              "- Pixels in [0, 1] with the Bernoulli cross-entropy (Sec. 4.2); the samples shown are Bernoulli means."]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    return out / "README.md"

@@ -121,10 +121,7 @@ def write_readme(out: Path) -> Path:
     metrics, config, env = (records.read_json(out / f) for f in ("metrics.json", "config.json", "environment.json"))
     lines = [
         f"# {out.name}: the plain VAE of Chen, Fang, Ju (2016) Sec. 2.1 on binarized MNIST", "",
-        f"Produced by `make vae` (experiments/vae_mnist.py) at commit `{env['git_commit']}`: {env['epochs']} epochs "
-        f"in {env['wall_seconds'] / 60:.1f} min of training ({env['total_seconds'] / 60:.1f} min with evaluation) on "
-        f"{env['distribution']['strategy']} over {env['distribution']['devices']}, TensorFlow "
-        f"{env['packages']['tensorflow']}, data from {env['data_source']}.", "",
+        records.provenance(env, "make vae"), "",
         "| measure | value |", "|---|---|",
         f"| test negative ELBO (nats) | {metrics['test_negative_elbo']:.2f} |",
         f"| test NLL, importance-weighted, k = {metrics['importance_samples']} (nats) | {metrics['test_nll']:.2f} |",
