@@ -68,16 +68,16 @@ def test_table1_runs_every_implemented_cell_and_marks_the_rest(splits, tmp_path)
 
     from vaegan_tf.studies import ssl
 
-    base = dataclasses.replace(ssl.SSLStudyConfig(), model=M2Config(hidden_units=8, latent_dim=2),
-                               labelled_batch_size=10, batch_size=20, work_root=str(tmp_path))
+    base = dataclasses.replace(ssl.SSLStudyConfig(), labelled_batch_size=10, batch_size=20, work_root=str(tmp_path))
     config = ssl.Table1Config(rows=("fc", "conv+gan"), labels=(20,), seeds=(0, 1), epochs={"fc": 1},
-                              steps_per_epoch=2, base=base)
+                              steps_per_epoch=2, base=base, protocol="paper")
     cells = ssl.run_table1(config, splits)
     measured = [c for c in cells if c["status"] == "measured"]
     assert len(measured) == 2 and all(0 <= c["test_error"] <= 1 for c in measured)
     assert [c["status"] for c in cells if c["row"] == "conv+gan"] == ["not implemented yet"] * 2
     table = ssl.table1_markdown(cells)
     assert "| fc | 20 |" in table and "±" in table and "| conv+gan | 20 | not implemented yet |" in table
+    assert all(c["protocol"] == "paper" for c in measured) and "| paper |" in table
 
 
 def test_soft_label_bound_is_the_bound_at_the_soft_label_minus_entropy():

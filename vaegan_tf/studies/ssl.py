@@ -128,6 +128,7 @@ class Table1Config:
     rows: tuple[str, ...] = ROWS
     labels: tuple[int, ...] = (1000, 600)
     seeds: tuple[int, ...] = (0,)
+    protocol: str = "kingma"  # or "paper": the model presets of `preset`
     epochs: dict = dataclasses.field(default_factory=lambda: {"fc": 100, "conv": 30})  # conv: the authors' 30
     steps_per_epoch: int | None = None
     base: SSLStudyConfig = SSLStudyConfig()
@@ -149,7 +150,7 @@ def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None) -
                 study = dataclasses.replace(
                     config.base, name=f"{config.name}_{row}_{labels}_s{seed}", num_labelled=labels, seed=seed,
                     epochs=config.epochs[row], steps_per_epoch=config.steps_per_epoch,
-                    model=dataclasses.replace(config.base.model, architecture=row))
+                    model=preset(row, config.protocol))
                 records_.append({**cell, "status": "measured", **train_and_measure(study, splits)})
     return records_
 
@@ -161,7 +162,7 @@ def _percent(value):
 def table1_markdown(cells: list[dict]) -> str:
     """Validation / test error per cell beside the paper's, mean and spread over seeds."""
     lines = ["| model | labels | validation error | test error | paper: validation (poster) / test | "
-             "Kingma et al. M2 test | seeds | epochs | wall time |", "|---|---|---|---|---|---|---|---|---|"]
+             "Kingma et al. M2 test | protocol | seeds | epochs | wall time |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in ROWS:
         for labels in sorted({c["labels"] for c in cells}, reverse=True):
             group = [c for c in cells if c["row"] == row and c["labels"] == labels]
@@ -172,12 +173,13 @@ def table1_markdown(cells: list[dict]) -> str:
             measured = [c for c in group if c["status"] == "measured"]
             if not measured:
                 lines.append(f"| {row} | {labels} | {group[0]['status']} | | {paper} | "
-                             f"{_percent(KINGMA_M2_TEST_ERROR.get(labels)) or 'n/a'} | | | |")
+                             f"{_percent(KINGMA_M2_TEST_ERROR.get(labels)) or 'n/a'} | | | | |")
                 continue
             spread = lambda key: (f"{100 * np.mean([c[key] for c in measured]):.2f}%"
                                   + (f" ± {100 * np.std([c[key] for c in measured]):.2f}" if len(measured) > 1 else ""))
             lines.append(
                 f"| {row} | {labels} | {spread('validation_error')} | {spread('test_error')} | {paper} | "
-                f"{_percent(KINGMA_M2_TEST_ERROR.get(labels)) or 'n/a'} | {', '.join(str(c['seed']) for c in measured)} | "
+                f"{_percent(KINGMA_M2_TEST_ERROR.get(labels)) or 'n/a'} | {measured[0]['protocol']} | "
+                f"{', '.join(str(c['seed']) for c in measured)} | "
                 f"{measured[0]['epochs']} | {sum(c['wall_seconds'] for c in measured) / 60:.0f} min |")
     return "\n".join(lines) + "\n"
