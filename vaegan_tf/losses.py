@@ -41,3 +41,14 @@ def unlabelled_bound(labelled_bounds: tf.Tensor, class_logits: tf.Tensor) -> tf.
 def classification_loss(labels: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
     """-log Q(y|x), the extra term Kingma et al. (2014) weigh by alpha. [B] ints, [B, K] -> [B]."""
     return -tfd.Categorical(logits=class_logits).log_prob(labels)
+
+
+def feature_distance(features_real: tf.Tensor, features_rebuilt: tf.Tensor) -> tf.Tensor:
+    """||f_l(x) - f_l(x~)||^2, the learned-similarity reconstruction term of Chen et al. (2016) Sec. 3.1
+    (Larsen et al. 2015) up to its 1 / 2 sigma^2 and constant. [B, F], [B, F] -> [B]."""
+    return tf.reduce_sum(tf.square(features_real - features_rebuilt), axis=-1)
+
+
+def class_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """CrossEntropy(D(x), y) = -log D_y(x) over the k + 1 classes of Sec. 3.2. [B] ints, [B, k+1] -> [B]."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=logits)

@@ -1,0 +1,174 @@
+"""CVAE-GAN of Chen, Fang, Ju (2016), Sec. 3.2: a conditional VAE whose images a (k+1)-class discriminator
+judges: the true class for real (x, y), the extra class k+1 for generated and reconstructed images.
+
+Generator (encoder and decoder, one optimizer), the paper's L_G:
+    kl_weight KL + similarity_weight ||f_l(x) - f_l(x~)||^2 + gan_weight [CE(D(Dec(z, y)), y) + CE(D(x~), y)]
+with x~ = Dec(Enc(x, y), y) and f_l the discriminator's FC-500 layer (taken before its batch norm and
+activation, as Larsen et al. take their feature layer). Discriminator (its own optimizer), the paper's L_D:
+    CE(D(x), y) + CE(D(Dec(z, y)), fake) + CE(D(x~), fake).
+Networks: the CVAE of Sec. 4.3 (`vaegan_tf.models.cvae`) and the discriminator of Sec. 4.3, conv3-16,
+conv3-32, conv3-64 (stride 1), FC-512, FC-500 = f_l, FC-(k+1); batch norm but at the output, ReLU (the
+paper's closing remarks say so; LeakyReLU is their suggested fix, available as a config). Updates
+alternate: a discriminator step, then a generator step against the updated discriminator. Images fed to
+the discriminator are Bernoulli means, in [0, 1] like the data.
+
+`PAPER` is the equations with unit weights (1 / 2 sigma^2 = 1); `AUTHORS_CODE` is their code's choice
+(alpha = 10 on the KL, beta = 1e-4 on the batch-summed feature distance, i.e. 1e-2 per example at batch
+100, gamma = 1, no reconstruction term in L_D). lr 1e-4 (Sec. 4, VAEs with GANs). Leaves out: the
+authors' sigmoid before the softmax (a quirk of their code) and their learning-rate decay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from vaegan_tf import losses
+from vaegan_tf.models.cvae import CVAE, CVAEConfig, condition_vector
+
+
+@dataclasses.dataclass(frozen=True)
+class CVAEGANConfig:
+    cvae: CVAEConfig = CVAEConfig(learning_rate=1e-4)  # Sec. 4: lr 1e-4 for every VAE with a GAN
+    num_classes: int = 10
+    discriminator_filters: tuple[int, ...] = (16, 32, 64)  # Sec. 4.3, conv3, stride 1
+    discriminator_units: tuple[int, int] = (512, 500)  # FC-512, FC-500 = f_l
+    activation: str = "relu"
+    kl_weight: float = 1.0
+    similarity_weight: float = 1.0
+    gan_weight: float = 1.0
+    reconstruction_in_discriminator: bool = True  # the paper's L_D; the authors' code left it out
+    learning_rate: float = 1e-4
+
+    @property
+    def fake_class(self) -> int:
+        return self.num_classes
+
+
+PAPER = CVAEGANConfig()
+AUTHORS_CODE = dataclasses.replace(PAPER, kl_weight=10.0, similarity_weight=1e-4 * 100, gan_weight=1.0,
+                                   reconstruction_in_discriminator=False)
+
+
+class Discriminator(keras.Model):
+    """x -> (logits over k + 1 classes, f_l(x))."""
+
+    def __init__(self, config: CVAEGANConfig, **kwargs):
+        super().__init__(**kwargs)
+        layers = []
+        for filters in config.discriminator_filters:
+            layers += [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False),
+                       keras.layers.BatchNormalization(synchronized=True), keras.layers.Activation(config.activation)]
+        hidden, feature = config.discriminator_units
+        self.trunk = keras.Sequential([*layers, keras.layers.Flatten(), keras.layers.Dense(hidden, use_bias=False),
+                                       keras.layers.BatchNormalization(synchronized=True),
+                                       keras.layers.Activation(config.activation)], name="trunk")
+        self.feature_layer = keras.layers.Dense(feature, name="f_l")
+        self.head = keras.Sequential([keras.layers.BatchNormalization(synchronized=True),
+                                      keras.layers.Activation(config.activation),
+                                      keras.layers.Dense(config.num_classes + 1)], name="head")
+
+    def call(self, x, training=False):
+        features = self.feature_layer(self.trunk(x, training=training))
+        return self.head(features, training=training), features
+
+
+class CVAEGAN(keras.Model):
+    def __init__(self, config: CVAEGANConfig = PAPER, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.cvae = CVAE(config.cvae)
+        self.discriminator = Discriminator(config)
+        names = ("generator_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy")
+        self.trackers = {name: keras.metrics.Mean(name) for name in names}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
+        super().compile(optimizer=generator_optimizer, **kwargs)  # Keras' `optimizer` is the generator's
+        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+
+    def build_for_training(self) -> "CVAEGAN":
+        self.cvae.build_for_training()
+        self.discriminator(tf.zeros((1, *self.config.cvae.image_shape)), training=False)
+        self.generator_optimizer.build(self.cvae.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.built = True  # its parts are; `fit` would otherwise try to build it by calling it on x alone
+        return self
+
+    def call(self, inputs, training=False):
+        return self.cvae(inputs, training=training)
+
+    def generate(self, y, training: bool = False):
+        return self.cvae.generate(y, training=training)
+
+    def _images(self, x, y, training: bool):
+        """(KL [B], reconstruction x~, prior sample Dec(z, y)), as Bernoulli means."""
+        posterior = self.cvae.posterior(x, y, training)
+        rebuilt = self.cvae.likelihood(self.cvae.reparameterised_sample(posterior), y, training).mean()
+        return losses.kl_to_prior(posterior, self.cvae.prior()), rebuilt, self.cvae.generate(y, training)
+
+    def discriminator_terms(self, x, labels, rebuilt, generated, training: bool):
+        """Per-example L_D: [B]; and whether real images got their class."""
+        fake = tf.fill(tf.shape(labels), self.config.fake_class)
+        real_logits, _ = self.discriminator(x, training=training)
+        loss = (losses.class_cross_entropy(labels, real_logits)
+                + losses.class_cross_entropy(fake, self.discriminator(generated, training=training)[0]))
+        if self.config.reconstruction_in_discriminator:
+            loss += losses.class_cross_entropy(fake, self.discriminator(rebuilt, training=training)[0])
+        correct = tf.cast(tf.equal(tf.argmax(real_logits, -1, output_type=tf.int32), labels), tf.float32)
+        return loss, correct
+
+    def generator_terms(self, x, labels, kl, rebuilt, generated, training: bool):
+        """Per-example (KL, feature distance, GAN cross-entropies), each [B]."""
+        _, real_features = self.discriminator(x, training=training)
+        rebuilt_logits, rebuilt_features = self.discriminator(rebuilt, training=training)
+        generated_logits, _ = self.discriminator(generated, training=training)
+        gan = losses.class_cross_entropy(labels, generated_logits) + losses.class_cross_entropy(labels, rebuilt_logits)
+        return kl, losses.feature_distance(real_features, rebuilt_features), gan
+
+    def train_step(self, data):
+        x, labels = data[0], tf.cast(data[1], tf.int32)
+        y = condition_vector(labels, self.config.cvae.condition_dim)
+        _, rebuilt, generated = self._images(x, y, training=True)
+        with tf.GradientTape() as tape:
+            d_per_example, correct = self.discriminator_terms(x, labels, rebuilt, generated, training=True)
+            d_loss = tf.nn.compute_average_loss(d_per_example)
+        variables = self.discriminator.trainable_variables
+        self.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
+        with tf.GradientTape() as tape:
+            kl, rebuilt, generated = self._images(x, y, training=True)
+            kl, similarity, gan = self.generator_terms(x, labels, kl, rebuilt, generated, training=True)
+            config = self.config
+            g_per_example = config.kl_weight * kl + config.similarity_weight * similarity + config.gan_weight * gan
+            g_loss = tf.nn.compute_average_loss(g_per_example)
+        variables = self.cvae.trainable_variables
+        self.generator_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
+        for name, values in (("generator_loss", g_per_example), ("discriminator_loss", d_per_example), ("kl", kl),
+                             ("similarity", similarity), ("gan", gan), ("real_accuracy", correct)):
+            self.trackers[name].update_state(values)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def test_step(self, data):
+        x, labels = data[0], tf.cast(data[1], tf.int32)
+        y = condition_vector(labels, self.config.cvae.condition_dim)
+        kl, rebuilt, generated = self._images(x, y, training=False)
+        d_per_example, correct = self.discriminator_terms(x, labels, rebuilt, generated, training=False)
+        kl, similarity, gan = self.generator_terms(x, labels, kl, rebuilt, generated, training=False)
+        for name, values in (("discriminator_loss", d_per_example), ("kl", kl), ("similarity", similarity),
+                             ("gan", gan), ("real_accuracy", correct)):
+            self.trackers[name].update_state(values)
+        return {name: self.trackers[name].result() for name in ("discriminator_loss", "kl", "similarity", "gan",
+                                                                 "real_accuracy")}
+
+
+def build_cvae_gan(config: CVAEGANConfig = PAPER) -> CVAEGAN:
+    """A built, compiled CVAE-GAN with one Adam per network; call inside `strategy.scope()`."""
+    model = CVAEGAN(config)
+    model.compile(generator_optimizer=keras.optimizers.Adam(config.learning_rate),
+                  discriminator_optimizer=keras.optimizers.Adam(config.learning_rate))
+    return model.build_for_training()
