@@ -43,6 +43,11 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
+def read_run(out: Path) -> tuple[dict, dict, dict]:
+    """(metrics, config, environment) of the run recorded in `out`, for rendering its README."""
+    return tuple(read_json(Path(out) / f"{name}.json") for name in ("metrics", "config", "environment"))
+
+
 def _git(*args: str) -> str | None:
     try:
         done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)

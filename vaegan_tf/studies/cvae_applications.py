@@ -16,15 +16,15 @@ image is reconstructed in completion (the loss covers the given half too); image
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import data, distribute, evaluate, plots, records, training
+from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
+from vaegan_tf.studies.common import record_run
 
 FC_CVAE = CVAEConfig(architecture="fc")  # Sec. 4.4 networks; condition_dim set per application
 
@@ -102,14 +102,8 @@ def run_application(config: ApplicationConfig, splits: data.DatasetSplits | None
     metrics = (completion_errors(outcome.model, splits) if config.condition == "left_half"
                else style_transfer_accuracy(outcome.model, splits, config))
     metrics["validation_negative_elbo"] = float(outcome.history["val_loss"][-1])
-    shutil.copyfile(outcome.log_csv, out / "training_log.csv")
-    plots.loss_curves(out / "training_log.csv", out / "loss_curves.png", title="FC CVAE negative ELBO")
-    records.write_json(out / "metrics.json", metrics)
-    records.write_json(out / "config.json", config)
-    records.write_json(out / "environment.json", records.environment(
-        strategy_description=distribute.describe(outcome.strategy), epochs=outcome.epochs_trained,
-        wall_seconds=outcome.wall_seconds, total_seconds=round(time.perf_counter() - started, 1),
-        data_source=splits.source))
+    record_run(out, outcome, config=config, metrics=metrics, started=started, data_source=splits.source,
+               loss_title="FC CVAE negative ELBO")
     write_readme(out)
     return metrics
 
@@ -157,7 +151,7 @@ def style_transfer_accuracy(model, splits: data.DatasetSplits, config: Applicati
 
 def write_readme(out: Path) -> Path:
     """results/figure8 or figure9 README.md from the metrics, config and environment the run wrote."""
-    metrics, config, env = (records.read_json(out / f) for f in ("metrics.json", "config.json", "environment.json"))
+    metrics, config, env = records.read_run(out)
     completion = config["condition"] == "left_half"
     figure = "figure8" if completion else "figure9"
     title = "image completion from the left half" if completion else "style transfer"

@@ -13,14 +13,14 @@ samples are the Bernoulli means.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from vaegan_tf import data, distribute, evaluate, plots, records, training
+from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
+from vaegan_tf.studies.common import record_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,15 +61,9 @@ def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None)
     outcome = training.train(run, lambda: build_cvae(model_config), train_data, validation)
     out = Path(config.results_root) / config.name
     draw_figure6(outcome.model, splits.num_classes, out / "figure6.png")
-    shutil.copyfile(outcome.log_csv, out / "training_log.csv")
-    plots.loss_curves(out / "training_log.csv", out / "loss_curves.png", title="CVAE negative ELBO and its terms")
     metrics = measure_conditional(outcome.model, splits, config)
-    records.write_json(out / "metrics.json", metrics)
-    records.write_json(out / "config.json", {**dataclasses.asdict(config), "model": model_config})
-    records.write_json(out / "environment.json", records.environment(
-        strategy_description=distribute.describe(outcome.strategy), epochs=outcome.epochs_trained,
-        wall_seconds=outcome.wall_seconds, total_seconds=round(time.perf_counter() - started, 1),
-        data_source=splits.source))
+    record_run(out, outcome, config=dataclasses.replace(config, model=model_config), metrics=metrics,
+               started=started, data_source=splits.source, loss_title="CVAE negative ELBO and its terms")
     write_readme(out)
     return metrics
 
@@ -112,7 +106,7 @@ def _quality_row(name, scores):
 
 def write_readme(out: Path) -> Path:
     """results/figure6/README.md from the metrics, config and environment the run wrote."""
-    metrics, config, env = (records.read_json(out / f) for f in ("metrics.json", "config.json", "environment.json"))
+    metrics, config, env = records.read_run(out)
     lines = [f"# {out.name}: CVAE samples of each digit (Chen, Fang, Ju 2016, Figure 6)", "",
              records.provenance(env, "make figure6"), "", "![figure](figure6.png)", "",
              f"Held-out negative ELBO on the test images (pixels in [0, 1]): {metrics['test_negative_elbo']:.2f} nats.", ""]

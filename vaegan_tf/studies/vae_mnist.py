@@ -15,14 +15,14 @@ Choices the paper leaves open (also written to the results README):
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from vaegan_tf import data, distribute, evaluate, plots, records, training
+from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.vae import VAEConfig, build_vae
+from vaegan_tf.studies.common import record_run
 
 REFERENCE_NLL = 86.76  # Burda et al. 2015, Table 1: VAE, one stochastic layer of 50 units, k = 1 training
 TEST_BINARIZATION_SEED = 2016
@@ -62,13 +62,9 @@ def run(config: VAEStudyConfig) -> dict:
     outcome = training.train(run_config, lambda: build_vae(model_config), train_data, validation)
     out = Path(config.results_root) / config.name
     metrics = measure(outcome.model, splits, config)
-    draw(outcome, splits, out)
-    records.write_json(out / "metrics.json", metrics)
-    records.write_json(out / "config.json", config)
-    records.write_json(out / "environment.json", records.environment(
-        strategy_description=distribute.describe(outcome.strategy), epochs=outcome.epochs_trained,
-        wall_seconds=outcome.wall_seconds, total_seconds=round(time.perf_counter() - started, 1),
-        data_source=splits.source))
+    draw(outcome.model, splits, out)
+    record_run(out, outcome, config=config, metrics=metrics, started=started, data_source=splits.source,
+               loss_title="VAE negative ELBO and its terms")
     write_readme(out)
     return metrics
 
@@ -97,8 +93,7 @@ def measure(model, splits: data.DatasetSplits, config: VAEStudyConfig) -> dict:
     return metrics
 
 
-def draw(outcome: training.TrainingOutcome, splits: data.DatasetSplits, out: Path) -> None:
-    model = outcome.model
+def draw(model, splits: data.DatasetSplits, out: Path) -> None:
     samples = np.asarray(model.sample(100)).reshape(10, 10, 28, 28)
     plots.image_grid(samples, out / "samples.png", title="VAE samples: Bernoulli means, z ~ N(0, I)")
     real = splits.test.images[:40] / 255.0
@@ -107,8 +102,6 @@ def draw(outcome: training.TrainingOutcome, splits: data.DatasetSplits, out: Pat
     pairs = np.stack([real.reshape(4, 10, 28, 28), rebuilt.reshape(4, 10, 28, 28)], axis=1).reshape(8, 10, 28, 28)
     plots.image_grid(pairs, out / "reconstructions.png", row_labels=["test", "reconstruction"] * 4,
                      title="Test images and their reconstructions")
-    shutil.copyfile(outcome.log_csv, out / "training_log.csv")
-    plots.loss_curves(out / "training_log.csv", out / "loss_curves.png", title="VAE negative ELBO and its terms")
 
 
 def _row(name, scores):
@@ -118,7 +111,7 @@ def _row(name, scores):
 
 def write_readme(out: Path) -> Path:
     """results/<name>/README.md, rendered from the metrics, config and environment the run wrote."""
-    metrics, config, env = (records.read_json(out / f) for f in ("metrics.json", "config.json", "environment.json"))
+    metrics, config, env = records.read_run(out)
     lines = [
         f"# {out.name}: the plain VAE of Chen, Fang, Ju (2016) Sec. 2.1 on binarized MNIST", "",
         records.provenance(env, "make vae"), "",
