@@ -4,7 +4,7 @@ import dataclasses
 
 from absl import flags
 
-import common_flags  # noqa: F401  (defines the shared flags)
+import common_flags
 from vaegan_tf.studies import cvae_applications
 
 flags.DEFINE_integer("epochs", cvae_applications.ApplicationConfig.epochs, "Training epochs.")
@@ -14,12 +14,10 @@ FLAGS = flags.FLAGS
 
 def main_for(defaults: cvae_applications.ApplicationConfig):
     def main(_):
-        config = dataclasses.replace(
-            defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, strategy=FLAGS.strategy, source=FLAGS.source,
-            data_dir=FLAGS.data_dir, results_root=FLAGS.results_root, work_root=FLAGS.work_root)
+        config = dataclasses.replace(defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings())
         if FLAGS.smoke:
-            config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, steps_per_epoch=50,
-                                         require_evaluator=False)
+            config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, require_evaluator=False,
+                                         run=common_flags.run_settings(steps_per_epoch=50))
         print(cvae_applications.run_application(config))
 
     return main

@@ -3,6 +3,7 @@
 from absl import flags
 
 from vaegan_tf import data, distribute
+from vaegan_tf.studies.common import RunSettings
 
 flags.DEFINE_integer("seed", 0, "Seeds Python, NumPy, TensorFlow and the data pipeline.")
 flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "Where to train (tf.distribute).")
@@ -13,3 +14,9 @@ flags.DEFINE_string("results_root", "results", "Final artifacts go to <results_r
 flags.DEFINE_string("work_root", "work", "Scratch: checkpoints, logs, TensorBoard (git-ignored).")
 
 FLAGS = flags.FLAGS
+
+
+def run_settings(**overrides) -> RunSettings:
+    """Where the experiment runs and writes, from the shared flags."""
+    return RunSettings(strategy=FLAGS.strategy, source=FLAGS.source, data_dir=FLAGS.data_dir,
+                       results_root=FLAGS.results_root, work_root=FLAGS.work_root, **overrides)

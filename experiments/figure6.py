@@ -6,7 +6,7 @@ import dataclasses
 
 from absl import app, flags
 
-import common_flags  # noqa: F401  (defines the shared flags)
+import common_flags
 from vaegan_tf.studies import cvae_figures
 
 DEFAULTS = cvae_figures.Figure6Config()
@@ -18,12 +18,11 @@ FLAGS = flags.FLAGS
 
 def main(_):
     config = dataclasses.replace(
-        DEFAULTS, dataset=FLAGS.dataset, epochs=FLAGS.epochs, seed=FLAGS.seed, strategy=FLAGS.strategy,
-        source=FLAGS.source, data_dir=FLAGS.data_dir, results_root=FLAGS.results_root, work_root=FLAGS.work_root,
+        DEFAULTS, dataset=FLAGS.dataset, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings(),
         name="figure6" if FLAGS.dataset == "mnist" else f"figure6_{FLAGS.dataset}")
     if FLAGS.smoke:
-        config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, steps_per_epoch=50,
-                                     samples_per_class=100, require_evaluator=False)
+        config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, samples_per_class=100,
+                                     run=common_flags.run_settings(steps_per_epoch=50), require_evaluator=False)
     print(cvae_figures.run_figure6(config))
 
 

@@ -11,11 +11,10 @@ code; results/table1_paper_protocol/); pixels in [0, 1]. See vaegan_tf/studies/s
 import csv
 import dataclasses
 import time
-from pathlib import Path
 
 from absl import app, flags
 
-import common_flags  # noqa: F401  (defines the shared flags)
+import common_flags
 from vaegan_tf import records
 from vaegan_tf.studies import ssl
 
@@ -32,13 +31,12 @@ def config_from_flags() -> ssl.Table1Config:
     unknown = set(FLAGS.rows) - set(ssl.ROWS)
     if unknown:
         raise app.UsageError(f"unknown --rows {sorted(unknown)}; choose from {', '.join(ssl.ROWS)}")
-    base = dataclasses.replace(ssl.SSLStudyConfig(), strategy=FLAGS.strategy, source=FLAGS.source,
-                               data_dir=FLAGS.data_dir, work_root=FLAGS.work_root)
+    quick = {"steps_per_epoch": 100} if FLAGS.quick else {}
+    base = dataclasses.replace(ssl.SSLStudyConfig(), run=common_flags.run_settings(**quick))
     config = ssl.Table1Config(name="table1" if FLAGS.protocol == "kingma" else "table1_paper_protocol", rows=tuple(FLAGS.rows), labels=tuple(int(n) for n in FLAGS.labels),
-                              seeds=tuple(int(s) for s in FLAGS.label_seeds), protocol=FLAGS.protocol, base=base,
-                              results_root=FLAGS.results_root)
+                              seeds=tuple(int(s) for s in FLAGS.label_seeds), protocol=FLAGS.protocol, base=base)
     if FLAGS.quick:
-        config = dataclasses.replace(config, name=config.name + "_quick", epochs={"fc": 5, "conv": 5}, steps_per_epoch=100)
+        config = dataclasses.replace(config, name=config.name + "_quick", epochs={"fc": 5, "conv": 5})
     return config
 
 
@@ -46,7 +44,7 @@ def main(_):
     started = time.perf_counter()
     config = config_from_flags()
     cells = ssl.run_table1(config)
-    out = Path(config.results_root) / config.name
+    out = config.base.run.results(config.name)
     table = ssl.table1_markdown(cells)
     out.mkdir(parents=True, exist_ok=True)
     (out / "table1.md").write_text(f"# {config.name}: semi-supervised test error on MNIST\n\n{table}")

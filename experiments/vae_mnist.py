@@ -6,7 +6,7 @@ import dataclasses
 
 from absl import app, flags
 
-import common_flags  # noqa: F401  (defines the shared flags)
+import common_flags
 from vaegan_tf.studies import vae_mnist
 
 DEFAULTS = vae_mnist.VAEStudyConfig()
@@ -17,13 +17,12 @@ FLAGS = flags.FLAGS
 
 
 def config_from_flags() -> vae_mnist.VAEStudyConfig:
-    config = dataclasses.replace(
-        DEFAULTS, epochs=FLAGS.epochs, seed=FLAGS.seed, strategy=FLAGS.strategy, source=FLAGS.source,
-        data_dir=FLAGS.data_dir, results_root=FLAGS.results_root, work_root=FLAGS.work_root,
-        importance_samples=FLAGS.importance_samples)
+    config = dataclasses.replace(DEFAULTS, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings(),
+                                 importance_samples=FLAGS.importance_samples)
     if FLAGS.smoke:
-        config = dataclasses.replace(config, name="smoke", epochs=2, steps_per_epoch=100, importance_samples=10,
-                                     test_images=1000, quality_samples=1000, require_evaluator=False)
+        config = dataclasses.replace(config, name="smoke", epochs=2, run=common_flags.run_settings(steps_per_epoch=100),
+                                     importance_samples=10, test_images=1000, quality_samples=1000,
+                                     require_evaluator=False)
     return config
 
 

@@ -10,6 +10,7 @@ import pytest
 from vaegan_tf import data
 from vaegan_tf.models.vae import VAEConfig
 from vaegan_tf.studies import vae_mnist
+from vaegan_tf.studies.common import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_vae_study_writes_every_artifact(tmp_path, splits, monkeypatch):
     monkeypatch.setattr(data, "load", lambda *args, **kwargs: splits)
     config = vae_mnist.VAEStudyConfig(
-        model=VAEConfig(hidden_units=(16,), latent_dim=2), epochs=1, steps_per_epoch=3, importance_samples=4,
-        quality_samples=50, results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"),
+        model=VAEConfig(hidden_units=(16,), latent_dim=2), epochs=1, importance_samples=4, quality_samples=50,
+        run=RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=3),
         require_evaluator=False)
     metrics = vae_mnist.run(config)
     out = tmp_path / "results" / "vae_mnist"

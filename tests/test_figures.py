@@ -5,12 +5,13 @@ import numpy as np
 from vaegan_tf import data
 from vaegan_tf.models.cvae import CVAEConfig
 from vaegan_tf.studies import cvae_figures
+from vaegan_tf.studies.common import RunSettings
 
 
 def test_figure6_study_writes_figure_and_metrics(tmp_path, splits):
     config = cvae_figures.Figure6Config(
-        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2), epochs=1, steps_per_epoch=2,
-        samples_per_class=5, results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"),
+        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2), epochs=1, samples_per_class=5,
+        run=RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2),
         require_evaluator=False)
     metrics = cvae_figures.run_figure6(config, splits)
     out = tmp_path / "results" / "figure6"
@@ -43,8 +44,8 @@ def run_application(tmp_path, splits, condition):
 
     config = cvae_applications.ApplicationConfig(
         name=f"app_{condition}", condition=condition,
-        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2), epochs=1, steps_per_epoch=2,
-        results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), require_evaluator=False)
+        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2), epochs=1, require_evaluator=False,
+        run=RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2))
     return cvae_applications.run_application(config, splits), tmp_path / "results" / f"app_{condition}"
 
 

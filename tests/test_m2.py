@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from vaegan_tf import losses
 from vaegan_tf.models.m2 import M2Config, build_m2, for_labels
+from vaegan_tf.studies.common import RunSettings
 
 
 def test_unlabelled_bound_is_q_weighted_labelled_bounds_minus_entropy():
@@ -68,9 +69,10 @@ def test_table1_runs_every_implemented_cell_and_marks_the_rest(splits, tmp_path)
 
     from vaegan_tf.studies import ssl
 
-    base = dataclasses.replace(ssl.SSLStudyConfig(), labelled_batch_size=10, batch_size=20, work_root=str(tmp_path))
-    config = ssl.Table1Config(rows=("fc", "conv+gan"), labels=(20,), seeds=(0, 1), epochs={"fc": 1},
-                              steps_per_epoch=2, base=base, protocol="paper")
+    base = dataclasses.replace(ssl.SSLStudyConfig(), labelled_batch_size=10, batch_size=20,
+                               run=RunSettings(work_root=str(tmp_path), steps_per_epoch=2))
+    config = ssl.Table1Config(rows=("fc", "conv+gan"), labels=(20,), seeds=(0, 1), epochs={"fc": 1}, base=base,
+                              protocol="paper")
     cells = ssl.run_table1(config, splits)
     measured = [c for c in cells if c["status"] == "measured"]
     assert len(measured) == 2 and all(0 <= c["test_error"] <= 1 for c in measured)
@@ -112,8 +114,8 @@ def test_paper_protocol_trains_on_one_or_two_devices(splits, tmp_path, strategy)
 
     model = dataclasses.replace(ssl.preset("conv", "paper"), hidden_units=8, latent_dim=2)
     assert ssl.preset("conv", "paper").latent_dim == 100 and ssl.preset("fc", "kingma").learning_rate == 3e-4
-    config = ssl.SSLStudyConfig(model=model, num_labelled=100, batch_size=50, epochs=1, strategy=strategy,
-                                work_root=str(tmp_path))
+    config = ssl.SSLStudyConfig(model=model, num_labelled=100, batch_size=50, epochs=1,
+                                run=RunSettings(strategy=strategy, work_root=str(tmp_path)))
     outcome = ssl.train_m2(config, splits)
     assert int(outcome.model.optimizer.iterations.numpy()) == 6  # 2 labelled + 4 unlabelled batches
     assert np.isfinite(outcome.history["labelled"][-1]) and np.isfinite(outcome.history["unlabelled"][-1])

@@ -21,18 +21,20 @@ import tensorflow as tf
 from vaegan_tf import data, losses
 from vaegan_tf.models.m2 import M2Config
 from vaegan_tf.studies import ssl
+from vaegan_tf.studies.common import RunSettings
 
 THRESHOLD = 0.15
 
 
 REGRESSION = ssl.SSLStudyConfig(name="regression", model=M2Config(hidden_units=256, learning_rate=1e-3),
-                                epochs=3, steps_per_epoch=100, seed=0)
+                                epochs=3, seed=0, run=RunSettings(steps_per_epoch=100))
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     splits = data.load("mnist", split="tf1", source="auto")
-    config = dataclasses.replace(REGRESSION, work_root=str(tmp_path_factory.mktemp("work")))
+    config = dataclasses.replace(REGRESSION, run=dataclasses.replace(REGRESSION.run,
+                                                                     work_root=str(tmp_path_factory.mktemp("work"))))
     model = ssl.train_m2(config, splits).model
     errors = {name: ssl.error_rate(model, getattr(splits, name), config.preprocessing)
               for name in ("validation", "test")}

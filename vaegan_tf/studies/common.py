@@ -1,13 +1,37 @@
-"""What every experiment body does after training: keep the training log and its loss curves, and write
-metrics.json, config.json and environment.json into results/<name>/."""
+"""What every experiment body shares: where it runs and reads and writes (`RunSettings`), and what it does
+after training: keep the training log and its loss curves, write metrics.json, config.json and
+environment.json into results/<name>/."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
 
-from vaegan_tf import distribute, plots, records, training
+from vaegan_tf import data, distribute, plots, records, training
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """Where a study runs and where its data and outputs live; none of it changes what is reproduced."""
+    strategy: str = "auto"
+    source: str = "auto"
+    data_dir: str | None = None
+    results_root: str = "results"
+    work_root: str = "work"
+    steps_per_epoch: int | None = None  # None: one pass over the training data
+
+    def load(self, dataset: str = "mnist") -> data.DatasetSplits:
+        return data.load(dataset, split="tf1", source=self.source, data_dir=self.data_dir)
+
+    def training_run(self, name: str, epochs: int, seed: int, steps_per_epoch: int) -> training.RunConfig:
+        """The harness's RunConfig; `steps_per_epoch` is the study's own, unless these settings override it."""
+        return training.RunConfig(name, epochs, seed=seed, strategy=self.strategy, work_root=self.work_root,
+                                  steps_per_epoch=self.steps_per_epoch or steps_per_epoch)
+
+    def results(self, name: str) -> Path:
+        return Path(self.results_root) / name
 
 
 def record_run(out: Path, outcome: training.TrainingOutcome, *, config, metrics: dict, started: float,

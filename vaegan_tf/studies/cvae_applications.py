@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
-from vaegan_tf.studies.common import record_run
+from vaegan_tf.studies.common import RunSettings, record_run
 
 FC_CVAE = CVAEConfig(architecture="fc")  # Sec. 4.4 networks; condition_dim set per application
 
@@ -37,12 +37,7 @@ class ApplicationConfig:
     epochs: int = 50  # the authors' code
     batch_size: int = 100  # Sec. 4
     seed: int = 0
-    strategy: str = "auto"
-    source: str = "auto"
-    data_dir: str | None = None
-    results_root: str = "results"
-    work_root: str = "work"
-    steps_per_epoch: int | None = None
+    run: RunSettings = RunSettings()
     require_evaluator: bool = True
 
 
@@ -66,9 +61,8 @@ def train_fc_cvae(config: ApplicationConfig, splits: data.DatasetSplits) -> trai
     train_data = _with_condition(data.pipeline(splits.train, batch_size=config.batch_size, shuffle=True,
                                                seed=config.seed, drop_remainder=True), config.condition)
     validation = _with_condition(data.pipeline(splits.validation, batch_size=config.batch_size), config.condition)
-    steps = config.steps_per_epoch or data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True)
-    run = training.RunConfig(config.name, config.epochs, seed=config.seed, strategy=config.strategy,
-                             work_root=config.work_root, steps_per_epoch=steps)
+    run = config.run.training_run(config.name, config.epochs, config.seed,
+                                  data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
     return training.train(run, lambda: build_cvae(model_config), train_data, validation)
 
 
@@ -94,9 +88,9 @@ def transfer_styles(model, images: np.ndarray, labels: np.ndarray, num_classes: 
 
 def run_application(config: ApplicationConfig, splits: data.DatasetSplits | None = None) -> dict:
     started = time.perf_counter()
-    splits = splits or data.load("mnist", split="tf1", source=config.source, data_dir=config.data_dir)
+    splits = splits or config.run.load("mnist")
     outcome = train_fc_cvae(config, splits)
-    out = Path(config.results_root) / config.name
+    out = config.run.results(config.name)
     draw = draw_completion if config.condition == "left_half" else draw_style_transfer
     draw(outcome.model, splits, out)
     metrics = (completion_errors(outcome.model, splits) if config.condition == "left_half"

@@ -20,7 +20,7 @@ import numpy as np
 
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
-from vaegan_tf.studies.common import record_run
+from vaegan_tf.studies.common import RunSettings, record_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,12 +31,7 @@ class Figure6Config:
     epochs: int = 20
     batch_size: int = 100  # Sec. 4
     seed: int = 0
-    strategy: str = "auto"
-    source: str = "auto"
-    data_dir: str | None = None
-    results_root: str = "results"
-    work_root: str = "work"
-    steps_per_epoch: int | None = None
+    run: RunSettings = RunSettings()
     samples_per_class: int = 1000
     require_evaluator: bool = True
 
@@ -50,16 +45,15 @@ def model_config_for(config: Figure6Config, splits: data.DatasetSplits) -> CVAEC
 
 def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None) -> dict:
     started = time.perf_counter()
-    splits = splits or data.load(config.dataset, split="tf1", source=config.source, data_dir=config.data_dir)
+    splits = splits or config.run.load(config.dataset)
     train_data = data.pipeline(splits.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
                                drop_remainder=True)
     validation = data.pipeline(splits.validation, batch_size=config.batch_size)
-    steps = config.steps_per_epoch or data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True)
-    run = training.RunConfig(config.name, config.epochs, seed=config.seed, strategy=config.strategy,
-                             work_root=config.work_root, steps_per_epoch=steps)
+    run = config.run.training_run(config.name, config.epochs, config.seed,
+                                  data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
     model_config = model_config_for(config, splits)
     outcome = training.train(run, lambda: build_cvae(model_config), train_data, validation)
-    out = Path(config.results_root) / config.name
+    out = config.run.results(config.name)
     draw_figure6(outcome.model, splits.num_classes, out / "figure6.png")
     metrics = measure_conditional(outcome.model, splits, config)
     record_run(out, outcome, config=dataclasses.replace(config, model=model_config), metrics=metrics,

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaegan_tf import data, training
+from vaegan_tf.studies.common import RunSettings
 from vaegan_tf.models.m2 import M2Config, build_m2, for_labels
 
 
@@ -29,11 +30,7 @@ class SSLStudyConfig:
     labelled_batch_size: int = 100  # labelled pairs per step (the labelled set is cycled)
     preprocessing: str = "unit"  # Sec. 4.2: pixel values in [0, 1]
     seed: int = 0  # picks the labelled subset and seeds training
-    strategy: str = "auto"
-    source: str = "auto"
-    data_dir: str | None = None
-    work_root: str = "work"
-    steps_per_epoch: int | None = None  # None: one pass over the unlabelled set
+    run: RunSettings = RunSettings()  # its steps_per_epoch, if set, overrides one pass over the unlabelled set
 
 
 def split_labels(splits: data.DatasetSplits, num_labelled: int, seed: int) -> tuple[data.Split, data.Split]:
@@ -95,16 +92,14 @@ def train_m2(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.Tra
     else:
         stream = mixed_stream(labelled, unlabelled, config)
         steps = data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
-    steps = config.steps_per_epoch or steps
-    run = training.RunConfig(config.name, config.epochs, seed=config.seed, strategy=config.strategy,
-                             work_root=config.work_root, steps_per_epoch=steps)
+    run = config.run.training_run(config.name, config.epochs, config.seed, steps)
     validation = data.pipeline(splits.validation, batch_size=500, preprocessing=config.preprocessing)
     return training.train(run, lambda: build_m2(model_config), stream, validation)
 
 
 def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None = None) -> dict:
     """Trains M2; returns validation and test error, epochs and wall time."""
-    splits = splits or data.load("mnist", split="tf1", source=config.source, data_dir=config.data_dir)
+    splits = splits or config.run.load("mnist")
     outcome = train_m2(config, splits)
     return {
         "validation_error": error_rate(outcome.model, splits.validation, config.preprocessing),
@@ -130,15 +125,13 @@ class Table1Config:
     seeds: tuple[int, ...] = (0,)
     protocol: str = "kingma"  # or "paper": the model presets of `preset`
     epochs: dict = dataclasses.field(default_factory=lambda: {"fc": 100, "conv": 30})  # conv: the authors' 30
-    steps_per_epoch: int | None = None
-    base: SSLStudyConfig = SSLStudyConfig()
-    results_root: str = "results"
+    base: SSLStudyConfig = SSLStudyConfig()  # its `run` says where every cell runs and writes
     name: str = "table1"
 
 
 def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None) -> list[dict]:
     """Trains every implemented cell; returns one record per (row, labels, seed)."""
-    splits = splits or data.load("mnist", split="tf1", source=config.base.source, data_dir=config.base.data_dir)
+    splits = splits or config.base.run.load("mnist")
     records_ = []
     for row in config.rows:
         for labels in config.labels:
@@ -149,7 +142,7 @@ def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None) -
                     continue
                 study = dataclasses.replace(
                     config.base, name=f"{config.name}_{row}_{labels}_s{seed}", num_labelled=labels, seed=seed,
-                    epochs=config.epochs[row], steps_per_epoch=config.steps_per_epoch,
+                    epochs=config.epochs[row],
                     model=preset(row, config.protocol))
                 records_.append({**cell, "status": "measured", **train_and_measure(study, splits)})
     return records_

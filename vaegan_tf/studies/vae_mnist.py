@@ -22,7 +22,7 @@ import numpy as np
 
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.vae import VAEConfig, build_vae
-from vaegan_tf.studies.common import record_run
+from vaegan_tf.studies.common import RunSettings, record_run
 
 REFERENCE_NLL = 86.76  # Burda et al. 2015, Table 1: VAE, one stochastic layer of 50 units, k = 1 training
 TEST_BINARIZATION_SEED = 2016
@@ -35,12 +35,7 @@ class VAEStudyConfig:
     epochs: int = 200
     batch_size: int = 100  # Sec. 4
     seed: int = 0
-    strategy: str = "auto"
-    source: str = "auto"
-    data_dir: str | None = None
-    results_root: str = "results"
-    work_root: str = "work"
-    steps_per_epoch: int | None = None
+    run: RunSettings = RunSettings()
     importance_samples: int = 5000
     quality_samples: int = evaluate.DEFAULT_SAMPLES
     test_images: int | None = None  # None: all 10,000
@@ -50,17 +45,16 @@ class VAEStudyConfig:
 def run(config: VAEStudyConfig) -> dict:
     """Trains and evaluates; writes figures, metrics, config and environment to results/<name>/."""
     started = time.perf_counter()
-    splits = data.load("mnist", split="tf1", source=config.source, data_dir=config.data_dir)
+    splits = config.run.load("mnist")
     train_data = data.pipeline(splits.train, batch_size=config.batch_size, preprocessing="dynamic_binarize",
                                shuffle=True, seed=config.seed, drop_remainder=True)
     validation = data.pipeline(splits.validation, batch_size=config.batch_size,
                                preprocessing="dynamic_binarize", seed=config.seed + 1)
-    steps = config.steps_per_epoch or data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True)
-    run_config = training.RunConfig(config.name, config.epochs, seed=config.seed, strategy=config.strategy,
-                                    work_root=config.work_root, steps_per_epoch=steps)
+    run_config = config.run.training_run(config.name, config.epochs, config.seed,
+                                         data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
     model_config = dataclasses.replace(config.model, seed=config.seed)
     outcome = training.train(run_config, lambda: build_vae(model_config), train_data, validation)
-    out = Path(config.results_root) / config.name
+    out = config.run.results(config.name)
     metrics = measure(outcome.model, splits, config)
     draw(outcome.model, splits, out)
     record_run(out, outcome, config=config, metrics=metrics, started=started, data_source=splits.source,
