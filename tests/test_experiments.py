@@ -62,3 +62,13 @@ def test_benchmark_measures_positive_rates(splits):
     assert benchmark.pipeline_images_per_second(stream, 10, steps=5, warmup=2) > 0
     model = build_vae(VAEConfig(hidden_units=(8,), latent_dim=2))
     assert benchmark.training_images_per_second(model, stream, 10, steps=5, warmup=2) > 0
+
+
+def test_provenance_says_when_a_run_was_resumed():
+    from vaegan_tf import records
+
+    env = {"git_commit": "abc", "epochs": 10, "wall_seconds": 120.0, "packages": {"tensorflow": "2.21.0"},
+           "devices": ["/cpu:0"], "distribution": None}
+    assert "resumed" not in records.provenance(env, "make vae")
+    resumed = records.provenance({**env, "resumed_from_epoch": 4, "resumed_from_commit": "def"}, "make vae")
+    assert "resumed after epoch 4" in resumed and "`def`" in resumed and "`abc`" in resumed

@@ -42,7 +42,7 @@ def test_interrupted_run_resumes_from_last_epoch(tmp_path, splits):
     assert (run.work_dir / "backup").exists()
     outcome = training.train(run, lambda: build_vae(TINY), dataset(splits))
     assert len(outcome.history["loss"]) == 2  # only epochs 3 and 4 ran after the restart
-    assert outcome.epochs_trained == 4 and outcome.wall_seconds > 0
+    assert outcome.epochs_trained == 4 and outcome.wall_seconds > 0 and outcome.resumed_from_epoch == 2
     assert logged_epochs(outcome.log_csv) == [0, 1, 2, 3]
     assert not (run.work_dir / "backup").exists()
 
@@ -79,3 +79,13 @@ def test_endless_stream_needs_steps_per_epoch(tmp_path, splits):
     run = training.RunConfig("endless", 1, work_root=str(tmp_path))
     with pytest.raises(ValueError, match="steps_per_epoch"):
         training.train(run, lambda: build_vae(TINY), dataset(splits))
+
+
+def test_a_backup_of_another_seed_is_refused_not_resumed(tmp_path, splits):
+    run = run_config(tmp_path, epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(run, lambda: build_vae(TINY), dataset(splits), callbacks=[InterruptAfter(0)])
+    other_seed = run_config(tmp_path, epochs=3, seed=5)
+    with pytest.raises(ValueError, match="seed 0.*delete that folder"):
+        training.train(other_seed, lambda: build_vae(TINY), dataset(splits))
+    assert (run.work_dir / "backup").exists()  # nothing lost

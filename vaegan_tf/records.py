@@ -93,5 +93,8 @@ def provenance(env: dict, command: str) -> str:
     total = f" ({env['total_seconds'] / 60:.1f} min in all)" if env.get("total_seconds") else ""
     dirty = f", with uncommitted changes to {', '.join(env['git_dirty_at_start'])}" if env.get("git_dirty_at_start") else ""
     place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
+    if env.get("resumed_from_epoch"):
+        trained += (f", resumed after epoch {env['resumed_from_epoch']} from a backup made at commit "
+                    f"`{env.get('resumed_from_commit')}` (wall time counts both sessions)")
     return (f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total} on {place}, "
             f"TensorFlow {env['packages']['tensorflow']}" + (f", data from {env['data_source']}." if env.get("data_source") else "."))

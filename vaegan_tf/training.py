@@ -3,7 +3,9 @@
 Scratch output (backup checkpoint, CSV log, TensorBoard, the cumulative clock) goes to `work/<name>/`,
 which git ignores. An interrupted run restarted with the same config resumes from the last completed
 epoch (`keras.callbacks.BackupAndRestore`); the backup is removed only after a successful finish, and a NaN
-loss stops training with `TrainingDiverged`, keeping the last good backup.
+loss stops training with `TrainingDiverged`, keeping the last good backup. `run.json` beside the backup
+says which seed, schedule and commit made it: a backup of another seed or schedule is refused, one made by
+another commit is resumed with a warning, and the outcome says where it resumed from (results record it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
-from vaegan_tf import distribute
+from vaegan_tf import distribute, records
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,8 @@ class TrainingOutcome:
     wall_seconds: float  # over all sessions of a resumed run
     strategy: tf.distribute.Strategy
     log_csv: Path
+    resumed_from_epoch: int = 0  # 0: trained from scratch in one go
+    resumed_from_commit: str | None = None
 
 
 class TrainingDiverged(RuntimeError):
@@ -117,6 +121,26 @@ def _callbacks(run: RunConfig, resuming: bool):
     ]
 
 
+def _check_resume(run: RunConfig) -> tuple[int, str | None]:
+    """(epoch to resume from, commit that made the backup); writes run.json for a fresh run."""
+    identity = {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "commit": records.START_COMMIT}
+    marker, progress = run.work_dir / "run.json", run.work_dir / "progress.json"
+    if not (run.work_dir / "backup").exists():
+        run.work_dir.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(identity))
+        return 0, None
+    saved = json.loads(marker.read_text()) if marker.exists() else {}
+    for key in ("seed", "steps_per_epoch"):
+        if saved.get(key) != identity[key]:
+            raise ValueError(f"{run.work_dir / 'backup'} was made by a run with {key} {saved.get(key)!r}, not "
+                             f"{identity[key]!r}: delete that folder to start over, or use its settings to resume")
+    epoch = json.loads(progress.read_text()).get("epochs", 0) if progress.exists() else 0
+    if saved.get("commit") != identity["commit"]:
+        print(f"warning: resuming {run.name!r} from epoch {epoch} of a backup made at commit {saved.get('commit')}; "
+              f"the code is now at {identity['commit']}", file=sys.stderr)
+    return epoch, saved.get("commit")
+
+
 def train(run: RunConfig, build_model: Callable[[], keras.Model], train_data: tf.data.Dataset,
           validation_data: tf.data.Dataset | None = None, callbacks=()) -> TrainingOutcome:
     """Seeds, builds `build_model()` inside the strategy, fits for `run.epochs` (resuming if a backup
@@ -130,6 +154,7 @@ def train(run: RunConfig, build_model: Callable[[], keras.Model], train_data: tf
     with strategy.scope():
         model = build_model()
     backup = run.work_dir / "backup"
+    resumed_from_epoch, resumed_from_commit = _check_resume(run)
     backup_cb, log_cb, board_cb, nan_stop, clock = _callbacks(run, resuming=backup.exists())
     history = model.fit(train_data, validation_data=validation_data, epochs=run.epochs,
                         steps_per_epoch=run.steps_per_epoch,
@@ -141,5 +166,5 @@ def train(run: RunConfig, build_model: Callable[[], keras.Model], train_data: tf
             f"run {run.name!r} diverged ({nan_stop.found}). The last good epoch is kept in {backup}; "
             "lower the learning rate or check the data, or delete that folder to start over.")
     shutil.rmtree(backup, ignore_errors=True)
-    return TrainingOutcome(model, history.history, clock.epochs, clock.seconds, strategy,
-                           run.work_dir / "log.csv")
+    return TrainingOutcome(model, history.history, clock.epochs, clock.seconds, strategy, run.work_dir / "log.csv",
+                           resumed_from_epoch, resumed_from_commit)

@@ -45,4 +45,5 @@ def record_run(out: Path, outcome: training.TrainingOutcome, *, config, metrics:
     records.write_json(out / "environment.json", records.environment(
         strategy_description=distribute.describe(outcome.strategy), epochs=outcome.epochs_trained,
         wall_seconds=outcome.wall_seconds, total_seconds=round(time.perf_counter() - started, 1),
-        data_source=data_source))
+        data_source=data_source, resumed_from_epoch=outcome.resumed_from_epoch,
+        resumed_from_commit=outcome.resumed_from_commit))
