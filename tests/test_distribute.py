@@ -31,7 +31,7 @@ def one_step(strategy, x):
 
 def test_mirrored_step_on_two_cpus_matches_one_device():
     x = (np.random.default_rng(0).random((8, 4, 4, 1)) < 0.5).astype(np.float32)
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = distribute.make_strategy("mirrored")  # the suite's own: the two logical CPUs of conftest
     assert mirrored.num_replicas_in_sync == 2
     single_logs, single_weights = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), x)
     mirrored_logs, mirrored_weights = one_step(mirrored, x)
@@ -56,3 +56,15 @@ def test_multiworker_needs_tf_config(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
         distribute.make_strategy("multiworker")
+
+
+def test_two_mirrored_runs_in_one_process(splits, tmp_path):
+    """table1 builds a strategy per cell in one process; over CPUs, collective all-reduce keys of a
+    second MirroredStrategy clashed with the first (seen in CI). Two runs must both train."""
+    from vaegan_tf import data, training
+
+    stream = data.pipeline(splits.train, batch_size=20, preprocessing="dynamic_binarize", shuffle=True)
+    for name in ("first", "second"):
+        run = training.RunConfig(name, 1, strategy="mirrored", work_root=str(tmp_path), steps_per_epoch=2, verbose=0)
+        outcome = training.train(run, lambda: build_vae(VAEConfig(hidden_units=(8,), latent_dim=2)), stream)
+        assert np.isfinite(outcome.history["loss"][0])

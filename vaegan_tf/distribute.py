@@ -32,8 +32,13 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "cpu" or (name == "auto" and not gpus):
         return tf.distribute.OneDeviceStrategy("/cpu:0")
     if name == "mirrored":
-        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-        return tf.distribute.MirroredStrategy(devices)
+        if gpus:
+            return tf.distribute.MirroredStrategy([d.name for d in gpus])
+        # Over CPUs, MirroredStrategy's collective all-reduce can mismatch when replicas issue the many
+        # synchronized-batch-norm reductions in different orders under load (seen in CI); reducing on one
+        # device has no such ordering constraint.
+        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")],
+                                              cross_device_ops=tf.distribute.ReductionToOneDevice())
     if len(gpus) == 1:
         return tf.distribute.OneDeviceStrategy(gpus[0].name)
     return tf.distribute.MirroredStrategy([d.name for d in gpus])
