@@ -89,3 +89,16 @@ def test_a_backup_of_another_seed_is_refused_not_resumed(tmp_path, splits):
     with pytest.raises(ValueError, match="seed 0.*delete that folder"):
         training.train(other_seed, lambda: build_vae(TINY), dataset(splits))
     assert (run.work_dir / "backup").exists()  # nothing lost
+
+
+def test_a_finished_run_is_reused_only_when_asked_and_only_for_its_schedule(tmp_path, splits):
+    run = run_config(tmp_path, epochs=1)
+    first = training.train(run, lambda: build_vae(TINY), dataset(splits))
+    reused = training.train(run, lambda: build_vae(TINY), dataset(splits), reuse_finished=True)
+    assert reused.reused_finished and reused.epochs_trained == 1
+    assert reused.history["loss"] == pytest.approx(first.history["loss"])
+    for mine, loaded in zip(first.model.weights, reused.model.weights):
+        np.testing.assert_array_equal(mine.numpy(), loaded.numpy())
+    longer = training.train(run_config(tmp_path, epochs=2), lambda: build_vae(TINY), dataset(splits),
+                            reuse_finished=True)
+    assert not longer.reused_finished and longer.epochs_trained == 2

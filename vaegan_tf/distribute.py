@@ -51,3 +51,12 @@ def describe(strategy: tf.distribute.Strategy) -> dict:
         "replicas": int(strategy.num_replicas_in_sync),
         "devices": list(getattr(strategy.extended, "worker_devices", ())),
     }
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes shared files: always, except on the non-chief workers of a cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)

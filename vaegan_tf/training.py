@@ -6,10 +6,14 @@ epoch (`keras.callbacks.BackupAndRestore`); the backup is removed only after a s
 loss stops training with `TrainingDiverged`, keeping the last good backup. `run.json` beside the backup
 says which seed, schedule and commit made it: a backup of another seed or schedule is refused, one made by
 another commit is resumed with a warning, and the outcome says where it resumed from (results record it).
+A finished run leaves its weights in `final.weights.h5` with `finished.json`; a later study that needs the
+same trained model (e.g. Figure 7 needs Figure 6's CVAE) passes `reuse_finished=True` to load it instead
+of training it again.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -51,6 +55,10 @@ class TrainingOutcome:
     log_csv: Path
     resumed_from_epoch: int = 0  # 0: trained from scratch in one go
     resumed_from_commit: str | None = None
+    reused_finished: bool = False  # True: loaded from an earlier finished run, not trained here
+
+
+FINISHED, FINAL_WEIGHTS = "finished.json", "final.weights.h5"
 
 
 class TrainingDiverged(RuntimeError):
@@ -108,7 +116,7 @@ class CumulativeClock(keras.callbacks.Callback):
 def _callbacks(run: RunConfig, resuming: bool):
     work = run.work_dir
     if not resuming:  # a fresh run must not append to the log of an earlier, finished one
-        for stale in ("log.csv", "progress.json", "tensorboard"):
+        for stale in ("log.csv", "progress.json", "tensorboard", FINISHED, FINAL_WEIGHTS):
             target = work / stale
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -141,11 +149,52 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None]:
     return epoch, saved.get("commit")
 
 
+def _identity(run: RunConfig) -> dict:
+    return {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "epochs": run.epochs}
+
+
+def _finished_run(run: RunConfig) -> dict | None:
+    """What `finished.json` says of an earlier run of this very seed and schedule, if it left weights."""
+    marker = run.work_dir / FINISHED
+    if not (marker.exists() and (run.work_dir / FINAL_WEIGHTS).exists()):
+        return None
+    saved = json.loads(marker.read_text())
+    return saved if all(saved.get(k) == v for k, v in _identity(run).items()) else None
+
+
+def _read_log(path: Path) -> dict[str, list[float]]:
+    with open(path) as stream:
+        rows = list(csv.DictReader(stream))
+    def number(text):  # CSVLogger writes NA for a metric an epoch did not report
+        return float("nan") if text in ("", "NA") else float(text)
+    return {key: [number(row[key]) for row in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
+
+
+def _reuse(run: RunConfig, build_model, finished: dict) -> TrainingOutcome:
+    set_seed(run.seed)
+    strategy = distribute.make_strategy(run.strategy)
+    with strategy.scope():
+        model = build_model()
+    model.load_weights(str(run.work_dir / FINAL_WEIGHTS))
+    commit = finished.get("commit")
+    if commit != records.START_COMMIT:
+        print(f"warning: reusing {run.name!r}, trained at commit {commit}; the code is now at "
+              f"{records.START_COMMIT}", file=sys.stderr)
+    return TrainingOutcome(model, _read_log(run.work_dir / "log.csv"), finished["epochs"],
+                           finished["wall_seconds"], strategy, run.work_dir / "log.csv",
+                           resumed_from_commit=commit if commit != records.START_COMMIT else None,
+                           reused_finished=True)
+
+
 def train(run: RunConfig, build_model: Callable[[], keras.Model], train_data: tf.data.Dataset,
-          validation_data: tf.data.Dataset | None = None, callbacks=()) -> TrainingOutcome:
+          validation_data: tf.data.Dataset | None = None, callbacks=(), reuse_finished: bool = False
+          ) -> TrainingOutcome:
     """Seeds, builds `build_model()` inside the strategy, fits for `run.epochs` (resuming if a backup
     exists) and returns the trained model with its history and cumulative wall time. `callbacks` run
-    after the harness's own (so an epoch is backed up before they see it)."""
+    after the harness's own (so an epoch is backed up before they see it). With `reuse_finished`, an
+    earlier finished run of the same name, seed and schedule is loaded instead of trained again."""
+    if reuse_finished and (finished := _finished_run(run)):
+        return _reuse(run, build_model, finished)
     if run.steps_per_epoch is None and train_data.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError(f"run {run.name!r}: the training stream is endless; set RunConfig.steps_per_epoch "
                          "(data.steps_per_epoch gives one pass over a split)")
@@ -165,6 +214,10 @@ def train(run: RunConfig, build_model: Callable[[], keras.Model], train_data: tf
         raise TrainingDiverged(
             f"run {run.name!r} diverged ({nan_stop.found}). The last good epoch is kept in {backup}; "
             "lower the learning rate or check the data, or delete that folder to start over.")
+    if distribute.is_chief(strategy):
+        model.save_weights(str(run.work_dir / FINAL_WEIGHTS))
+        (run.work_dir / FINISHED).write_text(json.dumps(
+            {**_identity(run), "commit": records.START_COMMIT, "wall_seconds": clock.seconds}))
     shutil.rmtree(backup, ignore_errors=True)
     return TrainingOutcome(model, history.history, clock.epochs, clock.seconds, strategy, run.work_dir / "log.csv",
                            resumed_from_epoch, resumed_from_commit)
