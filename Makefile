@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN := $(BIN)/python
 ARGS ?=
 
-.PHONY: test smoke data evaluator vae benchmark table1 figure6 figure8 figure9 clean-work help
+.PHONY: test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 clean-work help
 
 help:
 	@echo "make test       pass the tests (what CI runs)"
@@ -17,6 +17,7 @@ help:
 	@echo "make vae        the plain VAE of Chen et al. (2016) Sec. 2.1, measured, results/vae_mnist/"
 	@echo "make table1     Table 1, semi-supervised M2 (hours on a CPU); QUICK=1 for the short schedule"
 	@echo "make figure6    Figure 6: CVAE samples per digit, measured, results/figure6/"
+	@echo "make figure7    Figure 7: CVAE-GAN vs CVAE from the same z, measured per digit, results/figure7/"
 	@echo "make figure8    Figure 8: completion from the left half (FC CVAE), results/figure8/"
 	@echo "make figure9    Figure 9: style transfer (FC CVAE), results/figure9/"
 	@echo "make benchmark  training and input-pipeline throughput, results/benchmark/"
@@ -48,6 +49,9 @@ table1: $(STAMP)
 
 figure6: $(STAMP)
 	$(RUN) experiments/figure6.py $(ARGS)
+
+figure7: $(STAMP)
+	$(RUN) experiments/figure7.py $(ARGS)
 
 figure8 figure9: $(STAMP)
 	$(RUN) experiments/$@.py $(ARGS)

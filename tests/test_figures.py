@@ -68,3 +68,42 @@ def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits):
     transferred = cvae_applications.transfer_styles(model, images, splits.test.labels[:3], 10)
     assert transferred.shape == (3, 10, 28, 28, 1)
     assert not np.allclose(transferred[:, 0], transferred[:, 1])  # the label changes the image
+
+
+def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, splits):
+    from vaegan_tf import evaluate
+    from vaegan_tf.studies import figure7
+
+    run = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=1)
+    tiny = CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2)
+    cvae = cvae_figures.Figure6Config(model=tiny, epochs=1, run=run, require_evaluator=False)
+    cvae_figures.run_figure6(cvae, splits)  # the CVAE figure 7 must load, not retrain
+    config = figure7.Figure7Config(cvae=cvae, epochs=1, run=run, samples_per_class=12)
+    untrained = evaluate.Evaluator(evaluate.build_classifier())
+    metrics = figure7.run_figure7(config, splits, evaluator=untrained)
+    assert metrics["cvae_training"]["loaded_from_finished_run"]
+    out = tmp_path / "results" / "figure7"
+    for name in ("figure7.png", "side_by_side.png", "table.md", "table.csv", "per_digit.csv", "README.md"):
+        assert (out / name).stat().st_size > 0, name
+    quality = metrics["sample_quality"]
+    assert [len(quality[name]["per_class"]) for name in ("CVAE", "CVAE-GAN", "real training images")] == [10] * 3
+    assert quality["CVAE"]["frechet_distance"] != quality["CVAE-GAN"]["frechet_distance"]
+    assert "Digit 2" in (out / "README.md").read_text()
+
+
+def test_collapse_verdict_flags_a_digit_whose_samples_all_look_alike():
+    from vaegan_tf.studies import figure7_report
+
+    rows = [{"diversity_ratio": 0.9, "frechet_distance": 5.0} for _ in range(10)]
+    assert "does not collapse, and no digit does" in figure7_report.collapse_verdict(rows, "M")
+    rows[2] = {"diversity_ratio": 0.3, "frechet_distance": 40.0}
+    assert "digit 2 collapses" in figure7_report.collapse_verdict(rows, "M")
+
+
+def test_an_unknown_cvae_gan_preset_is_refused():
+    import pytest
+
+    from vaegan_tf.studies import figure7
+
+    with pytest.raises(ValueError, match="unknown CVAE-GAN preset"):
+        figure7.Figure7Config(preset="nope")

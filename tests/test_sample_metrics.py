@@ -11,6 +11,7 @@ from vaegan_tf.sample_metrics import (
     inception_score,
     kernel_inception_distance,
     laplacian_variance,
+    mean_pairwise_distance,
     sharpness_ratio,
 )
 
@@ -322,3 +323,10 @@ def test_class_accuracy_input_validation():
         class_accuracy(logits, np.array([0, 1, 2, 3]))
     with pytest.raises(ValueError, match="NaN"):
         class_accuracy(np.full((4, 3), np.nan), np.zeros(4, dtype=int))
+
+
+def test_mean_pairwise_distance_by_hand():
+    # distances between 0, 1 and 3 on a line: 1, 3 and 2
+    assert mean_pairwise_distance(np.array([[0.0], [1.0], [3.0]])) == pytest.approx(2.0)
+    collapsed = np.ones((50, 4))
+    assert mean_pairwise_distance(collapsed) == pytest.approx(0.0, abs=1e-6)

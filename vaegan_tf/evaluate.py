@@ -147,6 +147,27 @@ def sample_quality(evaluator: Evaluator, samples: np.ndarray, reference: np.ndar
     return scores
 
 
+def per_class_quality(evaluator: Evaluator, samples: np.ndarray, sample_labels: np.ndarray,
+                      reference: np.ndarray, reference_labels: np.ndarray, *, seed: int = 0) -> list[dict]:
+    """For each class c: conditional accuracy of the samples asked to be c, their Frechet distance to the
+    reference images of class c, and their diversity (mean pairwise feature distance) relative to those
+    references. A collapsed class shows as a high FD with a diversity ratio well below 1."""
+    sample_features, sample_logits = evaluator.embed(samples)
+    reference_features, _ = evaluator.embed(reference)
+    rows = []
+    for c in np.unique(sample_labels):
+        mine, theirs = sample_features[sample_labels == c], reference_features[reference_labels == c]
+        rows.append({
+            "class": int(c), "count": int(len(mine)),
+            "conditional_accuracy": sample_metrics.class_accuracy(sample_logits[sample_labels == c],
+                                                                  sample_labels[sample_labels == c]),
+            "frechet_distance": sample_metrics.frechet_distance(mine, theirs),
+            "diversity_ratio": (sample_metrics.mean_pairwise_distance(mine, seed=seed)
+                                / sample_metrics.mean_pairwise_distance(theirs, seed=seed)),
+        })
+    return rows
+
+
 def real_baseline(evaluator: Evaluator, splits: data.DatasetSplits, count: int = DEFAULT_SAMPLES,
                   seed: int = 0) -> dict:
     """The scores real training images get against the test images: the floor any model is read against."""

@@ -16,6 +16,8 @@ package. The metrics are:
 * Laplacian variance: variance of the 3x3 Laplacian response, a simple
   sharpness (blur) measure; ``sharpness_ratio`` compares it with real images.
 * Class accuracy: fraction of images whose classifier argmax equals a label.
+* Mean pairwise distance of features: the spread of a set; a class whose
+  samples all look alike (mode collapse) has a small one next to real data.
 
 IMPORTANT: here the features/logits come from an MNIST classifier, not from
 Inception-v3, so the FID/KID/IS values are NOT comparable with published
@@ -33,6 +35,7 @@ __all__ = [
     "laplacian_variance",
     "sharpness_ratio",
     "class_accuracy",
+    "mean_pairwise_distance",
 ]
 
 
@@ -238,3 +241,20 @@ def class_accuracy(logits, labels):
             f"labels must lie in [0, {logits.shape[1]}), "
             f"got range [{labels.min()}, {labels.max()}]")
     return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+# --------------------------------------------------------------------------
+# Diversity
+# --------------------------------------------------------------------------
+def mean_pairwise_distance(features, *, max_rows=1000, seed=0):
+    """Mean Euclidean distance between distinct rows (a random subset of at
+    most ``max_rows`` rows, so the cost stays bounded). features: [N, D], N >= 2."""
+    feats = _as_features("features", features, min_rows=2)
+    if feats.shape[0] > max_rows:
+        rows = np.random.default_rng(seed).choice(feats.shape[0], max_rows, replace=False)
+        feats = feats[rows]
+    squared = (feats ** 2).sum(axis=1)
+    gram = squared[:, None] + squared[None, :] - 2.0 * feats @ feats.T
+    distances = np.sqrt(np.maximum(gram, 0.0))
+    n = feats.shape[0]
+    return float(distances.sum() / (n * (n - 1)))

@@ -156,8 +156,11 @@ class CVAE(GaussianLatentModel):
     def generate(self, y, training: bool = False) -> tf.Tensor:
         """Bernoulli means of p(x|y, z) for a fresh z ~ N(0, I) per row of y (Sec. 2.2, Figure 6)."""
         condition = self.condition(y)
-        z = self.draw_noise((tf.shape(condition)[0], self.config.latent_dim))
-        return self.likelihood(z, condition, training).mean()
+        return self.decode(self.draw_noise((tf.shape(condition)[0], self.config.latent_dim)), condition, training)
+
+    def decode(self, z, y, training: bool = False) -> tf.Tensor:
+        """Bernoulli means of p(x|y, z) for given codes z [B, latent_dim]: same z, different models."""
+        return self.likelihood(z, y, training).mean()
 
     def encode_mean(self, x, y) -> tf.Tensor:
         """The posterior mean of z for (x, y): the 'code' carrying the style of x (Sec. 4.4.2)."""

@@ -43,16 +43,23 @@ def model_config_for(config: Figure6Config, splits: data.DatasetSplits) -> CVAEC
     return dataclasses.replace(config.model, image_shape=splits.image_shape, width_scale=8 / 7, seed=config.seed)
 
 
-def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None) -> dict:
-    started = time.perf_counter()
-    splits = splits or config.run.load(config.dataset)
+def train_cvae(config: Figure6Config, splits: data.DatasetSplits, reuse_finished: bool = False):
+    """The Figure 6 CVAE, trained (or, with `reuse_finished`, loaded from a finished run of this config)."""
     train_data = data.pipeline(splits.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
                                drop_remainder=True)
     validation = data.pipeline(splits.validation, batch_size=config.batch_size)
     run = config.run.training_run(config.name, config.epochs, config.seed,
                                   data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
     model_config = model_config_for(config, splits)
-    outcome = training.train(run, lambda: build_cvae(model_config), train_data, validation)
+    return training.train(run, lambda: build_cvae(model_config), train_data, validation,
+                          reuse_finished=reuse_finished)
+
+
+def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None) -> dict:
+    started = time.perf_counter()
+    splits = splits or config.run.load(config.dataset)
+    outcome = train_cvae(config, splits)
+    model_config = outcome.model.config
     out = config.run.results(config.name)
     draw_figure6(outcome.model, splits.num_classes, out / "figure6.png")
     metrics = measure_conditional(outcome.model, splits, config)
