@@ -19,7 +19,7 @@ sum over labels: U_soft(x) = L(x, q(y|x)) - H(q(y|x)). One deviation: their code
 its own Adam optimizer; switching optimizers per batch needs control flow around synchronisation points
 (gradient all-reduce, synchronized batch norm), which a replicated tf.distribute step does not allow, so
 one Adam serves both kinds here and the same code runs on one device or many.
-Leaves out: the SSL-VAE-GAN.
+The SSL-VAE-GAN built on it: `vaegan_tf.models.ssl_vae_gan`.
 """
 
 from __future__ import annotations
@@ -231,11 +231,12 @@ class M2(keras.Model):
 def build_m2(config: M2Config = M2Config()) -> M2:
     """A built, compiled M2; call inside `strategy.scope()`."""
     model = M2(config)
-    model.compile(optimizer=_adam(config))
+    model.compile(optimizer=adam_for(config))
     return model.build_for_training()
 
 
-def _adam(config: M2Config) -> keras.optimizers.Optimizer:
+def adam_for(config: M2Config) -> keras.optimizers.Optimizer:
+    """Adam at the config's rate, with its step decay if it has one."""
     rate = config.learning_rate
     if config.learning_rate_decay:
         rate = keras.optimizers.schedules.ExponentialDecay(rate, 1000, config.learning_rate_decay, staircase=True)

@@ -1,0 +1,79 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaegan_tf import losses
+from vaegan_tf.models.m2 import M2Config
+from vaegan_tf.models.ssl_vae_gan import SSLVAEGANConfig, build_ssl_vae_gan
+
+
+def tiny(protocol="kingma", architecture="fc", **overrides):
+    keras.utils.set_random_seed(0)
+    m2 = M2Config(architecture=architecture, hidden_units=16, latent_dim=3, protocol=protocol)
+    return build_ssl_vae_gan(SSLVAEGANConfig(m2=m2, **overrides))
+
+
+def binary_images(count, seed):
+    return tf.cast(tf.random.uniform((count, 28, 28, 1), seed=seed) < 0.3, tf.float32)
+
+
+def test_soft_cross_entropy_by_hand():
+    logits = tf.math.log(tf.constant([[0.5, 0.2, 0.3]]))  # two real classes and the fake one
+    np.testing.assert_allclose(losses.soft_class_cross_entropy(tf.constant([[0.0, 1.0]]), logits),
+                               [-math.log(0.2)], rtol=1e-6)
+    np.testing.assert_allclose(losses.soft_class_cross_entropy(tf.constant([[0.5, 0.5]]), logits),
+                               [-0.5 * math.log(0.5) - 0.5 * math.log(0.2)], rtol=1e-6)
+    np.testing.assert_allclose(losses.soft_class_cross_entropy(tf.constant([[1.0, 0.0]]), logits),
+                               losses.class_cross_entropy(tf.constant([0]), logits), rtol=1e-6)
+
+
+@pytest.mark.parametrize("discriminator", [True, False])
+def test_unlabelled_terms_are_q_weighted_sums_of_one_label_at_a_time(discriminator):
+    """Sec. 3.3: every term that needs a label is averaged over q(y|x); checked against ten separate passes."""
+    model = tiny()
+    model.m2.draw_noise = lambda shape: tf.zeros(shape)  # the same z in both computations
+    x = binary_images(3, seed=1)
+    h = model.m2.trunk(x, training=False)
+    q = tf.nn.softmax(tf.random.normal((3, 10), seed=2))
+    summed = model._over_every_label(x, h, q, training=False, discriminator=discriminator)
+    summed = summed if discriminator else summed[0]
+    by_label = []
+    for label in range(10):
+        terms = model._pairs(x, h, tf.one_hot([label] * 3, 10), training=False, discriminator=discriminator)
+        by_label.append(terms if discriminator else terms[0])
+    expected = tf.reduce_sum(q * tf.stack(by_label, axis=1), axis=1)
+    np.testing.assert_allclose(summed, expected, rtol=1e-5)
+
+
+def test_generator_pair_term_is_kl_plus_feature_distance_plus_two_cross_entropies():
+    model = tiny(similarity_weight=2.0, gan_weight=3.0)
+    model.m2.draw_noise = lambda shape: tf.zeros(shape)
+    x, y = binary_images(2, seed=3), tf.one_hot([4, 7], 10)
+    h = model.m2.trunk(x, training=False)
+    kl, pixel, rebuilt, generated = model._images(x, h, y, training=False)
+    total, similarity, gan = model.generator_terms(x, y, kl, pixel, rebuilt, generated, training=False)
+    feature_gap = model.discriminator(x)[1] - model.discriminator(rebuilt)[1]
+    np.testing.assert_allclose(similarity, tf.reduce_sum(feature_gap ** 2, -1), rtol=1e-5)
+    cross_entropy = (losses.class_cross_entropy([4, 7], model.discriminator(generated)[0])
+                     + losses.class_cross_entropy([4, 7], model.discriminator(rebuilt)[0]))
+    np.testing.assert_allclose(gan, cross_entropy, rtol=1e-5)
+    np.testing.assert_allclose(total, kl + 2.0 * similarity + 3.0 * gan, rtol=1e-5)
+
+
+@pytest.mark.parametrize("protocol", ["kingma", "paper"])
+def test_one_step_updates_the_discriminator_and_the_m2(protocol):
+    model = tiny(protocol, architecture="conv")
+    x, labels = binary_images(6, seed=4), tf.constant([0, 1, 2, 3, 4, 5])
+    data = (((x[:4], labels[:4]), (x, labels)) if protocol == "kingma"
+            else (x, labels, tf.constant([1, 1, 1, 0, 0, 0])))
+    before = {id(w): w.numpy().copy() for w in model.trainable_weights}
+    logs = model.train_step(data)
+    assert {"generator_loss", "discriminator_loss", "similarity", "gan"} <= set(logs)
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    for part in (model.m2, model.discriminator):
+        kernels = [w for w in part.trainable_weights if w.ndim >= 2]
+        assert all(not np.allclose(before[id(w)], w.numpy()) for w in kernels), part.name
+    assert set(model.test_step((x, labels))) == {"error"}

@@ -1,0 +1,191 @@
+"""SSL-VAE-GAN of Chen, Fang, Ju (2016), Sec. 3.3: the semi-supervised M2 joined to the (k+1)-class
+discriminator of the CVAE-GAN (Sec. 3.2, `vaegan_tf.models.cvae_gan.Discriminator`).
+
+Labelled (x, y) are treated as in the CVAE-GAN, plus M2's classification term:
+    G_y(x) = KL(q(z|x,y) || p(z)) + ||f_l(x) - f_l(x~_y)||^2 + CE(D(Dec(z, y)), y) + CE(D(x~_y), y)
+    L_G,labelled = G_y(x) + alpha * (-log q(y|x))
+    L_D,labelled = CE(D(x), y) + CE(D(Dec(z, y)), fake) + CE(D(x~_y), fake)
+with x~_y = Dec(Enc(x, y), y) and f_l the discriminator's FC-500 layer. Unlabelled x average every term
+that needs a label over q(y|x):
+    L_G,unobserved = sum_y q(y|x) G_y(x) - H(q(y|x)),   L_D,unobserved = sum_y q(y|x) L_D(x, y).
+The paper prints "+ H(Q(y|x))" in L_G,unobserved but says the entropy "regularize[s] over Q as before",
+i.e. as in U(x) = sum_y q L - H; a loss that rewarded confident q from the start would collapse it, so the
+sign here is U's. The paper puts the KL outside the sum; q(z|x,y) depends on y, so it is averaged too.
+
+Two ways to feed it, as M2 (`M2Config.protocol`): `kingma`, every step a labelled and an unlabelled batch
+and the exact sum over the ten labels (each unlabelled image is decoded once per label); `paper`, batches
+all labelled or all unlabelled with the soft q(y|x) standing in for y (the authors' shortcut, see
+`vaegan_tf.models.m2`), so each term's "average over q" becomes a term of the soft label. Updates alternate:
+a discriminator step, then a generator step (encoder, classifier and decoder) against the updated
+discriminator, one Adam each. `pixel_reconstruction=True` keeps M2's Bernoulli reconstruction term beside
+the feature distance (what the paper fell back to for DRAW-GAN, Sec. 4.6); off by default, as Sec. 3.3.
+Networks: M2's (Sec. 4.5, `conv` for Table 1's "convolutional with GAN"), the discriminator of Sec. 4.3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from vaegan_tf import losses
+from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER, CVAEGANConfig, Discriminator
+from vaegan_tf.models.m2 import M2, M2Config, adam_for
+
+tfd = tfp.distributions
+
+
+@dataclasses.dataclass(frozen=True)
+class SSLVAEGANConfig:
+    m2: M2Config = M2Config(architecture="conv", learning_rate=1e-4)  # Sec. 4: lr 1e-4 for VAEs with GANs
+    discriminator: CVAEGANConfig = CVAE_GAN_PAPER  # its discriminator_* and activation fields
+    similarity_weight: float = 1.0
+    gan_weight: float = 1.0
+    pixel_reconstruction: bool = False
+
+    @property
+    def num_classes(self) -> int:
+        return self.m2.num_classes
+
+
+class SSLVAEGAN(keras.Model):
+    def __init__(self, config: SSLVAEGANConfig = SSLVAEGANConfig(), **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.m2 = M2(config.m2)
+        self.discriminator = Discriminator(dataclasses.replace(config.discriminator, num_classes=config.num_classes))
+        names = ("generator_loss", "discriminator_loss", "classification", "similarity", "gan", "error")
+        self.trackers = {name: keras.metrics.Mean(name) for name in names}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
+        super().compile(optimizer=generator_optimizer, **kwargs)
+        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+
+    def build_for_training(self) -> "SSLVAEGAN":
+        self.m2.build_for_training()
+        self.discriminator(tf.zeros((1, *self.config.m2.image_shape)), training=False)
+        self.generator_optimizer.build(self.m2.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.built = True
+        return self
+
+    def call(self, x, training=False):
+        """Class logits of q(y|x)."""
+        return self.m2(x, training=training)
+
+    def _images(self, x, h, y, training: bool):
+        """(KL [N], pixel NLL [N], reconstruction x~_y, prior sample Dec(z, y)) for label vectors y [N, K]."""
+        posterior = self.m2.posterior(h, y, training)
+        normal = posterior.distribution
+        likelihood = self.m2.likelihood(normal.loc + normal.scale * self.m2.draw_noise(tf.shape(normal.loc)), y,
+                                        training)
+        generated = self.m2.likelihood(self.m2.draw_noise(tf.shape(normal.loc)), y, training).mean()
+        return (losses.kl_to_prior(posterior, self.m2.prior()), losses.reconstruction_nll(x, likelihood),
+                likelihood.mean(), generated)
+
+    def discriminator_terms(self, x, y, rebuilt, generated, training: bool) -> tf.Tensor:
+        """Per-pair L_D(x, y) [N] for label vectors y [N, K] (one-hot or soft)."""
+        fake = tf.fill(tf.shape(y)[:1], self.config.num_classes)
+        return (losses.soft_class_cross_entropy(y, self.discriminator(x, training=training)[0])
+                + losses.class_cross_entropy(fake, self.discriminator(generated, training=training)[0])
+                + losses.class_cross_entropy(fake, self.discriminator(rebuilt, training=training)[0]))
+
+    def generator_terms(self, x, y, kl, pixel_nll, rebuilt, generated, training: bool):
+        """(G_y(x) [N], feature distance [N], GAN cross-entropies [N]) for label vectors y [N, K]."""
+        _, real_features = self.discriminator(x, training=training)
+        rebuilt_logits, rebuilt_features = self.discriminator(rebuilt, training=training)
+        generated_logits, _ = self.discriminator(generated, training=training)
+        similarity = losses.feature_distance(real_features, rebuilt_features)
+        gan = (losses.soft_class_cross_entropy(y, generated_logits)
+               + losses.soft_class_cross_entropy(y, rebuilt_logits))
+        per_pair = kl + self.config.similarity_weight * similarity + self.config.gan_weight * gan
+        if self.config.pixel_reconstruction:
+            per_pair += pixel_nll
+        return per_pair, similarity, gan
+
+    def _pairs(self, x, h, y, training: bool, discriminator: bool):
+        """L_D (discriminator=True) or (G, similarity, gan) of each (x, y) pair."""
+        kl, pixel_nll, rebuilt, generated = self._images(x, h, y, training)
+        if discriminator:
+            return self.discriminator_terms(x, y, rebuilt, generated, training)
+        return self.generator_terms(x, y, kl, pixel_nll, rebuilt, generated, training)
+
+    def _over_every_label(self, x, h, q, training: bool, discriminator: bool):
+        """sum_y q(y|x) term(x, y) with each of the K labels decoded: [B] (or a tuple of [B])."""
+        k, batch = self.config.num_classes, tf.shape(x)[0]
+        tiled = lambda t: tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
+        labels = tf.one_hot(tf.repeat(tf.range(k), batch), k)
+        terms = self._pairs(tiled(x), tiled(h), labels, training, discriminator)
+        average = lambda t: tf.reduce_sum(q * tf.transpose(tf.reshape(t, [k, batch])), axis=-1)
+        return average(terms) if discriminator else tuple(average(t) for t in terms)
+
+    def _step(self, loss_fn, variables, optimizer):
+        with tf.GradientTape() as tape:
+            loss, report = loss_fn()
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return report
+
+    def _kingma_losses(self, data, discriminator: bool):
+        (x_l, y_l), (x_u, _) = data
+        k = self.config.num_classes
+        h_l, h_u = self.m2.trunk(x_l, training=True), self.m2.trunk(x_u, training=True)
+        logits_l, logits_u = self.m2.class_head(h_l), self.m2.class_head(h_u)
+        q = tfd.Categorical(logits=logits_u)
+        if discriminator:
+            h_l, h_u = tf.stop_gradient(h_l), tf.stop_gradient(h_u)
+            d_l = self._pairs(x_l, h_l, tf.one_hot(y_l, k), True, True)
+            d_u = self._over_every_label(x_u, h_u, tf.stop_gradient(q.probs_parameter()), True, True)
+            loss = tf.nn.compute_average_loss(d_l) + tf.nn.compute_average_loss(d_u)
+            return loss, {"discriminator_loss": tf.concat([d_l, d_u], 0)}
+        g_l, similarity, gan = self._pairs(x_l, h_l, tf.one_hot(y_l, k), True, False)
+        classification = losses.classification_loss(y_l, logits_l)
+        g_u = self._over_every_label(x_u, h_u, q.probs_parameter(), True, False)[0] - q.entropy()
+        g_l += self.m2.config.alpha * classification
+        loss = tf.nn.compute_average_loss(g_l) + tf.nn.compute_average_loss(g_u)
+        return loss, {"generator_loss": tf.concat([g_l, g_u], 0), "classification": classification, "similarity": similarity, "gan": gan}
+
+    def _paper_losses(self, data, discriminator: bool):
+        x, y, is_labelled = data
+        labelled = tf.cast(is_labelled > 0, tf.float32)[:, None]
+        h = self.m2.trunk(x, training=True)
+        logits = self.m2.class_head(h)
+        q = tfd.Categorical(logits=logits)
+        target = labelled * tf.one_hot(y, self.config.num_classes) + (1.0 - labelled) * q.probs_parameter()
+        if discriminator:
+            d = self._pairs(x, tf.stop_gradient(h), tf.stop_gradient(target), True, True)
+            return tf.nn.compute_average_loss(d), {"discriminator_loss": d}
+        g, similarity, gan = self._pairs(x, h, target, True, False)
+        classification = losses.classification_loss(y, logits)
+        per_example = g + labelled[:, 0] * self.m2.config.alpha * classification - (1.0 - labelled[:, 0]) * q.entropy()
+        return tf.nn.compute_average_loss(per_example), {"generator_loss": per_example, "similarity": similarity,
+                                                         "gan": gan}
+
+    def train_step(self, data):
+        losses_of = self._paper_losses if self.config.m2.protocol == "paper" else self._kingma_losses
+        report = self._step(lambda: losses_of(data, True), self.discriminator.trainable_variables,
+                            self.discriminator_optimizer)
+        report.update(self._step(lambda: losses_of(data, False), self.m2.trainable_variables,
+                                 self.generator_optimizer))
+        for name, values in report.items():
+            self.trackers[name].update_state(values)
+        return {name: self.trackers[name].result() for name in report}
+
+    def test_step(self, data):
+        x, y = data
+        predicted = tf.argmax(self(x, training=False), -1, output_type=tf.int32)
+        self.trackers["error"].update_state(tf.cast(tf.not_equal(predicted, tf.cast(y, tf.int32)), tf.float32))
+        return {"error": self.trackers["error"].result()}
+
+
+def build_ssl_vae_gan(config: SSLVAEGANConfig = SSLVAEGANConfig()) -> SSLVAEGAN:
+    """A built, compiled SSL-VAE-GAN with one Adam per network; call inside `strategy.scope()`."""
+    model = SSLVAEGAN(config)
+    model.compile(generator_optimizer=adam_for(config.m2),
+                  discriminator_optimizer=keras.optimizers.Adam(config.discriminator.learning_rate))
+    return model.build_for_training()
