@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN := $(BIN)/python
 ARGS ?=
 
-.PHONY: test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 clean-work help
+.PHONY: test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae clean-work help
 
 help:
 	@echo "make test       pass the tests (what CI runs)"
@@ -20,6 +20,8 @@ help:
 	@echo "make figure7    Figure 7: CVAE-GAN vs CVAE from the same z, measured per digit, results/figure7/"
 	@echo "make figure8    Figure 8: completion from the left half (FC CVAE), results/figure8/"
 	@echo "make figure9    Figure 9: style transfer (FC CVAE), results/figure9/"
+	@echo "make vaegan     VAE-GAN (Sec. 3.1) vs the plain VAE, measured, results/vaegan/"
+	@echo "make dfcvae     deep-feature-consistent VAE (poster) vs the plain VAE, results/dfcvae/"
 	@echo "make benchmark  training and input-pipeline throughput, results/benchmark/"
 	@echo "extra flags:    make vae ARGS='--epochs=10 --strategy=cpu'"
 
@@ -52,6 +54,12 @@ figure6: $(STAMP)
 
 figure7: $(STAMP)
 	$(RUN) experiments/figure7.py $(ARGS)
+
+vaegan: $(STAMP)
+	$(RUN) experiments/vaegan.py $(ARGS)
+
+dfcvae: $(STAMP)
+	$(RUN) experiments/dfcvae.py $(ARGS)
 
 figure8 figure9: $(STAMP)
 	$(RUN) experiments/$@.py $(ARGS)

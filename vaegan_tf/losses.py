@@ -60,3 +60,10 @@ def soft_class_cross_entropy(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor
     [B, K], [B, K+1] -> [B]."""
     log_probs = tf.nn.log_softmax(logits)[:, :tf.shape(targets)[-1]]
     return -tf.reduce_sum(targets * log_probs, axis=-1)
+
+
+def feature_perceptual_loss(real_maps: tf.Tensor, rebuilt_maps: tf.Tensor) -> tf.Tensor:
+    """The poster's feature perceptual loss of one layer, 1 / (2 C W H) sum_{c,w,h} (Phi(x) - Phi(x_bar))^2
+    (Hou et al. 2016). [B, H, W, C], [B, H, W, C] -> [B]."""
+    squared = tf.square(tf.cast(real_maps, tf.float32) - tf.cast(rebuilt_maps, tf.float32))
+    return 0.5 * tf.reduce_mean(tf.reshape(squared, [tf.shape(squared)[0], -1]), axis=-1)

@@ -20,6 +20,7 @@ import math
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -175,7 +176,9 @@ def _reuse(run: RunConfig, build_model, finished: dict) -> TrainingOutcome:
     strategy = distribute.make_strategy(run.strategy)
     with strategy.scope():
         model = build_model()
-    model.load_weights(str(run.work_dir / FINAL_WEIGHTS))
+    with warnings.catch_warnings():  # the optimizer state is saved but not needed: this model is not trained on
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(str(run.work_dir / FINAL_WEIGHTS))
     commit = finished.get("commit")
     if commit != records.START_COMMIT:
         print(f"warning: reusing {run.name!r}, trained at commit {commit}; the code is now at "

@@ -42,10 +42,8 @@ class VAEStudyConfig:
     require_evaluator: bool = True  # smoke runs record 'skipped' instead of failing without one
 
 
-def run(config: VAEStudyConfig) -> dict:
-    """Trains and evaluates; writes figures, metrics, config and environment to results/<name>/."""
-    started = time.perf_counter()
-    splits = config.run.load("mnist")
+def train_vae(config: VAEStudyConfig, splits: data.DatasetSplits, reuse_finished: bool = False):
+    """The plain VAE, trained (or, with `reuse_finished`, loaded from a finished run of this config)."""
     train_data = data.pipeline(splits.train, batch_size=config.batch_size, preprocessing="dynamic_binarize",
                                shuffle=True, seed=config.seed, drop_remainder=True)
     validation = data.pipeline(splits.validation, batch_size=config.batch_size,
@@ -53,7 +51,15 @@ def run(config: VAEStudyConfig) -> dict:
     run_config = config.run.training_run(config.name, config.epochs, config.seed,
                                          data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
     model_config = dataclasses.replace(config.model, seed=config.seed)
-    outcome = training.train(run_config, lambda: build_vae(model_config), train_data, validation)
+    return training.train(run_config, lambda: build_vae(model_config), train_data, validation,
+                          reuse_finished=reuse_finished)
+
+
+def run(config: VAEStudyConfig) -> dict:
+    """Trains and evaluates; writes figures, metrics, config and environment to results/<name>/."""
+    started = time.perf_counter()
+    splits = config.run.load("mnist")
+    outcome = train_vae(config, splits)
     out = config.run.results(config.name)
     metrics = measure(outcome.model, splits, config)
     draw(outcome.model, splits, out)

@@ -1,0 +1,28 @@
+"""The body `make vaegan` and `make dfcvae` share: flags to a VariantConfig, then the library."""
+
+import dataclasses
+
+from absl import flags
+
+import common_flags
+from vaegan_tf.studies import vae_variants
+
+DEFAULTS = vae_variants.VariantConfig()
+flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Training epochs of the variant.")
+flags.DEFINE_integer("baseline_epochs", DEFAULTS.baseline.epochs, "Epochs of the plain VAE compared with (make vae's).")
+flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 200 samples.")
+FLAGS = flags.FLAGS
+
+
+def run(variant: str):
+    run_settings = common_flags.run_settings()
+    baseline = dataclasses.replace(DEFAULTS.baseline, epochs=FLAGS.baseline_epochs,
+                                   name="vae_mnist" if FLAGS.seed == 0 else f"vae_mnist_seed{FLAGS.seed}")
+    config = dataclasses.replace(DEFAULTS, variant=variant, name=variant, epochs=FLAGS.epochs, seed=FLAGS.seed,
+                                 run=run_settings, baseline=baseline)
+    if FLAGS.smoke:
+        config = dataclasses.replace(
+            config, name=f"{variant}_smoke", epochs=1, perceptual_epochs=1, quality_samples=200,
+            run=common_flags.run_settings(steps_per_epoch=20), require_evaluator=False,
+            baseline=dataclasses.replace(baseline, name="vae_mnist_smoke", epochs=1))
+    print(vae_variants.run_variant(config))

@@ -1,0 +1,109 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaegan_tf import losses
+from vaegan_tf.models.dfc_vae import DFCVAEConfig, build_dfc_vae, build_perceptual_network
+from vaegan_tf.models.vae import VAEConfig
+from vaegan_tf.models.vae_gan import FAKE, REAL, VAEGANConfig, build_vae_gan
+
+TINY_VAE = VAEConfig(hidden_units=(16,), latent_dim=3)
+
+
+def grey_images(count, seed):
+    return tf.random.uniform((count, 28, 28, 1), seed=seed)
+
+
+def test_feature_perceptual_loss_by_hand():
+    real = tf.zeros((1, 2, 2, 2))
+    rebuilt = tf.constant([[[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 3.0]]]])  # squares sum to 10 over 8
+    np.testing.assert_allclose(losses.feature_perceptual_loss(real, rebuilt), [10 / (2 * 8)], rtol=1e-6)
+
+
+def test_vae_gan_losses_are_equations_2_and_3():
+    keras.utils.set_random_seed(0)
+    model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
+    x, rebuilt, generated = grey_images(2, 1), grey_images(2, 2), grey_images(2, 3)
+    prob_real = lambda images: tf.nn.softmax(model.discriminator(images)[0])[:, REAL]
+    d_loss, _ = model.discriminator_terms(x, rebuilt, generated, training=False)
+    expected = -tf.math.log(prob_real(x)) - tf.math.log(1 - prob_real(generated)) - tf.math.log(1 - prob_real(rebuilt))
+    np.testing.assert_allclose(d_loss, expected, rtol=1e-5)
+    similarity, gan = model.generator_terms(x, rebuilt, generated, training=False)
+    np.testing.assert_allclose(gan, -tf.math.log(prob_real(generated)) - tf.math.log(prob_real(rebuilt)), rtol=1e-5)
+    gap = model.discriminator(x)[1] - model.discriminator(rebuilt)[1]
+    np.testing.assert_allclose(similarity, tf.reduce_sum(gap ** 2, -1), rtol=1e-5)
+    assert model.discriminator(x)[0].shape == (2, FAKE + 1)
+
+
+def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
+    """Larsen et al.: the encoder follows KL + similarity only; the decoder gamma * similarity + gan."""
+    keras.utils.set_random_seed(0)
+    model = build_vae_gan(VAEGANConfig(vae=VAEConfig(hidden_units=(16,), latent_dim=3, batch_norm=False),
+                                       reconstruction_weight=0.5))
+    model.vae.draw_noise = lambda shape: tf.zeros(shape) + 0.3  # the same z in every pass
+    x = grey_images(4, 4)
+    gradients, variables, _ = model.generator_gradients(x)
+    encoder = len(model.vae.encoder.trainable_variables)
+    with tf.GradientTape(persistent=True) as tape:
+        kl, rebuilt, generated = model._images(x, training=True)
+        similarity, gan = model.generator_terms(x, rebuilt, generated, training=True)
+        without_gan, with_gan = tf.reduce_mean(kl + similarity), tf.reduce_mean(kl + similarity + gan)
+        decoder_loss = tf.reduce_mean(0.5 * similarity + gan)
+    expected = tape.gradient(without_gan, variables[:encoder]) + tape.gradient(decoder_loss, variables[encoder:])
+    for mine, theirs in zip(gradients, expected):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-7)
+    leaky = tape.gradient(with_gan, variables[:encoder])
+    assert not all(np.allclose(a, b) for a, b in zip(gradients[:encoder], leaky))  # the cut matters
+    logs = model.train_step((x, tf.zeros(4, tf.int32)))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+
+
+def test_dfc_vae_reconstruction_is_the_weighted_perceptual_loss():
+    keras.utils.set_random_seed(0)
+    network = build_perceptual_network()
+    before = [w.numpy().copy() for w in network.weights]
+    model = build_dfc_vae(DFCVAEConfig(vae=TINY_VAE, perceptual_weight=2.0), network)
+    model.draw_noise = lambda shape: tf.zeros(shape)
+    x = grey_images(3, 5)
+    reconstruction, kl = model.per_example_terms(x, training=False)
+    rebuilt = model.likelihood(model.posterior(x, False).mean(), False).mean()
+    maps = lambda images: [keras.Model(network.inputs, network.get_layer(n).output)(images)
+                           for n in ("relu1", "relu2", "relu3")]
+    expected = 2.0 * sum(losses.feature_perceptual_loss(a, b) for a, b in zip(maps(x), maps(rebuilt)))
+    np.testing.assert_allclose(reconstruction, expected, rtol=1e-4)
+    model.train_step((x, tf.zeros(3, tf.int32)))
+    for old, new in zip(before, network.weights):
+        np.testing.assert_array_equal(old, new.numpy())  # the pre-trained network stays fixed
+
+
+@pytest.mark.parametrize("variant", ["vaegan", "dfcvae"])
+def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, splits, variant):
+    from vaegan_tf import evaluate
+    from vaegan_tf.studies import vae_mnist, vae_variants
+    from vaegan_tf.studies.common import RunSettings
+
+    run = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2)
+    baseline = vae_mnist.VAEStudyConfig(model=TINY_VAE, epochs=1)
+    config = vae_variants.VariantConfig(
+        variant=variant, name=variant, epochs=1, run=run, baseline=baseline, perceptual_epochs=1,
+        quality_samples=60, vae_gan=VAEGANConfig(vae=VAEConfig(hidden_units=(16,), latent_dim=3, learning_rate=1e-4)),
+        dfc_vae=DFCVAEConfig(vae=TINY_VAE))
+    metrics = vae_variants.run_variant(config, splits, evaluator=evaluate.Evaluator(evaluate.build_classifier()))
+    title = vae_variants.TITLES[variant]
+    assert set(metrics["sample_quality"]) == {"plain VAE", title, "real training images"}
+    assert all(0 <= m < 1 for m in metrics["test_reconstruction_mse"].values())
+    out = tmp_path / "results" / variant
+    for name in ("samples.png", "reconstructions.png", "table.md", "table.csv", "README.md", "metrics.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert f"| {title} |" in (out / "table.md").read_text()
+    assert ("perceptual_network" in metrics) == (variant == "dfcvae")
+
+
+def test_unknown_variant_is_refused():
+    from vaegan_tf.studies import vae_variants
+
+    with pytest.raises(ValueError, match="unknown VAE variant"):
+        vae_variants.VariantConfig(variant="betavae")

@@ -1,0 +1,67 @@
+"""results/vaegan/ and results/dfcvae/: the comparison table (Markdown, CSV) and README from what a run wrote."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from vaegan_tf import records
+
+HEADER = ("images", "Frechet distance", "KID", "Inception score", "sharpness ratio", "test reconstruction MSE")
+ABOUT = {
+    "vaegan": ("VAE-GAN (Chen, Fang, Ju 2016, Sec. 3.1)", "make vaegan",
+               "the pixel loss replaced by the distance between discriminator features (FC-500), plus the GAN terms "
+               "of eq. 2 against a real/fake discriminator (eq. 3); the GAN gradient is kept out of the encoder"),
+    "dfcvae": ("Deep-feature-consistent VAE (the poster, after Hou et al. 2016)", "make dfcvae",
+               "the pixel loss replaced by the poster's feature perceptual loss on the relu1-3 maps of a fixed, "
+               "separately pre-trained digit classifier (not the evaluator)"),
+}
+
+
+def rows(metrics: dict) -> list[list[str]]:
+    out = []
+    for name, q in metrics["sample_quality"].items():
+        mse = metrics["test_reconstruction_mse"].get(name)
+        out.append([name, f"{q['frechet_distance']:.3f}", f"{q['kid']:.4f}", f"{q['inception_score']:.2f}",
+                    f"{q['sharpness_ratio']:.3f}", "" if mse is None else f"{mse:.4f}"])
+    return out
+
+
+def write_readme(out: Path) -> Path:
+    metrics, config, env = records.read_run(out)
+    title, command, what = ABOUT[config["variant"]]
+    base = metrics["baseline_training"]
+    origin = "loaded from `make vae`'s finished run" if base["loaded_from_finished_run"] else "trained here with `make vae`'s config"
+    lines = [f"# {out.name}: {title} against the plain VAE", "", records.provenance(env, command), "",
+             f"The variant: the plain VAE's networks with {what}. The plain VAE ({base['epochs']} epochs, "
+             f"{base['wall_seconds'] / 60:.1f} min of training) was {origin}.", ""]
+    if "perceptual_network" in metrics:
+        net = metrics["perceptual_network"]
+        lines += [f"The fixed network: {net['epochs']} epochs of pre-training, test accuracy "
+                  f"{100 * net['test_accuracy']:.2f}%.", ""]
+    lines += ["![samples from the same z](samples.png)", "", "![reconstructions](reconstructions.png)", ""]
+    quality = metrics["sample_quality"]
+    if isinstance(quality, dict):
+        table = rows(metrics)
+        with open(out / "table.csv", "w", newline="") as stream:
+            csv.writer(stream).writerows([HEADER, *table])
+        markdown = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER),
+                    *("| " + " | ".join(row) + " |" for row in table)]
+        (out / "table.md").write_text("\n".join(markdown) + "\n")
+        count = next(iter(quality.values()))["count"]
+        lines += [f"{count} samples per model, decoded from the same z ~ N(0, I), scored by the evaluator classifier "
+                  "against the test images (lower FD / KID is closer to real data; sharpness ratio 1 is as sharp as "
+                  "real test images); reconstruction error on the 10,000 grey test images through the posterior mean:",
+                  "", *markdown, ""]
+    else:
+        lines += [f"Sample quality: {quality}", ""]
+    lines += ["## Choices the documents leave open", "",
+              f"- Epochs: {config['epochs']} for the variant, batch {config['batch_size']}; the plain VAE keeps "
+              f"`make vae`'s schedule ({config['baseline']['epochs']} epochs).",
+              "- Variant data: grey levels in [0, 1] (a discriminator would tell binarized real images from "
+              "generated means by their values alone); the plain VAE was trained on dynamically binarized images.",
+              "- Loss weights and networks: see the module docstrings of vaegan_tf/models/vae_gan.py and "
+              "vaegan_tf/models/dfc_vae.py.",
+              "- Samples and reconstructions are Bernoulli means."]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    return out / "README.md"
