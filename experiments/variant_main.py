@@ -8,7 +8,7 @@ import common_flags
 from vaegan_tf.studies import vae_variants
 
 DEFAULTS = vae_variants.VariantConfig()
-flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Training epochs of the variant.")
+flags.DEFINE_integer("epochs", None, f"Training epochs of the variant (default {vae_variants.EPOCHS}).")
 flags.DEFINE_integer("baseline_epochs", DEFAULTS.baseline.epochs, "Epochs of the plain VAE compared with (make vae's).")
 flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 200 samples.")
 FLAGS = flags.FLAGS
