@@ -34,9 +34,9 @@ def test_vae_study_writes_every_artifact(tmp_path, splits, monkeypatch):
     assert f"{metrics['test_nll']:.2f}" in (out / "README.md").read_text()
 
 
-def run_experiment(*args, cwd):
+def run_experiment(*args, cwd, script="vae_mnist.py"):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / "vae_mnist.py"), *args], cwd=cwd,
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / script), *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=600)
 
 
@@ -47,6 +47,18 @@ def test_smoke_mode_runs_on_real_mnist(tmp_path):
     assert (tmp_path / "results" / "smoke" / "samples.png").stat().st_size > 10_000
     metrics = json.loads((tmp_path / "results" / "smoke" / "metrics.json").read_text())
     assert metrics["test_images"] == 1000 and metrics["test_negative_elbo"] < 300
+
+
+@pytest.mark.parametrize("script, name, figure", [
+    ("figure6.py", "figure6_smoke", "figure6.png"), ("figure7.py", "figure7_smoke", "side_by_side.png"),
+    ("figure8.py", "figure8_smoke", "figure8.png"), ("vaegan.py", "vaegan_smoke", "samples.png"),
+    ("dfcvae.py", "dfcvae_smoke", "samples.png")])
+def test_experiment_smoke_mode_runs_on_real_mnist(tmp_path, script, name, figure):
+    """Each experiment's --smoke: its flags, data, training and report wired end to end, a few steps."""
+    done = run_experiment("--smoke", "--results_root=results", "--work_root=work", cwd=tmp_path, script=script)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "results" / name
+    assert (out / figure).stat().st_size > 5_000 and "smoke" in (out / "README.md").read_text()
 
 
 def test_unknown_flag_value_is_a_clear_error(tmp_path):

@@ -64,10 +64,21 @@ def test_one_training_step(architecture):
     assert set(model.test_step((x, labels))) == {"error"}
 
 
-def test_table1_runs_every_cell_it_is_given(splits, tmp_path):
+def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     import dataclasses
 
+    from vaegan_tf.models.ssl_vae_gan import SSLVAEGANConfig
     from vaegan_tf.studies import ssl
+
+    full_size = ssl.preset
+
+    def tiny_preset(row, protocol):
+        shrink = lambda m2: dataclasses.replace(m2, hidden_units=16, latent_dim=3)
+        config = full_size(row, protocol)
+        return (dataclasses.replace(config, m2=shrink(config.m2)) if isinstance(config, SSLVAEGANConfig)
+                else shrink(config))
+
+    monkeypatch.setattr(ssl, "preset", tiny_preset)
 
     base = dataclasses.replace(ssl.SSLStudyConfig(), labelled_batch_size=10, batch_size=20,
                                run=RunSettings(work_root=str(tmp_path), steps_per_epoch=2))
@@ -76,8 +87,13 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path):
     cells = ssl.run_table1(config, splits)
     measured = [c for c in cells if c["status"] == "measured"]
     assert len(measured) == 4 and all(0 <= c["test_error"] <= 1 for c in measured)
-    table = ssl.table1_markdown(cells)
+    from vaegan_tf.studies import table1_report
+
+    table1_report.write_results(tmp_path / "table1_quick", cells, config, "make table1 QUICK=1", started=0.0)
+    table = (tmp_path / "table1_quick" / "table1.md").read_text()
     assert "| fc | 20 |" in table and "±" in table and "| conv+gan | 20 |" in table
+    readme = (tmp_path / "table1_quick" / "README.md").read_text()
+    assert "A short schedule" in readme and "make table1 QUICK=1" in readme and table.split("\n", 2)[2] in readme
     assert all(c["protocol"] == "paper" for c in measured) and "| paper |" in table
 
 
