@@ -102,3 +102,19 @@ def test_a_finished_run_is_reused_only_when_asked_and_only_for_its_schedule(tmp_
     longer = training.train(run_config(tmp_path, epochs=2), lambda: build_vae(TINY), dataset(splits),
                             reuse_finished=True)
     assert not longer.reused_finished and longer.epochs_trained == 2
+
+
+def test_another_model_neither_resumes_nor_reuses_a_run_of_the_same_name(tmp_path, splits):
+    import dataclasses
+
+    signed = lambda config, epochs=1: dataclasses.replace(run_config(tmp_path, epochs=epochs),
+                                                          model_signature=training.signature(config))
+    wider = dataclasses.replace(TINY, hidden_units=(32,))
+    training.train(signed(TINY), lambda: build_vae(TINY), dataset(splits))
+    other = training.train(signed(wider), lambda: build_vae(wider), dataset(splits), reuse_finished=True)
+    assert not other.reused_finished  # trained afresh, not loaded into the wrong network
+    with pytest.raises(KeyboardInterrupt):
+        training.train(signed(TINY, 3), lambda: build_vae(TINY), dataset(splits), callbacks=[InterruptAfter(0)])
+    with pytest.raises(ValueError, match="model"):
+        training.train(signed(wider, 3), lambda: build_vae(wider), dataset(splits))
+    assert training.signature(TINY) == training.signature(dataclasses.replace(TINY))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import math
 import shutil
@@ -40,6 +41,7 @@ class RunConfig:
     steps_per_epoch: int | None = None  # None: the whole training set each epoch
     verbose: int | None = None  # None: a progress bar on a terminal, one line per epoch in a log file
     nan_check_every: int = 50  # batches; a check is a host round trip, so not every step
+    model_signature: str | None = None  # `signature(model_config)`: a backup or finished run of another model is not this run's
 
     @property
     def work_dir(self) -> Path:
@@ -132,14 +134,15 @@ def _callbacks(run: RunConfig, resuming: bool):
 
 def _check_resume(run: RunConfig) -> tuple[int, str | None]:
     """(epoch to resume from, commit that made the backup); writes run.json for a fresh run."""
-    identity = {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "commit": records.START_COMMIT}
+    identity = {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "model": run.model_signature,
+                "commit": records.START_COMMIT}
     marker, progress = run.work_dir / "run.json", run.work_dir / "progress.json"
     if not (run.work_dir / "backup").exists():
         run.work_dir.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps(identity))
         return 0, None
     saved = json.loads(marker.read_text()) if marker.exists() else {}
-    for key in ("seed", "steps_per_epoch"):
+    for key in ("seed", "steps_per_epoch", "model"):
         if saved.get(key) != identity[key]:
             raise ValueError(f"{run.work_dir / 'backup'} was made by a run with {key} {saved.get(key)!r}, not "
                              f"{identity[key]!r}: delete that folder to start over, or use its settings to resume")
@@ -150,8 +153,14 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None]:
     return epoch, saved.get("commit")
 
 
+def signature(model_config) -> str:
+    """A short fingerprint of a model config, so that a run's backup is resumed only by the same model."""
+    text = json.dumps(records.jsonable(model_config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _identity(run: RunConfig) -> dict:
-    return {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "epochs": run.epochs}
+    return {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "epochs": run.epochs, "model": run.model_signature}
 
 
 def _finished_run(run: RunConfig) -> dict | None:

@@ -25,10 +25,13 @@ class RunSettings:
     def load(self, dataset: str = "mnist") -> data.DatasetSplits:
         return data.load(dataset, split="tf1", source=self.source, data_dir=self.data_dir)
 
-    def training_run(self, name: str, epochs: int, seed: int, steps_per_epoch: int) -> training.RunConfig:
-        """The harness's RunConfig; `steps_per_epoch` is the study's own, unless these settings override it."""
+    def training_run(self, name: str, epochs: int, seed: int, steps_per_epoch: int,
+                     model_config=None) -> training.RunConfig:
+        """The harness's RunConfig; `steps_per_epoch` is the study's own, unless these settings override it.
+        With `model_config`, a backup or finished run is resumed or reused only by that same model."""
         return training.RunConfig(name, epochs, seed=seed, strategy=self.strategy, work_root=self.work_root,
-                                  steps_per_epoch=self.steps_per_epoch or steps_per_epoch)
+                                  steps_per_epoch=self.steps_per_epoch or steps_per_epoch,
+                                  model_signature=None if model_config is None else training.signature(model_config))
 
     def results(self, name: str) -> Path:
         return Path(self.results_root) / name

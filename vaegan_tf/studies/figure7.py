@@ -60,7 +60,8 @@ def train_cvae_gan(config: Figure7Config, splits: data.DatasetSplits) -> trainin
                                drop_remainder=True)
     validation = data.pipeline(splits.validation, batch_size=config.batch_size)
     run = config.run.training_run(config.name, config.epochs, config.seed,
-                                  data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
+                                  data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+                                  model_config=config.model)
     return training.train(run, lambda: cvae_gan.build_cvae_gan(config.model), train_data, validation)
 
 

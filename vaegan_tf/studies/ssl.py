@@ -108,9 +108,10 @@ def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.T
     else:
         stream = mixed_stream(labelled, unlabelled, config)
         steps = data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
-    run = config.run.training_run(config.name, config.epochs, config.seed, steps)
+    run = config.run.training_run(config.name, config.epochs, config.seed, steps, model_config=model_config)
     validation = data.pipeline(splits.validation, batch_size=500, preprocessing=config.preprocessing)
-    return training.train(run, lambda: build(model_config), stream, validation)
+    # a finished cell is loaded, not retrained: `make table1` interrupted after some cells picks up where it was
+    return training.train(run, lambda: build(model_config), stream, validation, reuse_finished=True)
 
 
 def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None = None) -> dict:

@@ -48,9 +48,10 @@ def train_vae(config: VAEStudyConfig, splits: data.DatasetSplits, reuse_finished
                                shuffle=True, seed=config.seed, drop_remainder=True)
     validation = data.pipeline(splits.validation, batch_size=config.batch_size,
                                preprocessing="dynamic_binarize", seed=config.seed + 1)
-    run_config = config.run.training_run(config.name, config.epochs, config.seed,
-                                         data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
     model_config = dataclasses.replace(config.model, seed=config.seed)
+    run_config = config.run.training_run(config.name, config.epochs, config.seed,
+                                         data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+                                         model_config=model_config)
     return training.train(run_config, lambda: build_vae(model_config), train_data, validation,
                           reuse_finished=reuse_finished)
 

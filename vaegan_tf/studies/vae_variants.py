@@ -60,14 +60,16 @@ def _grey_stream(config: VariantConfig, split: data.Split, shuffle: bool):
                          drop_remainder=shuffle)
 
 
-def _run(config: VariantConfig, name: str, epochs: int, splits: data.DatasetSplits) -> training.RunConfig:
+def _run(config: VariantConfig, name: str, epochs: int, splits: data.DatasetSplits, model) -> training.RunConfig:
     return config.run.training_run(name, epochs, config.seed,
-                                   data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
+                                   data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+                                   model_config=model)
 
 
 def pretrain_perceptual_network(config: VariantConfig, splits: data.DatasetSplits):
     """The DFC-VAE's fixed network: a digit classifier of its own, trained on the training images alone."""
-    run = _run(config, f"{config.name}_perceptual_network", config.perceptual_epochs, splits)
+    run = _run(config, f"{config.name}_perceptual_network", config.perceptual_epochs, splits,
+               {"perceptual_network": splits.image_shape})
     outcome = training.train(run, lambda: build_perceptual_network(splits.image_shape, splits.num_classes),
                              _grey_stream(config, splits.train, True), _grey_stream(config, splits.validation, False),
                              reuse_finished=True)
@@ -91,7 +93,7 @@ def train_variant(config: VariantConfig, splits: data.DatasetSplits) -> tuple[tr
             fixed = build_perceptual_network(splits.image_shape, splits.num_classes)
             fixed.set_weights(weights)
             return build_dfc_vae(model_config, fixed)
-    outcome = training.train(_run(config, config.name, config.epochs, splits), build,
+    outcome = training.train(_run(config, config.name, config.epochs, splits, model_config), build,
                              _grey_stream(config, splits.train, True), _grey_stream(config, splits.validation, False))
     return outcome, extra
 
