@@ -71,13 +71,13 @@ def write_readme(out: Path) -> Path:
              f"{len(cells)} cells, {env['wall_seconds'] / 60:.0f} min of training ({env['total_seconds'] / 60:.0f} min "
              f"in all) on {env.get('devices')}, TensorFlow {env['packages']['tensorflow']}.", ""]
     if quick:
-        lines += [f"**A short schedule** (`QUICK=1`, epochs: {epochs}): a check that every row trains and how far it "
+        lines += [f"**A short schedule** (`QUICK=1`: epochs {epochs} of {steps} steps): a check that every row trains and how far it "
                   "gets quickly, not the paper's schedule; `make table1` runs that.", ""]
     lines += [table, "",
               "Errors are argmax q(y|x) on the 5,000 TF1 validation images and the 10,000 test images; the paper's "
               "validation numbers are the poster's, its test numbers Table 1's; Kingma et al.'s M2 is the anchor.", "",
               "## How the numbers were produced", "",
-              f"- Protocol `{config['protocol']}` (vaegan_tf/models/m2.py): `paper` is the default; `kingma` mixes a labelled and an unlabelled "
+              f"- Protocol `{config['protocol']}` (vaegan_tf/models/m2.py): `kingma` (the default) mixes a labelled and an unlabelled "
               "batch every step and sums the unlabelled loss exactly over the ten labels, alpha = 0.1 N / N_labelled, "
               "Adam 3e-4; `paper` is the authors' code (labelled batches, then unlabelled batches; soft q(y|x) as "
               "the decoder's y; alpha = 0.1 N).",
