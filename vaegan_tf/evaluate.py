@@ -127,6 +127,16 @@ def load_evaluator() -> Evaluator:
     return Evaluator(keras.models.load_model(path, compile=False), info)
 
 
+def evaluator_or_skip(required: bool) -> "Evaluator | str":
+    """The cached evaluator; if there is none, raise when `required`, else say why its metrics are skipped."""
+    try:
+        return load_evaluator()
+    except EvaluatorUnavailable as missing:
+        if required:
+            raise
+        return f"skipped: {missing}"
+
+
 def sample_quality(evaluator: Evaluator, samples: np.ndarray, reference: np.ndarray,
                    sample_labels: np.ndarray | None = None, *, seed: int = 0) -> dict:
     """FD, KID, Inception-score analogue and sharpness of `samples` against `reference` images (both in

@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from vaegan_tf import losses
+from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae import CVAE, CVAEConfig, condition_vector
 
 
@@ -79,30 +80,15 @@ class Discriminator(keras.Model):
         return self.head(features, training=training), features
 
 
-class CVAEGAN(keras.Model):
+class CVAEGAN(AdversarialModel):
     def __init__(self, config: CVAEGANConfig = PAPER, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("generator_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy"), **kwargs)
         self.config = config
         self.cvae = CVAE(config.cvae)
         self.discriminator = Discriminator(config)
-        names = ("generator_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy")
-        self.trackers = {name: keras.metrics.Mean(name) for name in names}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        super().compile(optimizer=generator_optimizer, **kwargs)  # Keras' `optimizer` is the generator's
-        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
 
     def build_for_training(self) -> "CVAEGAN":
-        self.cvae.build_for_training()
-        self.discriminator(tf.zeros((1, *self.config.cvae.image_shape)), training=False)
-        self.generator_optimizer.build(self.cvae.trainable_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.built = True  # its parts are; `fit` would otherwise try to build it by calling it on x alone
-        return self
+        return self.build_networks(self.cvae, self.discriminator, self.config.cvae.image_shape)
 
     def call(self, inputs, training=False):
         return self.cvae(inputs, training=training)
@@ -152,10 +138,8 @@ class CVAEGAN(keras.Model):
             g_loss = tf.nn.compute_average_loss(g_per_example)
         variables = self.cvae.trainable_variables
         self.generator_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
-        for name, values in (("generator_loss", g_per_example), ("discriminator_loss", d_per_example), ("kl", kl),
-                             ("similarity", similarity), ("gan", gan), ("real_accuracy", correct)):
-            self.trackers[name].update_state(values)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self.record(generator_loss=g_per_example, discriminator_loss=d_per_example, kl=kl,
+                           similarity=similarity, gan=gan, real_accuracy=correct)
 
     def test_step(self, data):
         x, labels = data[0], tf.cast(data[1], tf.int32)
@@ -163,11 +147,8 @@ class CVAEGAN(keras.Model):
         kl, rebuilt, generated = self._images(x, y, training=False)
         d_per_example, correct = self.discriminator_terms(x, labels, rebuilt, generated, training=False)
         kl, similarity, gan = self.generator_terms(x, labels, kl, rebuilt, generated, training=False)
-        for name, values in (("discriminator_loss", d_per_example), ("kl", kl), ("similarity", similarity),
-                             ("gan", gan), ("real_accuracy", correct)):
-            self.trackers[name].update_state(values)
-        return {name: self.trackers[name].result() for name in ("discriminator_loss", "kl", "similarity", "gan",
-                                                                 "real_accuracy")}
+        return self.record(discriminator_loss=d_per_example, kl=kl, similarity=similarity, gan=gan,
+                           real_accuracy=correct)
 
 
 def build_cvae_gan(config: CVAEGANConfig = PAPER) -> CVAEGAN:

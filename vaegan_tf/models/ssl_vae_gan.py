@@ -31,6 +31,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER, CVAEGANConfig, Discriminator
 from vaegan_tf.models.m2 import M2, M2Config, adam_for
 
@@ -50,30 +51,15 @@ class SSLVAEGANConfig:
         return self.m2.num_classes
 
 
-class SSLVAEGAN(keras.Model):
+class SSLVAEGAN(AdversarialModel):
     def __init__(self, config: SSLVAEGANConfig = SSLVAEGANConfig(), **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("generator_loss", "discriminator_loss", "classification", "similarity", "gan", "error"), **kwargs)
         self.config = config
         self.m2 = M2(config.m2)
         self.discriminator = Discriminator(dataclasses.replace(config.discriminator, num_classes=config.num_classes))
-        names = ("generator_loss", "discriminator_loss", "classification", "similarity", "gan", "error")
-        self.trackers = {name: keras.metrics.Mean(name) for name in names}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        super().compile(optimizer=generator_optimizer, **kwargs)
-        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
 
     def build_for_training(self) -> "SSLVAEGAN":
-        self.m2.build_for_training()
-        self.discriminator(tf.zeros((1, *self.config.m2.image_shape)), training=False)
-        self.generator_optimizer.build(self.m2.trainable_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.built = True
-        return self
+        return self.build_networks(self.m2, self.discriminator, self.config.m2.image_shape)
 
     def call(self, x, training=False):
         """Class logits of q(y|x)."""
@@ -172,15 +158,12 @@ class SSLVAEGAN(keras.Model):
                             self.discriminator_optimizer)
         report.update(self._step(lambda: losses_of(data, False), self.m2.trainable_variables,
                                  self.generator_optimizer))
-        for name, values in report.items():
-            self.trackers[name].update_state(values)
-        return {name: self.trackers[name].result() for name in report}
+        return self.record(**report)
 
     def test_step(self, data):
         x, y = data
         predicted = tf.argmax(self(x, training=False), -1, output_type=tf.int32)
-        self.trackers["error"].update_state(tf.cast(tf.not_equal(predicted, tf.cast(y, tf.int32)), tf.float32))
-        return {"error": self.trackers["error"].result()}
+        return self.record(error=tf.cast(tf.not_equal(predicted, tf.cast(y, tf.int32)), tf.float32))
 
 
 def build_ssl_vae_gan(config: SSLVAEGANConfig = SSLVAEGANConfig()) -> SSLVAEGAN:

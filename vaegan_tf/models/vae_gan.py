@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 
 from vaegan_tf import losses
+from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER, CVAEGANConfig, Discriminator
 from vaegan_tf.models.vae import VAE, VAEConfig
 
@@ -40,30 +41,15 @@ class VAEGANConfig:
     learning_rate: float = 1e-4  # Sec. 4
 
 
-class VAEGAN(keras.Model):
+class VAEGAN(AdversarialModel):
     def __init__(self, config: VAEGANConfig = VAEGANConfig(), **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("encoder_loss", "decoder_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy"), **kwargs)
         self.config = config
         self.vae = VAE(config.vae)
         self.discriminator = Discriminator(config.discriminator)
-        names = ("encoder_loss", "decoder_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy")
-        self.trackers = {name: keras.metrics.Mean(name) for name in names}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        super().compile(optimizer=generator_optimizer, **kwargs)
-        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
 
     def build_for_training(self) -> "VAEGAN":
-        self.vae.build_for_training()
-        self.discriminator(tf.zeros((1, *self.config.vae.image_shape)), training=False)
-        self.generator_optimizer.build(self.vae.trainable_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.built = True
-        return self
+        return self.build_networks(self.vae, self.discriminator, self.config.vae.image_shape)
 
     def call(self, x, training=False):
         return self.vae(x, training=training)
@@ -107,7 +93,7 @@ class VAEGAN(keras.Model):
         gradients, variables, terms = self.generator_gradients(x)
         self.generator_optimizer.apply_gradients(zip(gradients, variables))
         encoder_loss, decoder_loss, kl, similarity, gan = terms
-        return self._record(encoder_loss=encoder_loss, decoder_loss=decoder_loss, discriminator_loss=d_loss, kl=kl,
+        return self.record(encoder_loss=encoder_loss, decoder_loss=decoder_loss, discriminator_loss=d_loss, kl=kl,
                             similarity=similarity, gan=gan, real_accuracy=real_correct)
 
     def generator_gradients(self, x):
@@ -125,17 +111,12 @@ class VAEGAN(keras.Model):
         del tape
         return gradients, encoder + decoder, (encoder_loss, decoder_loss, kl, similarity, gan)
 
-    def _record(self, **values):
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: self.trackers[name].result() for name in values}
-
     def test_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
         kl, rebuilt, generated = self._images(x, training=False)
         d_loss, real_correct = self.discriminator_terms(x, rebuilt, generated, training=False)
         similarity, gan = self.generator_terms(x, rebuilt, generated, training=False)
-        return self._record(discriminator_loss=d_loss, kl=kl, similarity=similarity, gan=gan,
+        return self.record(discriminator_loss=d_loss, kl=kl, similarity=similarity, gan=gan,
                             real_accuracy=real_correct)
 
 

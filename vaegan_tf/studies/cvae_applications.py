@@ -124,12 +124,9 @@ def draw_style_transfer(model, splits: data.DatasetSplits, out: Path) -> Path:
 
 
 def style_transfer_accuracy(model, splits: data.DatasetSplits, config: ApplicationConfig) -> dict:
-    try:
-        evaluator = evaluate.load_evaluator()
-    except evaluate.EvaluatorUnavailable as missing:
-        if config.require_evaluator:
-            raise
-        return {"style_transfer_accuracy": f"skipped: {missing}"}
+    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
+    if isinstance(evaluator, str):
+        return {"style_transfer_accuracy": evaluator}
     hits = []
     for start in range(0, len(splits.test), 500):
         bases = splits.test.subset(np.arange(start, min(start + 500, len(splits.test))))

@@ -81,12 +81,9 @@ def measure_conditional(model, splits: data.DatasetSplits, config: Figure6Config
     metrics = {"test_negative_elbo": float(model.evaluate(test, verbose=0, return_dict=True)["loss"])}
     if splits.image_shape != (28, 28, 1):
         return {**metrics, "sample_quality": "skipped: the evaluator is an MNIST classifier"}
-    try:
-        evaluator = evaluate.load_evaluator()
-    except evaluate.EvaluatorUnavailable as missing:
-        if config.require_evaluator:
-            raise
-        return {**metrics, "sample_quality": f"skipped: {missing}"}
+    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
+    if isinstance(evaluator, str):
+        return {**metrics, "sample_quality": evaluator}
     labels = np.repeat(np.arange(splits.num_classes), config.samples_per_class)
     samples = np.concatenate([np.asarray(model.generate(labels[i:i + 1000])) for i in range(0, len(labels), 1000)])
     reference = splits.test.images[:len(samples)] / 255.0

@@ -121,12 +121,9 @@ def measure(models: dict, splits: data.DatasetSplits, config: Figure7Config,
             evaluator: evaluate.Evaluator | None = None) -> dict:
     """Sample quality of each model from the same codes, and real training images, against the test set."""
     if evaluator is None:
-        try:
-            evaluator = evaluate.load_evaluator()
-        except evaluate.EvaluatorUnavailable as missing:
-            if config.require_evaluator:
-                raise
-            return {"sample_quality": f"skipped: {missing}"}
+        evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
+        if isinstance(evaluator, str):
+            return {"sample_quality": evaluator}
     labels = np.repeat(np.arange(splits.num_classes), config.samples_per_class)
     z = shared_codes(len(labels), config.model.cvae.latent_dim, config.seed + 1)
     test_images, test_labels = splits.test.images / 255.0, splits.test.labels

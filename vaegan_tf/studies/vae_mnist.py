@@ -80,12 +80,9 @@ def measure(model, splits: data.DatasetSplits, config: VAEStudyConfig) -> dict:
         "test_nll": evaluate.heldout_nll(model, bits, config.importance_samples, seed=config.seed),
         "reference_nll_burda_2015": REFERENCE_NLL,
     }
-    try:
-        evaluator = evaluate.load_evaluator()
-    except evaluate.EvaluatorUnavailable as missing:
-        if config.require_evaluator:
-            raise
-        return {**metrics, "sample_quality": f"skipped: {missing}"}
+    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
+    if isinstance(evaluator, str):
+        return {**metrics, "sample_quality": evaluator}
     samples = np.asarray(model.sample(config.quality_samples))
     reference = splits.test.images[:config.quality_samples] / 255.0
     metrics["sample_quality"] = evaluate.sample_quality(evaluator, samples, reference, seed=config.seed)

@@ -155,12 +155,9 @@ def draw(models: dict, splits: data.DatasetSplits, out: Path, seed: int) -> None
 def measure(models: dict, splits: data.DatasetSplits, config: VariantConfig,
             evaluator: evaluate.Evaluator | None = None) -> dict:
     if evaluator is None:
-        try:
-            evaluator = evaluate.load_evaluator()
-        except evaluate.EvaluatorUnavailable as missing:
-            if config.require_evaluator:
-                raise
-            return {"sample_quality": f"skipped: {missing}"}
+        evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
+        if isinstance(evaluator, str):
+            return {"sample_quality": evaluator}
     z = np.random.default_rng(config.seed + 1).standard_normal(
         (config.quality_samples, models["plain VAE"].config.latent_dim)).astype(np.float32)
     reference = splits.test.images[:config.quality_samples] / 255.0

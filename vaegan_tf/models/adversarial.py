@@ -1,0 +1,36 @@
+"""What the VAE-GAN hybrids share: a generator (a VAE, CVAE or M2) and a discriminator, each with its own
+Adam (the generator's is Keras' `optimizer`), built before training, and loss trackers for `fit`."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+class AdversarialModel(keras.Model):
+    def __init__(self, tracker_names: tuple[str, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.trackers = {name: keras.metrics.Mean(name) for name in tracker_names}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
+        super().compile(optimizer=generator_optimizer, **kwargs)
+        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+
+    def build_networks(self, generator: keras.Model, discriminator: keras.Model, image_shape) -> "AdversarialModel":
+        """Builds both networks and both optimizers (so a backup restores every slot)."""
+        generator.build_for_training()
+        discriminator(tf.zeros((1, *image_shape)), training=False)
+        self.generator_optimizer.build(generator.trainable_variables)
+        self.discriminator_optimizer.build(discriminator.trainable_variables)
+        self.built = True  # its parts are; `fit` would otherwise try to build it by calling it on x alone
+        return self
+
+    def record(self, **values) -> dict:
+        """Updates the named trackers with per-example values and returns their running means."""
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: self.trackers[name].result() for name in values}
