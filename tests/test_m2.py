@@ -132,7 +132,8 @@ def test_paper_protocol_trains_on_one_or_two_devices(splits, tmp_path, strategy)
     config = ssl.SSLStudyConfig(model=model, num_labelled=100, batch_size=50, epochs=1,
                                 run=RunSettings(strategy=strategy, work_root=str(tmp_path)))
     outcome = ssl.train_cell(config, splits)
-    assert int(outcome.model.optimizer.iterations.numpy()) == 6  # 2 labelled + 4 unlabelled batches
+    steps = lambda optimizer: int(optimizer.iterations.numpy())
+    assert steps(outcome.model.optimizer) == 2 and steps(outcome.model.unlabelled_optimizer) == 4  # one Adam each
     assert np.isfinite(outcome.history["labelled"][-1]) and np.isfinite(outcome.history["unlabelled"][-1])
     assert outcome.model.config.alpha == pytest.approx(0.1 * len(splits.train))
 
@@ -157,3 +158,16 @@ def test_paper_step_masks_terms_by_batch_kind():
     first, second = unlabelled_step([0, 1, 2, 3]), unlabelled_step([9, 9, 9, 9])
     assert 0 < first < 1e4  # no alpha * CE on unlabelled batches
     assert first == pytest.approx(second, rel=1e-6)  # and their labels are never read
+
+
+def test_paper_protocol_gives_each_kind_of_batch_its_own_adam():
+    """The authors' two optimizers: a labelled batch moves only the labelled Adam, and the other way round."""
+    model = build_m2(M2Config(architecture="fc", hidden_units=8, latent_dim=2, protocol="paper"))
+    x, labels = tf.cast(tf.random.uniform((4, 28, 28, 1), seed=6) < 0.3, tf.float32), tf.constant([0, 1, 2, 3])
+    state = lambda optimizer: [v.numpy().copy() for v in optimizer.variables]
+    for flag, moved, kept in ((1, model.optimizer, model.unlabelled_optimizer),
+                              (0, model.unlabelled_optimizer, model.optimizer)):
+        moved_before, kept_before = state(moved), state(kept)
+        model.train_step((x, labels, tf.fill([4], flag)))
+        assert all(np.array_equal(a, b) for a, b in zip(kept_before, state(kept)))
+        assert not all(np.array_equal(a, b) for a, b in zip(moved_before, state(moved)))
