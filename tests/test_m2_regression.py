@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
     splits = data.load("mnist", split="tf1", source="auto")
     config = dataclasses.replace(REGRESSION, run=dataclasses.replace(REGRESSION.run,
                                                                      work_root=str(tmp_path_factory.mktemp("work"))))
-    model = ssl.train_m2(config, splits).model
+    model = ssl.train_cell(config, splits).model
     errors = {name: ssl.error_rate(model, getattr(splits, name), config.preprocessing)
               for name in ("validation", "test")}
     return errors, model, splits
