@@ -1,5 +1,6 @@
-"""`make vaegan`: the VAE-GAN of Chen, Fang, Ju (2016), Sec. 3.1 (learned-similarity loss, GAN terms, the GAN gradient kept out of the encoder) against the plain VAE of `make vae`, samples from the same z, reconstructions, and one
-table of FD, KID, Inception-score analogue, sharpness and reconstruction error. Details and open choices:
+"""`make vaegan`: the VAE-GAN of Chen, Fang, Ju (2016), Sec. 3.1 (learned-similarity loss, GAN terms, the
+GAN gradient kept out of the encoder) against the plain VAE of `make vae`, samples from the same z,
+reconstructions, and one table of FD, KID, Inception-score analogue, sharpness and reconstruction error. Details and open choices:
 vaegan_tf/studies/vae_variants.py."""
 
 from absl import app

@@ -19,8 +19,9 @@ sum over labels: U_soft(x) = L(x, q(y|x)) - H(q(y|x)). As in their code, each ki
 Adam (`optimizer` for labelled batches, `unlabelled_optimizer`). With one shared Adam, the 540 unlabelled
 steps of an epoch set its moment estimates for the few labelled steps, whose gradients alpha makes
 thousands of times larger, and the FC model drifted (validation error 35%, 52%, 54% after epochs 1-3 at
-1000 labels); with two it holds (28%, 28%, 26%), still far from the paper's 5.1%. The switch is `apply_by_batch_kind`: a control-flow branch in cross-replica context
-that goes back to the replicas to apply, so it runs unchanged on one device or many.
+1000 labels); with two it holds (28%, 28%, 26%), still far from the paper's 5.1%.
+The switch is `apply_by_batch_kind`: a control-flow branch in cross-replica context that goes back to the
+replicas to apply, so it runs unchanged on one device or many.
 The SSL-VAE-GAN built on it: `vaegan_tf.models.ssl_vae_gan`.
 """
 
