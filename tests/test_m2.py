@@ -87,6 +87,9 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     cells = ssl.run_table1(config, splits)
     measured = [c for c in cells if c["status"] == "measured"]
     assert len(measured) == 4 and all(0 <= c["test_error"] <= 1 for c in measured)
+    again = ssl.run_table1(config, splits)  # an interrupted `make table1` loads its finished cells
+    assert all(c["loaded_finished_run"] for c in again) and not any(c["loaded_finished_run"] for c in measured)
+    assert [c["test_error"] for c in again] == [c["test_error"] for c in cells]
     from vaegan_tf.studies import table1_report
 
     table1_report.write_results(tmp_path / "table1_quick", cells, config, "make table1 QUICK=1", started=0.0)

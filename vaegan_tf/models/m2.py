@@ -119,6 +119,7 @@ class M2(keras.Model):
         h = self.trunk(x, training=False)
         self.class_head(h)
         self.labelled_terms(x, h, tf.one_hot([0, 1], self.config.num_classes), training=False)
+        self.built = True  # every part is; Keras loads weights (a finished Table 1 cell) only into a built model
         return self
 
     def call(self, x, training=False):

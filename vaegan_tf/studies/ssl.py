@@ -123,6 +123,7 @@ def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None 
         "test_error": error_rate(outcome.model, splits.test, config.preprocessing),
         "epochs": outcome.epochs_trained, "wall_seconds": outcome.wall_seconds,
         "num_labelled": config.num_labelled, "seed": config.seed, "protocol": m2_part(config.model).protocol,
+        "loaded_finished_run": outcome.reused_finished,
     }
 
 
