@@ -47,11 +47,12 @@ def config_from_flags() -> ssl.Table1Config:
 def main(_):
     started = time.perf_counter()
     config = config_from_flags()
-    cells = ssl.run_table1(config)
     out = config.base.run.results(config.name)
     command = "make table1" + (" QUICK=1" if FLAGS.quick else "") + (f" ARGS='--protocol={FLAGS.protocol}'"
                                                                      if FLAGS.protocol != "kingma" else "")
-    table1_report.write_results(out, cells, config, command, started)
+    # the table is rewritten after every cell: a run stopped part way leaves its finished cells reported
+    cells = ssl.run_table1(config, after_each_cell=lambda cells: table1_report.write_results(
+        out, cells, config, command, started))
     print(table1_report.table1_markdown(cells))
 
 

@@ -84,7 +84,9 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
                                run=RunSettings(work_root=str(tmp_path), steps_per_epoch=2))
     config = ssl.Table1Config(rows=("fc", "conv+gan"), labels=(20,), seeds=(0, 1), epochs={"fc": 1, "conv+gan": 1},
                               base=base, protocol="paper")
-    cells = ssl.run_table1(config, splits)
+    seen = []
+    cells = ssl.run_table1(config, splits, after_each_cell=seen.append)
+    assert [sum(c["status"] == "pending" for c in cells_) for cells_ in seen] == [3, 2, 1, 0]
     measured = [c for c in cells if c["status"] == "measured"]
     assert len(measured) == 4 and all(0 <= c["test_error"] <= 1 for c in measured)
     again = ssl.run_table1(config, splits)  # an interrupted `make table1` loads its finished cells
@@ -92,10 +94,14 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     assert [c["test_error"] for c in again] == [c["test_error"] for c in cells]
     from vaegan_tf.studies import table1_report
 
-    table1_report.write_results(tmp_path / "table1_quick", cells, config, "make table1 QUICK=1", started=0.0)
+    table1_report.write_results(tmp_path / "table1_quick", seen[1], config, "make table1 QUICK=1", started=0.0)
+    partial = (tmp_path / "table1_quick" / "README.md").read_text()
+    assert "2 of 4 cells measured" in partial and "Not complete" in partial and "| conv+gan | 20 | pending |" in partial
+    table1_report.write_results(tmp_path / "table1_quick", again, config, "make table1 QUICK=1", started=0.0)
     table = (tmp_path / "table1_quick" / "table1.md").read_text()
     assert "| fc | 20 |" in table and "±" in table and "| conv+gan | 20 |" in table
     readme = (tmp_path / "table1_quick" / "README.md").read_text()
+    assert "Not complete" not in readme and "4 of the measured cells were trained by an earlier" in readme
     assert "A short schedule" in readme and "make table1 QUICK=1" in readme and table.split("\n", 2)[2] in readme
     assert all(c["protocol"] == "paper" for c in measured) and "| paper |" in table
 

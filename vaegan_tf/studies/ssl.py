@@ -13,6 +13,7 @@ plus the CVAE-GAN discriminator (Adam 1e-4, Sec. 4), so the two rows differ by t
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -147,17 +148,19 @@ class Table1Config:
     name: str = "table1"
 
 
-def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None) -> list[dict]:
-    """Trains every cell; returns one record per (row, labels, seed)."""
+def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None,
+               after_each_cell: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    """Trains every cell; returns one record per (row, labels, seed). `after_each_cell` sees all records
+    after each cell, the untrained ones with status "pending", so a table can be written as cells finish."""
     splits = splits or config.base.run.load("mnist")
-    records_ = []
-    for row in config.rows:
-        for labels in config.labels:
-            for seed in config.seeds:
-                cell = {"row": row, "labels": labels, "seed": seed}
-                study = dataclasses.replace(
-                    config.base, name=f"{config.name}_{row}_{labels}_s{seed}", num_labelled=labels, seed=seed,
-                    epochs=config.epochs[row],
-                    model=preset(row, config.protocol))
-                records_.append({**cell, "status": "measured", **train_and_measure(study, splits)})
-    return records_
+    cells = [{"row": row, "labels": labels, "seed": seed, "status": "pending"}
+             for row in config.rows for labels in config.labels for seed in config.seeds]
+    for index, cell in enumerate(cells):
+        study = dataclasses.replace(
+            config.base, name=f"{config.name}_{cell['row']}_{cell['labels']}_s{cell['seed']}",
+            num_labelled=cell["labels"], seed=cell["seed"], epochs=config.epochs[cell["row"]],
+            model=preset(cell["row"], config.protocol))
+        cells[index] = {**cell, "status": "measured", **train_and_measure(study, splits)}
+        if after_each_cell:
+            after_each_cell(list(cells))
+    return cells

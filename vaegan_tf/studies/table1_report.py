@@ -66,10 +66,19 @@ def write_readme(out: Path) -> Path:
     quick = "_quick" in out.name
     epochs = ", ".join(f"{row} {n}" for row, n in config["epochs"].items())
     steps = config["base"]["run"]["steps_per_epoch"]
+    measured = [c for c in cells if c["status"] == "measured"]
+    loaded = sum(bool(c.get("loaded_finished_run")) for c in measured)
     lines = [f"# {out.name}: Table 1 of Chen, Fang, Ju (2016), semi-supervised MNIST", "",
              f"Produced by `{env.get('command', 'make table1')}` at commit `{env.get('git_commit')}`{dirty}: "
-             f"{len(cells)} cells, {env['wall_seconds'] / 60:.0f} min of training ({env['total_seconds'] / 60:.0f} min "
-             f"in all) on {env.get('devices')}, TensorFlow {env['packages']['tensorflow']}.", ""]
+             f"{len(measured)} of {len(cells)} cells measured, {env['wall_seconds'] / 60:.0f} min of training "
+             f"({env['total_seconds'] / 60:.0f} min in all this time) on {env.get('devices')}, TensorFlow "
+             f"{env['packages']['tensorflow']}.", ""]
+    if loaded:
+        lines += [f"{loaded} of the measured cells were trained by an earlier, interrupted run of the same command "
+                  "and loaded from their finished weights (`work/`); their wall time is that of their training.", ""]
+    if len(measured) < len(cells):
+        lines += ["**Not complete:** the cells marked pending had not finished when this was written. Running the "
+                  "same command again loads the finished cells and trains the rest.", ""]
     if quick:
         lines += [f"**A short schedule** (`QUICK=1`: epochs {epochs} of {steps} steps): a check that every row trains and how far it "
                   "gets quickly, not the paper's schedule; `make table1` runs that.", ""]
