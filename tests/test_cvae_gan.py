@@ -34,6 +34,16 @@ def test_discriminator_has_k_plus_one_classes_and_feature_layer(model_and_batch)
     assert logits.shape == (6, 11) and features.shape == (6, 6) and model.config.fake_class == 10
 
 
+def test_real_and_fake_images_share_the_discriminators_batch_statistics(model_and_batch):
+    model, x, _ = model_and_batch
+    features = lambda images: model.discriminator(images, training=True)[1]
+    # called apart, batch norm hides that every pixel doubled: a decoder could match f_l(x) without x
+    np.testing.assert_allclose(features(x), features(2.0 * x), atol=1e-2)  # up to BN epsilon
+    (_, real), (_, doubled), (_, few) = model.judge(x, 2.0 * x, x[:2], training=True)
+    assert real.shape == (6, 6) and doubled.shape == (6, 6) and few.shape == (2, 6)
+    assert np.abs(real - doubled).max() > 0.1
+
+
 def test_discriminator_loss_is_the_papers_three_cross_entropies(model_and_batch):
     model, x, labels = model_and_batch
     rebuilt, generated = x * 0.5, 1.0 - x

@@ -29,6 +29,15 @@ class AdversarialModel(keras.Model):
         self.built = True  # its parts are; `fit` would otherwise try to build it by calling it on x alone
         return self
 
+    def judge(self, *images, training: bool) -> list[tuple[tf.Tensor, tf.Tensor]]:
+        """The discriminator's (logits, f_l) for each batch of images, from one call on all of them. Batch
+        norm then normalises real, reconstructed and generated images with the same statistics: called on
+        each batch apart, it would normalise each by its own, so f_l(x~) could match f_l(x) without x~
+        resembling x, and the discriminator could tell the batches apart by their statistics alone."""
+        sizes = tf.stack([tf.shape(batch)[0] for batch in images])
+        logits, features = self.discriminator(tf.concat(images, 0), training=training)
+        return list(zip(tf.split(logits, sizes, num=len(images)), tf.split(features, sizes, num=len(images))))
+
     def record(self, **values) -> dict:
         """Updates the named trackers with per-example values and returns their running means."""
         for name, value in values.items():

@@ -105,19 +105,18 @@ class CVAEGAN(AdversarialModel):
     def discriminator_terms(self, x, labels, rebuilt, generated, training: bool):
         """Per-example L_D: [B]; and whether real images got their class."""
         fake = tf.fill(tf.shape(labels), self.config.fake_class)
-        real_logits, _ = self.discriminator(x, training=training)
-        loss = (losses.class_cross_entropy(labels, real_logits)
-                + losses.class_cross_entropy(fake, self.discriminator(generated, training=training)[0]))
-        if self.config.reconstruction_in_discriminator:
-            loss += losses.class_cross_entropy(fake, self.discriminator(rebuilt, training=training)[0])
+        judged = (x, generated, rebuilt) if self.config.reconstruction_in_discriminator else (x, generated)
+        (real_logits, _), *fakes = self.judge(*judged, training=training)
+        loss = losses.class_cross_entropy(labels, real_logits)
+        for fake_logits, _ in fakes:
+            loss += losses.class_cross_entropy(fake, fake_logits)
         correct = tf.cast(tf.equal(tf.argmax(real_logits, -1, output_type=tf.int32), labels), tf.float32)
         return loss, correct
 
     def generator_terms(self, x, labels, kl, rebuilt, generated, training: bool):
         """Per-example (KL, feature distance, GAN cross-entropies), each [B]."""
-        _, real_features = self.discriminator(x, training=training)
-        rebuilt_logits, rebuilt_features = self.discriminator(rebuilt, training=training)
-        generated_logits, _ = self.discriminator(generated, training=training)
+        (_, real_features), (rebuilt_logits, rebuilt_features), (generated_logits, _) = self.judge(
+            x, rebuilt, generated, training=training)
         gan = losses.class_cross_entropy(labels, generated_logits) + losses.class_cross_entropy(labels, rebuilt_logits)
         return kl, losses.feature_distance(real_features, rebuilt_features), gan
 

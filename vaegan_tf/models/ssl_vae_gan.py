@@ -78,15 +78,15 @@ class SSLVAEGAN(AdversarialModel):
     def discriminator_terms(self, x, y, rebuilt, generated, training: bool) -> tf.Tensor:
         """Per-pair L_D(x, y) [N] for label vectors y [N, K] (one-hot or soft)."""
         fake = tf.fill(tf.shape(y)[:1], self.config.num_classes)
-        return (losses.soft_class_cross_entropy(y, self.discriminator(x, training=training)[0])
-                + losses.class_cross_entropy(fake, self.discriminator(generated, training=training)[0])
-                + losses.class_cross_entropy(fake, self.discriminator(rebuilt, training=training)[0]))
+        (real_logits, _), (generated_logits, _), (rebuilt_logits, _) = self.judge(x, generated, rebuilt,
+                                                                                   training=training)
+        return (losses.soft_class_cross_entropy(y, real_logits) + losses.class_cross_entropy(fake, generated_logits)
+                + losses.class_cross_entropy(fake, rebuilt_logits))
 
     def generator_terms(self, x, y, kl, pixel_nll, rebuilt, generated, training: bool):
         """(G_y(x) [N], feature distance [N], GAN cross-entropies [N]) for label vectors y [N, K]."""
-        _, real_features = self.discriminator(x, training=training)
-        rebuilt_logits, rebuilt_features = self.discriminator(rebuilt, training=training)
-        generated_logits, _ = self.discriminator(generated, training=training)
+        (_, real_features), (rebuilt_logits, rebuilt_features), (generated_logits, _) = self.judge(
+            x, rebuilt, generated, training=training)
         similarity = losses.feature_distance(real_features, rebuilt_features)
         gan = (losses.soft_class_cross_entropy(y, generated_logits)
                + losses.soft_class_cross_entropy(y, rebuilt_logits))

@@ -66,18 +66,18 @@ class VAEGAN(AdversarialModel):
 
     def discriminator_terms(self, x, rebuilt, generated, training: bool):
         """Per-example L_D (eq. 3) [B], and whether D called the real image real [B]."""
-        real_logits, _ = self.discriminator(x, training=training)
+        (real_logits, _), (generated_logits, _), (rebuilt_logits, _) = self.judge(x, generated, rebuilt,
+                                                                                   training=training)
         label = lambda value: tf.fill(tf.shape(x)[:1], value)
         loss = (losses.class_cross_entropy(label(REAL), real_logits)
-                + losses.class_cross_entropy(label(FAKE), self.discriminator(generated, training=training)[0])
-                + losses.class_cross_entropy(label(FAKE), self.discriminator(rebuilt, training=training)[0]))
+                + losses.class_cross_entropy(label(FAKE), generated_logits)
+                + losses.class_cross_entropy(label(FAKE), rebuilt_logits))
         return loss, tf.cast(tf.argmax(real_logits, -1, output_type=tf.int32) == REAL, tf.float32)
 
     def generator_terms(self, x, rebuilt, generated, training: bool):
         """(similarity [B], gan [B]) of eq. 2."""
-        _, real_features = self.discriminator(x, training=training)
-        rebuilt_logits, rebuilt_features = self.discriminator(rebuilt, training=training)
-        generated_logits, _ = self.discriminator(generated, training=training)
+        (_, real_features), (rebuilt_logits, rebuilt_features), (generated_logits, _) = self.judge(
+            x, rebuilt, generated, training=training)
         real = tf.fill(tf.shape(x)[:1], REAL)
         gan = losses.class_cross_entropy(real, generated_logits) + losses.class_cross_entropy(real, rebuilt_logits)
         return losses.feature_distance(real_features, rebuilt_features), gan
