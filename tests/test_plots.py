@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from vaegan_tf import plots
+from vaegan_tf import plots, records
 
 
 def read_png(path):
@@ -137,7 +137,7 @@ def test_image_grid_rejects_out_of_range_values(tmp_path, bad_value):
 
 def test_read_csv_log_parses_columns_with_one_based_epochs(tmp_path):
     csv_path = write_csv_log(tmp_path / "log.csv", [(0, 3.0, 1.0, 3.5, "NA"), (1, 2.0, 1.5, 2.5, 1.6)])
-    log = plots.read_csv_log(csv_path)
+    log = records.read_csv_log(csv_path)
     assert list(log) == ["epoch", "loss", "kl", "val_loss", "val_kl"]
     np.testing.assert_array_equal(log["epoch"], [1, 2])
     np.testing.assert_array_equal(log["loss"], [3.0, 2.0])

@@ -7,7 +7,6 @@ Images are floats in [0, 1], laid out as [rows, cols, H, W] (grey),
 """
 
 import contextlib
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+
+from vaegan_tf import records  # noqa: E402
 
 DPI = 100
 RANGE_TOLERANCE = 1e-3
@@ -124,33 +125,9 @@ def image_grid(images, path, *, row_labels=None, col_labels=None, title=None):
     return path
 
 
-def _parse_float(text):
-    """Parse a CSVLogger cell; non-numeric cells (e.g. Keras' "NA") become NaN."""
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def read_csv_log(csv_path):
-    """Read a Keras CSVLogger file into {column: float array [epochs]}, epoch 1-based."""
-    with open(csv_path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        rows = list(reader)
-        columns = reader.fieldnames
-    if not columns or not rows:
-        raise ValueError(f"{csv_path} has no header or no data rows")
-    if "epoch" not in columns:
-        raise ValueError(f"{csv_path} has no 'epoch' column; columns are {columns}")
-    log = {name: np.array([_parse_float(row[name]) for row in rows]) for name in columns}
-    # Keras counts epochs from 0; plots read more naturally from 1.
-    log["epoch"] = log["epoch"] + 1
-    return log
-
-
 def loss_curves(csv_path, path, *, metrics=None, title=None):
     """Plot a CSVLogger log ([epochs] per column): one subplot per metric, val_ dashed."""
-    log = read_csv_log(csv_path)
+    log = records.read_csv_log(csv_path)
     available = list(
         dict.fromkeys(name.removeprefix("val_") for name in log if name != "epoch")
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -98,3 +99,26 @@ def provenance(env: dict, command: str) -> str:
                     f"`{env.get('resumed_from_commit')}` (wall time counts both sessions)")
     return (f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total} on {place}, "
             f"TensorFlow {env['packages']['tensorflow']}" + (f", data from {env['data_source']}." if env.get("data_source") else "."))
+
+
+def _parse_float(text):
+    """A CSVLogger cell; non-numeric cells (Keras writes "NA" for a metric an epoch did not report) are NaN."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def read_csv_log(csv_path) -> dict[str, np.ndarray]:
+    """A Keras CSVLogger file as {column: float array [epochs]}, epoch 1-based."""
+    with open(csv_path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        columns = reader.fieldnames
+    if not columns or not rows:
+        raise ValueError(f"{csv_path} has no header or no data rows")
+    if "epoch" not in columns:
+        raise ValueError(f"{csv_path} has no 'epoch' column; columns are {columns}")
+    log = {name: np.array([_parse_float(row[name]) for row in rows]) for name in columns}
+    log["epoch"] = log["epoch"] + 1  # Keras counts epochs from 0; plots and tables read better from 1
+    return log

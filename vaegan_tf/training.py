@@ -13,7 +13,6 @@ of training it again.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -172,14 +171,6 @@ def _finished_run(run: RunConfig) -> dict | None:
     return saved if all(saved.get(k) == v for k, v in _identity(run).items()) else None
 
 
-def _read_log(path: Path) -> dict[str, list[float]]:
-    with open(path) as stream:
-        rows = list(csv.DictReader(stream))
-    def number(text):  # CSVLogger writes NA for a metric an epoch did not report
-        return float("nan") if text in ("", "NA") else float(text)
-    return {key: [number(row[key]) for row in rows] for key in (rows[0] if rows else {}) if key != "epoch"}
-
-
 def _reuse(run: RunConfig, build_model, finished: dict) -> TrainingOutcome:
     set_seed(run.seed)
     strategy = distribute.make_strategy(run.strategy)
@@ -192,7 +183,9 @@ def _reuse(run: RunConfig, build_model, finished: dict) -> TrainingOutcome:
     if commit != records.START_COMMIT:
         print(f"warning: reusing {run.name!r}, trained at commit {commit}; the code is now at "
               f"{records.START_COMMIT}", file=sys.stderr)
-    return TrainingOutcome(model, _read_log(run.work_dir / "log.csv"), finished["epochs"],
+    history = {key: values.tolist() for key, values in records.read_csv_log(run.work_dir / "log.csv").items()
+               if key != "epoch"}
+    return TrainingOutcome(model, history, finished["epochs"],
                            finished["wall_seconds"], strategy, run.work_dir / "log.csv",
                            resumed_from_commit=commit if commit != records.START_COMMIT else None,
                            reused_finished=True)
