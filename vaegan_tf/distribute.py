@@ -60,3 +60,28 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def apply_if(condition: tf.Tensor, gradients, variables, optimizer, otherwise=None) -> None:
+    """From a replica's `train_step`: `optimizer.apply(gradients, variables)` if `condition` (a scalar bool,
+    the same on every replica), else `otherwise`'s apply, or no update at all. An optimizer's apply
+    synchronises the replicas, which a branch in replica context may not contain, so the branch is taken in
+    cross-replica context (`merge_call`) and each side runs the apply on every replica, as Keras'
+    LossScaleOptimizer does to skip a step."""
+    def apply_with(strategy, chosen, local_gradients):
+        def run():
+            if chosen is not None:
+                strategy.extended.call_for_each_replica(chosen.apply, args=(local_gradients, variables))
+        return run
+
+    def branch(strategy, condition, gradients):
+        condition = strategy.experimental_local_results(condition)[0]
+        tf.cond(condition, apply_with(strategy, optimizer, gradients), apply_with(strategy, otherwise, gradients))
+
+    tf.distribute.get_replica_context().merge_call(branch, args=(condition, gradients))
+
+
+def global_mean(per_example: tf.Tensor) -> tf.Tensor:
+    """The mean of per-example values over the global batch, the same on every replica (a decision taken
+    from it, such as skipping an update, is then taken alike everywhere)."""
+    return tf.distribute.get_replica_context().all_reduce("sum", tf.nn.compute_average_loss(per_example))

@@ -20,7 +20,7 @@ Adam (`optimizer` for labelled batches, `unlabelled_optimizer`). With one shared
 steps of an epoch set its moment estimates for the few labelled steps, whose gradients alpha makes
 thousands of times larger, and the FC model drifted (validation error 35%, 52%, 54% after epochs 1-3 at
 1000 labels); with two it holds (28%, 28%, 26%), still far from the paper's 5.1%.
-The switch is `apply_by_batch_kind`: a control-flow branch in cross-replica context that goes back to the
+The switch is `distribute.apply_if`: a control-flow branch in cross-replica context that goes back to the
 replicas to apply, so it runs unchanged on one device or many.
 The SSL-VAE-GAN built on it: `vaegan_tf.models.ssl_vae_gan`.
 """
@@ -33,7 +33,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import losses
+from vaegan_tf import distribute, losses
 from vaegan_tf.models.vae import hidden_layers
 
 tfd = tfp.distributions
@@ -202,27 +202,13 @@ class M2(keras.Model):
             per_example = (bound + labelled * self.config.alpha * losses.classification_loss(y, logits)
                            - (1.0 - labelled) * q.entropy())
             loss = tf.nn.compute_average_loss(per_example)
-        self.apply_by_batch_kind(is_labelled[0] > 0, tape.gradient(loss, self.trainable_variables))
+        # each kind of batch moves its own Adam; the other's moments and step count stay as they were
+        distribute.apply_if(is_labelled[0] > 0, tape.gradient(loss, self.trainable_variables), self.trainable_variables,
+                            self.optimizer, otherwise=self.unlabelled_optimizer)
         self.trackers["labelled"].update_state(per_example, sample_weight=labelled)
         self.trackers["unlabelled"].update_state(per_example, sample_weight=1.0 - labelled)
         self.trackers["loss"].update_state(per_example)
         return {name: self.trackers[name].result() for name in ("loss", "labelled", "unlabelled")}
-
-    def apply_by_batch_kind(self, labelled: tf.Tensor, gradients) -> None:
-        """Applies `gradients` with the labelled batches' Adam if `labelled` (a scalar, the same on every
-        replica), else with the unlabelled batches'; the other optimizer is left untouched. An optimizer's
-        apply synchronises replicas, which a branch in replica context may not contain, so the branch is
-        taken in cross-replica context (`merge_call`) and each side runs the apply on every replica, as
-        Keras' LossScaleOptimizer does to skip a step."""
-        variables = self.trainable_variables
-
-        def branch(strategy, labelled, gradients):
-            labelled = strategy.experimental_local_results(labelled)[0]
-            apply_with = lambda optimizer: lambda: strategy.extended.call_for_each_replica(
-                optimizer.apply, args=(gradients, variables))
-            tf.cond(labelled, apply_with(self.optimizer), apply_with(self.unlabelled_optimizer))
-
-        tf.distribute.get_replica_context().merge_call(branch, args=(labelled, gradients))
 
     def train_step(self, data):
         if self.config.protocol == "paper":
