@@ -28,9 +28,11 @@ def test_vae_gan_losses_are_equations_2_and_3():
     model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
     x, rebuilt, generated = grey_images(2, 1), grey_images(2, 2), grey_images(2, 3)
     prob_real = lambda images: tf.nn.softmax(model.discriminator(images)[0])[:, REAL]
-    d_loss, _ = model.discriminator_terms(x, rebuilt, generated, training=False)
+    d_loss, real, prior, _ = model.discriminator_terms(x, rebuilt, generated, training=False)
     expected = -tf.math.log(prob_real(x)) - tf.math.log(1 - prob_real(generated)) - tf.math.log(1 - prob_real(rebuilt))
     np.testing.assert_allclose(d_loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(real, -tf.math.log(prob_real(x)), rtol=1e-5)
+    np.testing.assert_allclose(prior, -tf.math.log(1 - prob_real(generated)), rtol=1e-5)
     similarity, gan = model.generator_terms(x, rebuilt, generated, training=False)
     np.testing.assert_allclose(gan, -tf.math.log(prob_real(generated)) - tf.math.log(prob_real(rebuilt)), rtol=1e-5)
     gap = model.discriminator(x)[1] - model.discriminator(rebuilt)[1]
@@ -59,6 +61,34 @@ def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
     assert not all(np.allclose(a, b) for a, b in zip(gradients[:encoder], leaky))  # the cut matters
     logs = model.train_step((x, tf.zeros(4, tf.int32)))
     assert all(np.isfinite(float(v)) for v in logs.values())
+
+
+@pytest.mark.parametrize("real, prior, updates", [
+    (0.7, 0.7, (True, True)),  # level: both players move
+    (0.2, 0.7, (False, True)),  # D too sure of the real images: D waits
+    (0.7, 1.2, (True, False)),  # D fooled by prior samples: the decoder waits
+    (0.2, 1.2, (True, True)),  # both rules fire: both move
+])
+def test_vae_gan_equilibrium_skips_the_stronger_player(real, prior, updates):
+    model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
+    decided = model.balance(tf.fill([4], real), tf.fill([4], prior))
+    assert tuple(bool(d) for d in decided) == updates
+    unbalanced = build_vae_gan(VAEGANConfig(vae=TINY_VAE, equilibrium=None))
+    assert tuple(bool(d) for d in unbalanced.balance(tf.fill([4], real), tf.fill([4], prior))) == (True, True)
+
+
+def test_vae_gan_step_leaves_a_skipped_network_untouched():
+    keras.utils.set_random_seed(0)
+    model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
+    model.balance = lambda real, prior: (tf.constant(False), tf.constant(True))
+    x = grey_images(4, 6)
+    weights = lambda network: [w.numpy().copy() for w in network.trainable_weights]
+    discriminator, encoder = weights(model.discriminator), weights(model.vae.encoder)
+    logs = model.train_step((x, tf.zeros(4, tf.int32)))
+    assert all(np.array_equal(a, b) for a, b in zip(discriminator, weights(model.discriminator)))
+    assert not all(np.array_equal(a, b) for a, b in zip(encoder, weights(model.vae.encoder)))
+    assert int(model.discriminator_optimizer.iterations) == 0 and int(model.decoder_optimizer.iterations) == 1
+    assert float(logs["discriminator_updated"]) == 0.0 and float(logs["decoder_updated"]) == 1.0
 
 
 def test_dfc_vae_reconstruction_is_the_weighted_perceptual_loss():
@@ -107,3 +137,14 @@ def test_unknown_variant_is_refused():
 
     with pytest.raises(ValueError, match="unknown VAE variant"):
         vae_variants.VariantConfig(variant="betavae")
+
+
+def test_vae_gan_balance_trains_on_two_mirrored_devices(splits, tmp_path):
+    from vaegan_tf import data, training
+
+    run = training.RunConfig("vaegan_mirrored", 1, strategy="mirrored", work_root=str(tmp_path), steps_per_epoch=2,
+                             verbose=0)
+    stream = data.pipeline(splits.train, batch_size=8, preprocessing="unit", shuffle=True, drop_remainder=True)
+    outcome = training.train(run, lambda: build_vae_gan(VAEGANConfig(vae=TINY_VAE)), stream.repeat())
+    assert outcome.strategy.num_replicas_in_sync == 2
+    assert 0 <= outcome.history["discriminator_updated"][-1] <= 1 and np.isfinite(outcome.history["gan"][-1])

@@ -8,8 +8,15 @@ Per example, with x~ = Dec(z ~ q(z|x)), x_p = Dec(z ~ N(0, I)) and f_l the discr
 Eq. 2 sums KL + similarity + gan into one L_G; as Larsen et al. (and REFERENCE-NOTES) do, its gradient is
 split by network: the encoder minimises KL + similarity (the GAN gradient is kept out of it), the decoder
 gamma * similarity + gan (gamma weighs reconstruction against the GAN; 1 is eq. 2 itself), and the
-discriminator L_D alone (no reconstruction gradient). One tape records the generator's pass; one Adam
-updates encoder and decoder, another the discriminator; updates alternate, discriminator first.
+discriminator L_D alone (no reconstruction gradient). One tape records the generator's pass; each network
+has its own Adam; updates alternate, discriminator first.
+
+Balance (`equilibrium`, on by default; None trains as eqs. 2-3 alone): Larsen et al.'s released code
+skips updates to keep the two players level, with equilibrium 0.68 and margin 0.35 (the values its common
+ports use). From D's mean cross-entropy on real images and on prior samples: below 0.68 - 0.35 on
+either, D is too strong and is not updated; above 0.68 + 0.35 on either, D is too weak and the decoder
+is not updated; if both rules fire, both update. The encoder always updates. Without it, D won within an
+epoch on MNIST here (its loss 0.02 after epoch 1, 0.001 after epoch 2) and the decoder drew noise.
 
 Networks: the plain VAE's (`vaegan_tf.models.vae`: Sec. 4.4's 2 x 200 softplus, z = 50), so the comparison
 with the plain VAE differs by the loss alone (the paper gives no VAE-GAN networks), and the discriminator
@@ -25,7 +32,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from vaegan_tf import losses
+from vaegan_tf import distribute, losses
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER, CVAEGANConfig, Discriminator
 from vaegan_tf.models.vae import VAE, VAEConfig
@@ -39,17 +46,27 @@ class VAEGANConfig:
     discriminator: CVAEGANConfig = dataclasses.replace(CVAE_GAN_PAPER, num_classes=1)  # real, and fake = 1
     reconstruction_weight: float = 1.0  # gamma, the decoder's weight of similarity against the GAN terms
     learning_rate: float = 1e-4  # Sec. 4
+    equilibrium: float | None = 0.68  # Larsen et al.'s balance (module docstring); None: eqs. 2-3 alone
+    margin: float = 0.35
 
 
 class VAEGAN(AdversarialModel):
     def __init__(self, config: VAEGANConfig = VAEGANConfig(), **kwargs):
-        super().__init__(("encoder_loss", "decoder_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy"), **kwargs)
+        super().__init__(("encoder_loss", "decoder_loss", "discriminator_loss", "kl", "similarity", "gan",
+                          "real_accuracy", "discriminator_updated", "decoder_updated"), **kwargs)
         self.config = config
         self.vae = VAE(config.vae)
         self.discriminator = Discriminator(config.discriminator)
 
+    def compile(self, encoder_optimizer, decoder_optimizer, discriminator_optimizer, **kwargs):
+        super().compile(generator_optimizer=encoder_optimizer, discriminator_optimizer=discriminator_optimizer,
+                        **kwargs)
+        self.decoder_optimizer = decoder_optimizer
+
     def build_for_training(self) -> "VAEGAN":
-        return self.build_networks(self.vae, self.discriminator, self.config.vae.image_shape)
+        self.build_networks(self.vae, self.discriminator, self.config.vae.image_shape)
+        self.decoder_optimizer.build(self.vae.decoder.trainable_variables)
+        return self
 
     def call(self, x, training=False):
         return self.vae(x, training=training)
@@ -65,14 +82,27 @@ class VAEGAN(AdversarialModel):
         return losses.kl_to_prior(posterior, self.vae.prior()), rebuilt, generated
 
     def discriminator_terms(self, x, rebuilt, generated, training: bool):
-        """Per-example L_D (eq. 3) [B], and whether D called the real image real [B]."""
+        """Per-example L_D (eq. 3) [B], its real and prior-sample terms [B] and [B], and whether D called
+        the real image real [B]."""
         (real_logits, _), (generated_logits, _), (rebuilt_logits, _) = self.judge(x, generated, rebuilt,
                                                                                    training=training)
         label = lambda value: tf.fill(tf.shape(x)[:1], value)
-        loss = (losses.class_cross_entropy(label(REAL), real_logits)
-                + losses.class_cross_entropy(label(FAKE), generated_logits)
-                + losses.class_cross_entropy(label(FAKE), rebuilt_logits))
-        return loss, tf.cast(tf.argmax(real_logits, -1, output_type=tf.int32) == REAL, tf.float32)
+        real = losses.class_cross_entropy(label(REAL), real_logits)
+        prior = losses.class_cross_entropy(label(FAKE), generated_logits)
+        loss = real + prior + losses.class_cross_entropy(label(FAKE), rebuilt_logits)
+        return loss, real, prior, tf.cast(tf.argmax(real_logits, -1, output_type=tf.int32) == REAL, tf.float32)
+
+    def balance(self, real: tf.Tensor, prior: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(update D?, update the decoder?) from D's per-example cross-entropies on real images and prior
+        samples [B], by Larsen et al.'s equilibrium (module docstring); both True without it."""
+        if self.config.equilibrium is None:
+            return tf.constant(True), tf.constant(True)
+        costs = tf.stack([distribute.global_mean(real), distribute.global_mean(prior)])
+        low, high = self.config.equilibrium - self.config.margin, self.config.equilibrium + self.config.margin
+        train_discriminator = tf.reduce_all(costs >= low)
+        train_decoder = tf.reduce_all(costs <= high)
+        neither = tf.logical_not(train_discriminator | train_decoder)
+        return train_discriminator | neither, train_decoder | neither
 
     def generator_terms(self, x, rebuilt, generated, training: bool):
         """(similarity [B], gan [B]) of eq. 2."""
@@ -86,15 +116,21 @@ class VAEGAN(AdversarialModel):
         x = data[0] if isinstance(data, tuple) else data
         _, rebuilt, generated = self._images(x, training=True)
         with tf.GradientTape() as tape:
-            d_loss, real_correct = self.discriminator_terms(x, rebuilt, generated, training=True)
+            d_loss, real, prior, real_correct = self.discriminator_terms(x, rebuilt, generated, training=True)
             d_mean = tf.nn.compute_average_loss(d_loss)
+        train_discriminator, train_decoder = self.balance(real, prior)
         variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_mean, variables), variables))
+        distribute.apply_if(train_discriminator, tape.gradient(d_mean, variables), variables,
+                            self.discriminator_optimizer)
         gradients, variables, terms = self.generator_gradients(x)
-        self.generator_optimizer.apply_gradients(zip(gradients, variables))
+        encoder = len(self.vae.encoder.trainable_variables)
+        self.generator_optimizer.apply(gradients[:encoder], variables[:encoder])
+        distribute.apply_if(train_decoder, gradients[encoder:], variables[encoder:], self.decoder_optimizer)
         encoder_loss, decoder_loss, kl, similarity, gan = terms
         return self.record(encoder_loss=encoder_loss, decoder_loss=decoder_loss, discriminator_loss=d_loss, kl=kl,
-                            similarity=similarity, gan=gan, real_accuracy=real_correct)
+                           similarity=similarity, gan=gan, real_accuracy=real_correct,
+                           discriminator_updated=tf.cast(train_discriminator, tf.float32),
+                           decoder_updated=tf.cast(train_decoder, tf.float32))
 
     def generator_gradients(self, x):
         """(gradients, variables, per-example terms): the encoder's from KL + similarity, the decoder's from
@@ -114,7 +150,7 @@ class VAEGAN(AdversarialModel):
     def test_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
         kl, rebuilt, generated = self._images(x, training=False)
-        d_loss, real_correct = self.discriminator_terms(x, rebuilt, generated, training=False)
+        d_loss, _, _, real_correct = self.discriminator_terms(x, rebuilt, generated, training=False)
         similarity, gan = self.generator_terms(x, rebuilt, generated, training=False)
         return self.record(discriminator_loss=d_loss, kl=kl, similarity=similarity, gan=gan,
                             real_accuracy=real_correct)
@@ -123,6 +159,6 @@ class VAEGAN(AdversarialModel):
 def build_vae_gan(config: VAEGANConfig = VAEGANConfig()) -> VAEGAN:
     """A built, compiled VAE-GAN with one Adam per network; call inside `strategy.scope()`."""
     model = VAEGAN(config)
-    model.compile(generator_optimizer=keras.optimizers.Adam(config.learning_rate),
-                  discriminator_optimizer=keras.optimizers.Adam(config.learning_rate))
+    adam = lambda: keras.optimizers.Adam(config.learning_rate)
+    model.compile(encoder_optimizer=adam(), decoder_optimizer=adam(), discriminator_optimizer=adam())
     return model.build_for_training()
