@@ -130,6 +130,7 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
         assert (out / name).stat().st_size > 0, name
     assert f"| {title} |" in (out / "table.md").read_text()
     assert ("perceptual_network" in metrics) == (variant == "dfcvae")
+    assert ("Share of steps that updated D" in (out / "README.md").read_text()) == (variant == "vaegan")
 
 
 def test_unknown_variant_is_refused():

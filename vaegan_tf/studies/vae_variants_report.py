@@ -60,8 +60,24 @@ def write_readme(out: Path) -> Path:
               f"`make vae`'s schedule ({config['baseline']['epochs']} epochs).",
               "- Variant data: grey levels in [0, 1] (a discriminator would tell binarized real images from "
               "generated means by their values alone); the plain VAE was trained on dynamically binarized images.",
+              *_balance_lines(out, config),
               "- Loss weights and networks: see the module docstrings of vaegan_tf/models/vae_gan.py and "
               "vaegan_tf/models/dfc_vae.py.",
               "- Samples and reconstructions are Bernoulli means."]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
+
+
+def _balance_lines(out: Path, config: dict) -> list[str]:
+    """The VAE-GAN's balancing rule and how often each player was updated, from the training log."""
+    if config["variant"] != "vaegan":
+        return []
+    balance = config["vae_gan"]
+    if balance["equilibrium"] is None:
+        return ["- Balance: none; D and the decoder update every step, as eqs. 2-3 alone say."]
+    log = records.read_csv_log(out / "training_log.csv")
+    share = lambda key: ", ".join(f"{100 * value:.0f}%" for value in log[key])
+    return [f"- Balance: Larsen et al.'s equilibrium {balance['equilibrium']} ± {balance['margin']} (see "
+            "vaegan_tf/models/vae_gan.py): D waits while its cross-entropy on real images or prior samples is below "
+            "the band, the decoder while either is above it. Share of steps that updated D, epoch by epoch: "
+            f"{share('discriminator_updated')}; the decoder: {share('decoder_updated')}."]
