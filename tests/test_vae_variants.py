@@ -63,16 +63,19 @@ def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
     assert all(np.isfinite(float(v)) for v in logs.values())
 
 
-@pytest.mark.parametrize("real, prior, updates", [
-    (0.7, 0.7, (True, True)),  # level: both players move
-    (0.2, 0.7, (False, True)),  # D too sure of the real images: D waits
-    (0.7, 1.2, (True, False)),  # D fooled by prior samples: the decoder waits
-    (0.2, 1.2, (True, True)),  # both rules fire: both move
+@pytest.mark.parametrize("real, prior, updates, with_real", [
+    (0.7, 0.7, (True, True), (True, True)),  # level: both players move
+    (0.7, 0.2, (False, True), (False, True)),  # D too sure of the prior samples: D waits
+    (0.2, 0.7, (True, True), (False, True)),  # too sure of the real images: D waits only by Larsen's rule
+    (0.7, 1.2, (True, False), (True, False)),  # D fooled by prior samples: the decoder waits
+    (0.2, 1.2, (True, False), (True, True)),  # Larsen's rule: both fire, both move
 ])
-def test_vae_gan_equilibrium_skips_the_stronger_player(real, prior, updates):
+def test_vae_gan_equilibrium_skips_the_stronger_player(real, prior, updates, with_real):
     model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
     decided = model.balance(tf.fill([4], real), tf.fill([4], prior))
     assert tuple(bool(d) for d in decided) == updates
+    larsen = build_vae_gan(VAEGANConfig(vae=TINY_VAE, balance_on_real=True))
+    assert tuple(bool(d) for d in larsen.balance(tf.fill([4], real), tf.fill([4], prior))) == with_real
     unbalanced = build_vae_gan(VAEGANConfig(vae=TINY_VAE, equilibrium=None))
     assert tuple(bool(d) for d in unbalanced.balance(tf.fill([4], real), tf.fill([4], prior))) == (True, True)
 

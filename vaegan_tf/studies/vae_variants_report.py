@@ -76,8 +76,9 @@ def _balance_lines(out: Path, config: dict) -> list[str]:
     if balance["equilibrium"] is None:
         return ["- Balance: none; D and the decoder update every step, as eqs. 2-3 alone say."]
     log = records.read_csv_log(out / "training_log.csv")
+    on_real = " or real images (Larsen's rule)" if balance.get("balance_on_real", True) else ""
     share = lambda key: ", ".join(f"{100 * value:.0f}%" for value in log[key])
     return [f"- Balance: Larsen et al.'s equilibrium {balance['equilibrium']} ± {balance['margin']} (see "
-            "vaegan_tf/models/vae_gan.py): D waits while its cross-entropy on real images or prior samples is below "
-            "the band, the decoder while either is above it. Share of steps that updated D, epoch by epoch: "
+            f"vaegan_tf/models/vae_gan.py): D waits while its cross-entropy on prior samples{on_real} is below "
+            "the band, the decoder while it is above it. Share of steps that updated D, epoch by epoch: "
             f"{share('discriminator_updated')}; the decoder: {share('decoder_updated')}."]
