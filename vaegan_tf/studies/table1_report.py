@@ -70,8 +70,8 @@ def write_readme(out: Path) -> Path:
     loaded = sum(bool(c.get("loaded_finished_run")) for c in measured)
     lines = [f"# {out.name}: Table 1 of Chen, Fang, Ju (2016), semi-supervised MNIST", "",
              f"Produced by `{env.get('command', 'make table1')}` at commit `{env.get('git_commit')}`{dirty}: "
-             f"{len(measured)} of {len(cells)} cells measured, {env['wall_seconds'] / 60:.0f} min of training "
-             f"({env['total_seconds'] / 60:.0f} min in all this time) on {env.get('devices')}, TensorFlow "
+             f"{len(measured)} of {len(cells)} cells measured, {env['wall_seconds'] / 60:.0f} min of training in "
+             f"all (this invocation ran {env['total_seconds'] / 60:.0f} min) on {env.get('devices')}, TensorFlow "
              f"{env['packages']['tensorflow']}.", ""]
     if loaded:
         lines += [f"{loaded} of the measured cells were trained by an earlier, interrupted run of the same command "
