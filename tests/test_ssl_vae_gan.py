@@ -77,3 +77,7 @@ def test_one_step_updates_the_discriminator_and_the_m2(protocol):
         kernels = [w for w in part.trainable_weights if w.ndim >= 2]
         assert all(not np.allclose(before[id(w)], w.numpy()) for w in kernels), part.name
     assert set(model.test_step((x, labels))) == {"error"}
+    if protocol == "paper":  # that batch was labelled: the unlabelled batches' Adam has not moved
+        assert int(model.generator_optimizer.iterations) == 1 and int(model.unlabelled_optimizer.iterations) == 0
+        model.train_step((x, labels, tf.zeros(6, tf.int32)))
+        assert int(model.generator_optimizer.iterations) == 1 and int(model.unlabelled_optimizer.iterations) == 1

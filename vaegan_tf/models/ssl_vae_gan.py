@@ -15,9 +15,9 @@ sign here is U's. The paper puts the KL outside the sum; q(z|x,y) depends on y, 
 Two ways to feed it, as M2 (`M2Config.protocol`): `kingma`, every step a labelled and an unlabelled batch
 and the exact sum over the ten labels (each unlabelled image is decoded once per label); `paper`, batches
 all labelled or all unlabelled with the soft q(y|x) standing in for y (the authors' shortcut, see
-`vaegan_tf.models.m2`), so each term's "average over q" becomes a term of the soft label. Updates alternate:
-a discriminator step, then a generator step (encoder, classifier and decoder) against the updated
-discriminator, one Adam each. `pixel_reconstruction=True` keeps M2's Bernoulli reconstruction term beside
+`vaegan_tf.models.m2`), so each term's "average over q" becomes a term of the soft label, and, as M2 there,
+the generator has one Adam per kind of batch. Updates alternate: a discriminator step, then a generator
+step (encoder, classifier and decoder) against the updated discriminator, one Adam each. `pixel_reconstruction=True` keeps M2's Bernoulli reconstruction term beside
 the feature distance (what the paper fell back to for DRAW-GAN, Sec. 4.6); off by default, as Sec. 3.3.
 Networks: M2's (Sec. 4.5, `conv` for Table 1's "convolutional with GAN"), the discriminator of Sec. 4.3.
 """
@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import losses
+from vaegan_tf import distribute, losses
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER, CVAEGANConfig, Discriminator
 from vaegan_tf.models.m2 import M2, M2Config, adam_for
@@ -111,11 +111,11 @@ class SSLVAEGAN(AdversarialModel):
         average = lambda t: tf.reduce_sum(q * tf.transpose(tf.reshape(t, [k, batch])), axis=-1)
         return average(terms) if discriminator else tuple(average(t) for t in terms)
 
-    def _step(self, loss_fn, variables, optimizer):
+    @staticmethod
+    def _gradients(loss_fn, variables):
         with tf.GradientTape() as tape:
             loss, report = loss_fn()
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return report
+        return tape.gradient(loss, variables), report
 
     def _kingma_losses(self, data, discriminator: bool):
         (x_l, y_l), (x_u, _) = data
@@ -153,12 +153,19 @@ class SSLVAEGAN(AdversarialModel):
                                                          "gan": gan}
 
     def train_step(self, data):
-        losses_of = self._paper_losses if self.config.m2.protocol == "paper" else self._kingma_losses
-        report = self._step(lambda: losses_of(data, True), self.discriminator.trainable_variables,
-                            self.discriminator_optimizer)
-        report.update(self._step(lambda: losses_of(data, False), self.m2.trainable_variables,
-                                 self.generator_optimizer))
-        return self.record(**report)
+        paper = self.config.m2.protocol == "paper"
+        losses_of = self._paper_losses if paper else self._kingma_losses
+        variables = self.discriminator.trainable_variables
+        gradients, report = self._gradients(lambda: losses_of(data, True), variables)
+        self.discriminator_optimizer.apply(gradients, variables)
+        variables = self.m2.trainable_variables
+        gradients, generator_report = self._gradients(lambda: losses_of(data, False), variables)
+        if paper:  # as M2 under the authors' protocol: each kind of batch moves its own generator Adam
+            distribute.apply_if(data[2][0] > 0, gradients, variables, self.generator_optimizer,
+                                otherwise=self.unlabelled_optimizer)
+        else:
+            self.generator_optimizer.apply(gradients, variables)
+        return self.record(**report, **generator_report)
 
     def test_step(self, data):
         x, y = data
@@ -171,4 +178,8 @@ def build_ssl_vae_gan(config: SSLVAEGANConfig = SSLVAEGANConfig()) -> SSLVAEGAN:
     model = SSLVAEGAN(config)
     model.compile(generator_optimizer=adam_for(config.m2),
                   discriminator_optimizer=keras.optimizers.Adam(config.discriminator.learning_rate))
-    return model.build_for_training()
+    model.build_for_training()
+    if config.m2.protocol == "paper":  # the unlabelled batches' own Adam, built so that a backup restores it
+        model.unlabelled_optimizer = adam_for(config.m2)
+        model.unlabelled_optimizer.build(model.m2.trainable_variables)
+    return model
