@@ -133,7 +133,9 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
         assert (out / name).stat().st_size > 0, name
     assert f"| {title} |" in (out / "table.md").read_text()
     assert ("perceptual_network" in metrics) == (variant == "dfcvae")
-    assert ("Share of steps that updated D" in (out / "README.md").read_text()) == (variant == "vaegan")
+    readme = (out / "README.md").read_text()
+    assert ("Share of steps that updated D" in readme) == (variant == "vaegan")
+    assert "**Reading:**" in readme and f"{metrics['test_reconstruction_mse'][title]:.4f}" in readme
 
 
 def test_unknown_variant_is_refused():

@@ -52,7 +52,7 @@ def write_readme(out: Path) -> Path:
         lines += [f"{count} samples per model, decoded from the same z ~ N(0, I), scored by the evaluator classifier "
                   "against the test images (lower FD / KID is closer to real data; sharpness ratio 1 is as sharp as "
                   "real test images); reconstruction error on the 10,000 grey test images through the posterior mean:",
-                  "", *markdown, ""]
+                  "", *markdown, "", _verdict(metrics, title.split(" (")[0]), ""]
     else:
         lines += [f"Sample quality: {quality}", ""]
     lines += ["## Choices the documents leave open", "",
@@ -82,3 +82,21 @@ def _balance_lines(out: Path, config: dict) -> list[str]:
             f"vaegan_tf/models/vae_gan.py): D waits while its cross-entropy on prior samples{on_real} is below "
             "the band, the decoder while it is above it. Share of steps that updated D, epoch by epoch: "
             f"{share('discriminator_updated')}; the decoder: {share('decoder_updated')}."]
+
+
+def _verdict(metrics: dict, variant: str) -> str:
+    """One sentence from the numbers: is the variant's sample set and reconstruction better than the plain
+    VAE's, and does its sample set carry any class information at all (Inception score near 1 means the
+    evaluator sees one class, or none, in every sample)?"""
+    quality, mse = metrics["sample_quality"], metrics["test_reconstruction_mse"]
+    name = next(key for key in quality if key not in ("plain VAE", "real training images"))
+    mine, plain = quality[name], quality["plain VAE"]
+    fd = "closer to" if mine["frechet_distance"] < plain["frechet_distance"] else "farther from"
+    rebuilt = "better" if mse[name] < mse["plain VAE"] else "worse"
+    sentence = (f"**Reading:** the {variant}'s samples are {fd} the test images than the plain VAE's (FD "
+                f"{mine['frechet_distance']:.1f} vs {plain['frechet_distance']:.1f}) and its reconstructions are "
+                f"{rebuilt} (MSE {mse[name]:.4f} vs {mse['plain VAE']:.4f}).")
+    if mine["inception_score"] < 1.5:
+        sentence += (f" Its Inception score of {mine['inception_score']:.2f} says the evaluator sees no variety of "
+                     "digits in its samples: this run failed, and is kept as measured.")
+    return sentence
