@@ -1,4 +1,5 @@
 import dataclasses
+import importlib
 import json
 import os
 import subprocess
@@ -84,3 +85,29 @@ def test_provenance_says_when_a_run_was_resumed():
     assert "resumed" not in records.provenance(env, "make vae")
     resumed = records.provenance({**env, "resumed_from_epoch": 4, "resumed_from_commit": "def"}, "make vae")
     assert "resumed after epoch 4" in resumed and "`def`" in resumed and "`abc`" in resumed
+
+
+def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(monkeypatch):
+    """`make table1 ARGS=--rows=...` must not overwrite the whole table, and its README gives its own command."""
+    from absl import app, flags
+
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
+    table1 = importlib.import_module("table1")
+
+    def parse(*argv):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["table1", *argv])
+
+    try:
+        parse()
+        assert (table1.results_name(), table1.make_command()) == ("table1", "make table1")
+        parse("--quick", "--rows=conv+gan+pixel", "--labels=1000")
+        assert table1.results_name() == "table1_quick_rows-conv+gan+pixel_labels-1000"
+        assert table1.make_command() == "make table1 QUICK=1 ARGS='--rows=conv+gan+pixel --labels=1000'"
+        config = table1.config_from_flags()
+        assert config.rows == ("conv+gan+pixel",) and config.epochs["conv+gan+pixel"] == table1.QUICK_EPOCHS
+        parse("--rows=conv,gann")
+        with pytest.raises(app.UsageError, match="unknown --rows"):
+            table1.config_from_flags()
+    finally:
+        flags.FLAGS.unparse_flags()

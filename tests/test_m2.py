@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import keras
@@ -97,6 +98,7 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     table1_report.write_results(tmp_path / "table1_quick", seen[1], config, "make table1 QUICK=1", started=0.0)
     partial = (tmp_path / "table1_quick" / "README.md").read_text()
     assert "2 of 4 cells measured" in partial and "Not complete" in partial and "| conv+gan | 20 | pending |" in partial
+    assert "the full schedule would train for about" in partial  # from the speed of the cells just trained
     table1_report.write_results(tmp_path / "table1_quick", again, config, "make table1 QUICK=1", started=0.0)
     table = (tmp_path / "table1_quick" / "table1.md").read_text()
     assert "| fc | 20 |" in table and "±" in table and "| conv+gan | 20 |" in table
@@ -104,6 +106,31 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     assert "Not complete" not in readme and "4 of the measured cells were trained by an earlier" in readme
     assert "A short schedule" in readme and "make table1 QUICK=1" in readme and table.split("\n", 2)[2] in readme
     assert all(c["protocol"] == "paper" for c in measured) and "| paper |" in table
+
+
+def test_full_schedule_estimate_scales_the_measured_speed():
+    from vaegan_tf.studies import ssl, table1_report
+
+    config = {"base": {"run": {"steps_per_epoch": 100}, "batch_size": 100}, "protocol": "kingma"}
+    cells = [{"row": "fc", "labels": 1000, "status": "measured", "epochs": 5, "wall_seconds": 500.0},  # 1 s a step
+             {"row": "conv", "labels": 600, "status": "measured", "epochs": 5, "wall_seconds": 1000.0},  # 2 s
+             {"row": "conv+gan", "labels": 600, "status": "pending"},
+             {"row": "conv", "labels": 1000, "status": "measured", "epochs": 5, "wall_seconds": 9.0,
+              "loaded_finished_run": True}]  # its wall time is an earlier run's: no speed measured here
+    hours = table1_report.full_schedule_hours(cells, config)
+    full = ssl.Table1Config().epochs
+    assert hours == pytest.approx({"fc 1000": 540 * full["fc"] / 3600, "conv 600": 2 * 544 * full["conv"] / 3600})
+    paper = table1_report.full_schedule_hours(cells[:1], {**config, "protocol": "paper"})
+    assert paper["fc 1000"] == pytest.approx(550 * full["fc"] / 3600)  # plus a pass over the labelled batches
+    assert table1_report.full_schedule_hours(cells, {**config, "base": {**config["base"], "run": {"steps_per_epoch": None}}}) == {}
+
+
+def test_pixel_row_is_the_gan_row_keeping_the_likelihood():
+    from vaegan_tf.studies import ssl
+
+    gan, pixel = ssl.preset("conv+gan", "kingma"), ssl.preset("conv+gan+pixel", "kingma")
+    assert pixel == dataclasses.replace(gan, pixel_reconstruction=True) and not gan.pixel_reconstruction
+    assert set(ssl.ROWS + ssl.EXTRA_ROWS) <= set(ssl.Table1Config().epochs)
 
 
 def test_soft_label_bound_is_the_bound_at_the_soft_label_minus_entropy():

@@ -63,6 +63,19 @@ def test_generator_pair_term_is_kl_plus_feature_distance_plus_two_cross_entropie
     np.testing.assert_allclose(total, kl + 2.0 * similarity + 3.0 * gan, rtol=1e-5)
 
 
+def test_pixel_reconstruction_adds_exactly_the_bernoulli_term():
+    """`conv+gan+pixel` (and DRAW-GAN, Sec. 4.6) keep M2's -log p(x|z,y) beside the feature distance."""
+    model = tiny(pixel_reconstruction=True)
+    model.m2.draw_noise = lambda shape: tf.zeros(shape)
+    x, y = binary_images(2, seed=5), tf.one_hot([1, 8], 10)
+    kl, pixel, rebuilt, generated = model._images(x, model.m2.trunk(x, training=False), y, training=False)
+    with_pixels = model.generator_terms(x, y, kl, pixel, rebuilt, generated, training=False)[0]
+    model.config = SSLVAEGANConfig(m2=model.config.m2, pixel_reconstruction=False)
+    without = model.generator_terms(x, y, kl, pixel, rebuilt, generated, training=False)[0]
+    assert float(tf.reduce_min(pixel)) > 100  # 784 Bernoulli pixels of an untrained decoder
+    np.testing.assert_allclose(with_pixels - without, pixel, rtol=1e-5)
+
+
 @pytest.mark.parametrize("protocol", ["kingma", "paper"])
 def test_one_step_updates_the_discriminator_and_the_m2(protocol):
     model = tiny(protocol, architecture="conv")
