@@ -8,7 +8,7 @@ import common_flags
 from vaegan_tf.studies import cvae_applications
 
 flags.DEFINE_integer("epochs", cvae_applications.ApplicationConfig.epochs, "Training epochs.")
-flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps.")
+flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps, 1,000 validation and test images.")
 FLAGS = flags.FLAGS
 
 
@@ -17,7 +17,7 @@ def main_for(defaults: cvae_applications.ApplicationConfig):
         config = dataclasses.replace(defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings())
         if FLAGS.smoke:
             config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, require_evaluator=False,
-                                         run=common_flags.run_settings(steps_per_epoch=50))
+                                         run=common_flags.smoke_settings(steps_per_epoch=50))
         print(cvae_applications.run_application(config))
 
     return main

@@ -20,3 +20,11 @@ def run_settings(**overrides) -> RunSettings:
     """Where the experiment runs and writes, from the shared flags."""
     return RunSettings(strategy=FLAGS.strategy, source=FLAGS.source, data_dir=FLAGS.data_dir,
                        results_root=FLAGS.results_root, work_root=FLAGS.work_root, **overrides)
+
+
+SMOKE_EVALUATION_IMAGES = 1000
+
+
+def smoke_settings(steps_per_epoch: int) -> RunSettings:
+    """A --smoke run: a few training steps, evaluated on the first 1,000 validation and test images."""
+    return run_settings(steps_per_epoch=steps_per_epoch, evaluation_images=SMOKE_EVALUATION_IMAGES)

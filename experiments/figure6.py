@@ -12,7 +12,7 @@ from vaegan_tf.studies import cvae_figures
 DEFAULTS = cvae_figures.Figure6Config()
 flags.DEFINE_enum("dataset", "mnist", ["mnist", "svhn"], "Which panel of the figure.")
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Training epochs.")
-flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps, 100 samples per digit.")
+flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps, 100 samples per digit, 1,000 validation and test images.")
 FLAGS = flags.FLAGS
 
 
@@ -22,7 +22,7 @@ def main(_):
         name="figure6" if FLAGS.dataset == "mnist" else f"figure6_{FLAGS.dataset}")
     if FLAGS.smoke:
         config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, samples_per_class=100,
-                                     run=common_flags.run_settings(steps_per_epoch=50), require_evaluator=False)
+                                     run=common_flags.smoke_settings(steps_per_epoch=50), require_evaluator=False)
     print(cvae_figures.run_figure6(config))
 
 

@@ -14,7 +14,7 @@ flags.DEFINE_enum("preset", DEFAULTS.preset, sorted(figure7.PRESETS),
                   "CVAE-GAN loss weights: the paper's equations, or the authors' code.")
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "CVAE-GAN training epochs.")
 flags.DEFINE_integer("cvae_epochs", DEFAULTS.cvae.epochs, "Epochs of the CVAE compared with (make figure6's).")
-flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 50 samples per digit.")
+flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 50 samples per digit, 1,000 validation and test images.")
 FLAGS = flags.FLAGS
 
 
@@ -25,7 +25,7 @@ def main(_):
     config = dataclasses.replace(DEFAULTS, name=name, preset=FLAGS.preset, epochs=FLAGS.epochs, seed=FLAGS.seed,
                                  run=run, cvae=cvae)
     if FLAGS.smoke:
-        smoke_run = common_flags.run_settings(steps_per_epoch=20)
+        smoke_run = common_flags.smoke_settings(steps_per_epoch=20)
         config = dataclasses.replace(
             config, name=name + "_smoke", epochs=1, samples_per_class=50, run=smoke_run, require_evaluator=False,
             cvae=dataclasses.replace(cvae, name="figure6_smoke", epochs=1, run=smoke_run))

@@ -10,7 +10,7 @@ from vaegan_tf.studies import vae_variants
 DEFAULTS = vae_variants.VariantConfig()
 flags.DEFINE_integer("epochs", None, f"Training epochs of the variant (default {vae_variants.EPOCHS}).")
 flags.DEFINE_integer("baseline_epochs", DEFAULTS.baseline.epochs, "Epochs of the plain VAE compared with (make vae's).")
-flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 200 samples.")
+flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 200 samples, 1,000 validation and test images.")
 FLAGS = flags.FLAGS
 
 
@@ -23,6 +23,6 @@ def run(variant: str):
     if FLAGS.smoke:
         config = dataclasses.replace(
             config, name=f"{variant}_smoke", epochs=1, perceptual_epochs=1, quality_samples=200,
-            run=common_flags.run_settings(steps_per_epoch=20), require_evaluator=False,
+            run=common_flags.smoke_settings(steps_per_epoch=20), require_evaluator=False,
             baseline=dataclasses.replace(baseline, name="vae_mnist_smoke", epochs=1))
     print(vae_variants.run_variant(config))

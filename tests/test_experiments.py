@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vaegan_tf import data
@@ -111,3 +112,12 @@ def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(mon
             table1.config_from_flags()
     finally:
         flags.FLAGS.unparse_flags()
+
+
+def test_smoke_settings_evaluate_on_the_first_images_only(splits, monkeypatch):
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: splits)
+    full = RunSettings().load()
+    assert full is splits
+    short = RunSettings(evaluation_images=7).load()
+    assert (len(short.validation), len(short.test)) == (7, 7) and short.train is splits.train
+    np.testing.assert_array_equal(short.test.images, splits.test.images[:7])

@@ -9,6 +9,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 from vaegan_tf import data, distribute, plots, records, training
 
 
@@ -21,9 +23,16 @@ class RunSettings:
     results_root: str = "results"
     work_root: str = "work"
     steps_per_epoch: int | None = None  # None: one pass over the training data
+    # smoke runs only: the first N validation and test images, so a check of the wiring does not spend its
+    # minutes evaluating; None (every real run) keeps all of them
+    evaluation_images: int | None = None
 
     def load(self, dataset: str = "mnist") -> data.DatasetSplits:
-        return data.load(dataset, split="tf1", source=self.source, data_dir=self.data_dir)
+        splits = data.load(dataset, split="tf1", source=self.source, data_dir=self.data_dir)
+        if self.evaluation_images is None:
+            return splits
+        first = lambda split: None if split is None else split.subset(np.arange(min(len(split), self.evaluation_images)))
+        return dataclasses.replace(splits, validation=first(splits.validation), test=first(splits.test))
 
     def training_run(self, name: str, epochs: int, seed: int, steps_per_epoch: int,
                      model_config=None) -> training.RunConfig:
