@@ -115,11 +115,12 @@ def test_full_schedule_estimate_scales_the_measured_speed():
     cells = [{"row": "fc", "labels": 1000, "status": "measured", "epochs": 5, "wall_seconds": 500.0},  # 1 s a step
              {"row": "conv", "labels": 600, "status": "measured", "epochs": 5, "wall_seconds": 1000.0},  # 2 s
              {"row": "conv+gan", "labels": 600, "status": "pending"},
-             {"row": "conv", "labels": 1000, "status": "measured", "epochs": 5, "wall_seconds": 9.0,
-              "loaded_finished_run": True}]  # its wall time is an earlier run's: no speed measured here
+             {"row": "conv", "labels": 1000, "status": "measured", "epochs": 5, "wall_seconds": 1500.0,
+              "loaded_finished_run": True}]  # reused only for the same schedule: its wall time is this schedule's
     hours = table1_report.full_schedule_hours(cells, config)
     full = ssl.Table1Config().epochs
-    assert hours == pytest.approx({"fc 1000": 540 * full["fc"] / 3600, "conv 600": 2 * 544 * full["conv"] / 3600})
+    assert hours == pytest.approx({"fc 1000": 540 * full["fc"] / 3600, "conv 600": 2 * 544 * full["conv"] / 3600,
+                                   "conv 1000": 3 * 540 * full["conv"] / 3600})
     paper = table1_report.full_schedule_hours(cells[:1], {**config, "protocol": "paper"})
     assert paper["fc 1000"] == pytest.approx(550 * full["fc"] / 3600)  # plus a pass over the labelled batches
     assert table1_report.full_schedule_hours(cells, {**config, "base": {**config["base"], "run": {"steps_per_epoch": None}}}) == {}

@@ -48,13 +48,15 @@ def table1_markdown(cells: list[dict]) -> str:
 
 def full_schedule_hours(cells: list[dict], config: dict) -> dict[str, float]:
     """Hours each measured cell of a short run would take on the full schedule (the default epochs, one pass
-    over the training images per epoch) at the speed it trained here: {"fc 1000": hours, ...}."""
+    over the training images per epoch) at the speed it trained: {"fc 1000": hours, ...}. A cell loaded from an
+    earlier run counts too: it is reused only for the same seed, schedule and model, so its wall time is this
+    schedule's."""
     steps = config["base"]["run"]["steps_per_epoch"]
     batch = config["base"]["batch_size"]
     full_epochs = Table1Config().epochs
     hours = {}
     for cell in cells:
-        if cell["status"] != "measured" or not steps or cell.get("loaded_finished_run"):
+        if cell["status"] != "measured" or not steps:
             continue
         full_steps = (TRAINING_IMAGES - cell["labels"]) // batch
         if config["protocol"] == "paper":
@@ -105,7 +107,8 @@ def write_readme(out: Path) -> Path:
                   "gets quickly, not the paper's schedule; `make table1` runs that.", ""]
         estimate = full_schedule_hours(cells, config)
         if estimate:
-            lines += [f"At the speed measured here, the full schedule would train for about {sum(estimate.values()):.0f} h "
+            lines += [f"At the speed each cell trained (its wall time per step, which counts whatever else the machine "
+                      f"ran meanwhile), the full schedule would train for about {sum(estimate.values()):.0f} h "
                       "on this machine (" + ", ".join(f"{cell} {hours:.1f} h" for cell, hours in estimate.items())
                       + "): more than a session here gives one run, so the full table needs a GPU.", ""]
     lines += [table, "",
