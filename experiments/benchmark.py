@@ -34,12 +34,7 @@ def main(_):
     records.write_json(out / "metrics.json", metrics)
     records.write_json(out / "environment.json", records.environment(
         strategy_description=distribute.describe(strategy)))
-    rows = [f"| {name} | {rate:,} |" for name, rate in metrics["training_images_per_second"].items()]
-    rows += [f"| input pipeline alone, {mode} | {rate:,} |" for mode, rate in metrics["pipeline_images_per_second"].items()]
-    (out / "README.md").write_text(
-        "# benchmark: training throughput\n\nProduced by `make benchmark`; median images per second over "
-        f"{FLAGS.steps} steps of batch {BATCH} after 20 warm-up steps, on {distribute.describe(strategy)}; "
-        "machine and versions in environment.json.\n\n| what | images / s |\n|---|---|\n" + "\n".join(rows) + "\n")
+    benchmark.write_readme(out)
     print(metrics)
 
 
