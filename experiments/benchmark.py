@@ -9,7 +9,7 @@ import common_flags  # noqa: F401  (defines the shared flags)
 from vaegan_tf import benchmark, data, distribute, evaluate, records, training
 from vaegan_tf.models.vae import build_vae
 
-flags.DEFINE_integer("steps", 300, "Timed steps per measurement (after 20 warm-up steps).")
+flags.DEFINE_integer("steps", 300, f"Timed steps per measurement (after {benchmark.WARMUP_STEPS} warm-up steps).")
 FLAGS = flags.FLAGS
 BATCH = 100
 

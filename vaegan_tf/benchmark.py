@@ -12,6 +12,8 @@ import tensorflow as tf
 
 from vaegan_tf import records
 
+WARMUP_STEPS = 20  # steps dropped before timing: tracing and the first allocations
+
 
 class StepTimer(keras.callbacks.Callback):
     """Wall time between consecutive batch ends: one full training step each, data included."""
@@ -25,7 +27,7 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def pipeline_images_per_second(dataset: tf.data.Dataset, batch_size: int, steps: int = 300,
-                               warmup: int = 20) -> float:
+                               warmup: int = WARMUP_STEPS) -> float:
     """Median rate at which `dataset` yields batches, without a model."""
     iterator, stamps = iter(dataset), []
     for _ in range(warmup + steps):
@@ -35,7 +37,7 @@ def pipeline_images_per_second(dataset: tf.data.Dataset, batch_size: int, steps:
 
 
 def training_images_per_second(model: keras.Model, dataset: tf.data.Dataset, batch_size: int,
-                               steps: int = 300, warmup: int = 20) -> float:
+                               steps: int = 300, warmup: int = WARMUP_STEPS) -> float:
     """Median rate of `fit` steps once traced (the first `warmup` steps are dropped)."""
     timer = StepTimer()
     model.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0, shuffle=False)
@@ -56,8 +58,8 @@ def write_readme(out: Path) -> Path:
         f"Produced by `make benchmark` at commit `{env.get('git_commit')}`{dirty} with "
         f"{placement.get('strategy', 'the default strategy')} over {devices}, TensorFlow "
         f"{env.get('packages', {}).get('tensorflow')}; machine and versions in environment.json.", "",
-        f"Median images per second over {metrics['timed_steps']} steps of batch {metrics['batch_size']}, after 20 "
-        "warm-up steps (tracing excluded). Training is `fit` end to end, input pipeline included; the pipeline "
+        f"Median images per second over {metrics['timed_steps']} steps of batch {metrics['batch_size']}, after "
+        f"{WARMUP_STEPS} warm-up steps (tracing excluded). Training is `fit` end to end, input pipeline included; the pipeline "
         "alone is the `tf.data` stream (cache, shuffle, preprocessing, prefetch) without a model.", "",
         "| what | images / s |", "|---|---|", *rows, "", _reading(metrics), ""])
     (Path(out) / "README.md").write_text(text)
