@@ -70,6 +70,19 @@ def test_sample_quality_of_real_against_itself(untrained_evaluator, splits):
     assert evaluate.sample_quality(untrained_evaluator, noise, images)["frechet_distance"] > 0
 
 
+def test_fingerprint_names_the_weights(untrained_evaluator, splits):
+    images = splits.test.images[:20] / 255.0
+    assert evaluate.sample_quality(untrained_evaluator, images, images)["evaluator"] == untrained_evaluator.fingerprint
+    twin = evaluate.Evaluator(evaluate.build_classifier(evaluate.EvaluatorConfig(feature_units=16)))
+    twin.classifier.set_weights(untrained_evaluator.classifier.get_weights())
+    assert twin.fingerprint == untrained_evaluator.fingerprint
+    weights = twin.classifier.get_weights()
+    weights[0][0, 0, 0, 0] += 1e-3
+    changed = evaluate.Evaluator(evaluate.build_classifier(evaluate.EvaluatorConfig(feature_units=16)))
+    changed.classifier.set_weights(weights)
+    assert changed.fingerprint != untrained_evaluator.fingerprint
+
+
 def test_evaluator_refuses_images_outside_unit_range(untrained_evaluator):
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         untrained_evaluator.embed(-np.ones((2, 28, 28, 1)))
@@ -103,4 +116,5 @@ def test_train_evaluator_one_epoch_on_fake_data(tmp_path, splits, monkeypatch):
     records.write_json(out / "metrics.json", {"test_accuracy": evaluator.info["test_accuracy"],
                                                "accuracy_floor": 0.992, "real_vs_real": baseline})
     records.write_json(out / "environment.json", records.environment(epochs=1, wall_seconds=2.0))
-    assert f"{baseline['frechet_distance']:.3f}" in evaluate.write_readme(out).read_text()
+    readme = evaluate.write_readme(out).read_text()
+    assert f"{baseline['frechet_distance']:.3f}" in readme and evaluator.fingerprint in readme

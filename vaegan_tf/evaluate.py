@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 from pathlib import Path
 
@@ -85,6 +87,16 @@ class Evaluator:
     def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
         return sample_metrics.class_accuracy(self.embed(images)[1], labels)
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The first 12 hex digits of the SHA-256 of its weights. Two evaluators trained apart (another
+        machine, a lost cache) differ in their weights and so in every FD and KID they measure: results
+        compared across directories should come from the same fingerprint."""
+        digest = hashlib.sha256()
+        for weight in self.classifier.weights:
+            digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+        return digest.hexdigest()[:12]
+
 
 def evaluator_dir() -> Path:
     return mnist_mirror.cache_dir() / "evaluator"
@@ -151,6 +163,7 @@ def sample_quality(evaluator: Evaluator, samples: np.ndarray, reference: np.ndar
         "kid": kid_mean, "kid_std": kid_std,
         "inception_score": score_mean, "inception_score_std": score_std,
         "sharpness_ratio": sample_metrics.sharpness_ratio(samples, reference),
+        "evaluator": evaluator.fingerprint,
     }
     if sample_labels is not None:
         scores["conditional_accuracy"] = sample_metrics.class_accuracy(sample_logits, sample_labels)
@@ -207,6 +220,10 @@ def write_readme(out: Path) -> Path:
         "random shifts of up to 10% while training; Adam 1e-3 with cosine decay to 0, batch 128, on the 55,000 TF1 training images. "
         "Its features are not Inception's: FD, KID and IS here are comparable within this suite only.",
     ]
+    if "evaluator" in real:
+        lines += ["", f"Weights fingerprint `{real['evaluator']}`: every result's sample-quality block names the "
+                  "fingerprint of the evaluator that measured it; numbers from different fingerprints are not "
+                  "comparable to the last digit (a rebuilt evaluator has other weights)."]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
 
