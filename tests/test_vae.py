@@ -1,7 +1,9 @@
+import dataclasses
 import math
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -58,3 +60,18 @@ def test_loss_is_the_negative_elbo_of_its_distributions():
     likelihood = model.likelihood(posterior.mean(), training=False)
     np.testing.assert_allclose(reconstruction, -likelihood.log_prob(x), rtol=1e-5)
     np.testing.assert_allclose(kl, tfd.kl_divergence(posterior, model.prior()), rtol=1e-5)
+
+
+def test_deconv_decoder_upsamples_a_quarter_sized_start_to_the_image():
+    keras.utils.set_random_seed(0)
+    model = build_vae(dataclasses.replace(TINY, decoder="deconv"))
+    shapes = [layer.output.shape[1:] for layer in model.decoder.layers if isinstance(layer, keras.layers.Reshape)]
+    assert shapes == [(1, 1, 128)]  # 4 // 4: Sec. 4.3's FC start at side / 4
+    assert model.sample(3).shape == (3, 4, 4, 1)
+    logs = model.train_step((tf.cast(tf.random.uniform((8, 4, 4, 1)) < 0.5, tf.float32), tf.zeros(8, tf.int32)))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+
+
+def test_unknown_decoder_is_refused():
+    with pytest.raises(ValueError, match="unknown VAE decoder 'lstm'"):
+        VAEConfig(decoder="lstm")

@@ -45,7 +45,7 @@ import tensorflow_probability as tfp
 
 from vaegan_tf import losses
 from vaegan_tf.models.latent import GaussianLatentModel
-from vaegan_tf.models.vae import hidden_layers
+from vaegan_tf.models.vae import conv_block, deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("conv", "fc")
@@ -87,13 +87,6 @@ def condition_vector(y, condition_dim: int) -> tf.Tensor:
     return tf.reshape(tf.cast(y, tf.float32), [-1, condition_dim])
 
 
-def _conv_block(filters, strides, batch_norm, transpose=False):
-    layer = (keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D)(
-        filters, 5, strides=strides, padding="same", use_bias=not batch_norm)
-    return [layer, *([keras.layers.BatchNormalization(synchronized=True)] if batch_norm else []),
-            keras.layers.Activation("relu")]
-
-
 def _networks(config: CVAEConfig):
     """(x -> features, [features, y] -> 2 * latent, [z, y] -> image logits) as lists of layers."""
     bn, s, latent, shape = config.batch_norm, config.scaled, config.latent_dim, config.image_shape
@@ -104,14 +97,10 @@ def _networks(config: CVAEConfig):
         decoder = [*hidden_layers(units[::-1], config.fc_activation, bn),
                    keras.layers.Dense(math.prod(shape)), keras.layers.Reshape(shape)]
         return features, head, decoder
-    features = [*_conv_block(s(28), 2, bn), *_conv_block(s(56), 2, bn), *_conv_block(s(108), 2, bn),
+    features = [*conv_block(s(28), 2, bn), *conv_block(s(56), 2, bn), *conv_block(s(108), 2, bn),
                 keras.layers.Flatten()]
     head = [keras.layers.Dense(2 * latent)]
-    start = (shape[0] // 4, shape[1] // 4, s(128))
-    decoder = [*hidden_layers((math.prod(start),), "relu", bn), keras.layers.Reshape(start),
-               *_conv_block(s(64), 2, bn, transpose=True), *_conv_block(s(32), 2, bn, transpose=True),
-               keras.layers.Conv2DTranspose(shape[-1], 5, strides=1, padding="same")]
-    return features, head, decoder
+    return features, head, deconv_decoder_layers(shape, bn, s)
 
 
 class CVAE(GaussianLatentModel):

@@ -5,7 +5,9 @@ independent Bernoulli pixels (all TFP distributions), trained on the negative EL
 reparameterisation trick and the closed-form KL. The default network is the paper's own fully connected
 one (Sec. 4.4: two hidden layers of 200 softplus units, z = 50) with its training details (Sec. 4: batch
 norm on every layer but the outputs, Adam, lr 1e-3, batch 100). Leaves out: convolutional variants and
-other layer sizes live in the configs of the experiments that need them.
+other layer sizes live in the configs of the experiments that need them; `decoder="deconv"` swaps in
+Sec. 4.3's convolutional decoder (the VAE-GAN's option: the fully connected one loses the game to a conv
+discriminator, see `vae_gan`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ class VAEConfig:
     batch_norm: bool = True  # Sec. 4: "added to all fully connected and convolutional layers except the output"
     learning_rate: float = 1e-3  # Sec. 4: VAEs without GANs
     seed: int = 0
+    decoder: str = "dense"  # "deconv": Sec. 4.3's convolutional decoder (`deconv_decoder_layers`), z alone in
+
+    def __post_init__(self):
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown VAE decoder {self.decoder!r}; choose one of {DECODERS}")
+
+
+DECODERS = ("dense", "deconv")
 
 
 def hidden_layers(units, activation: str, batch_norm: bool) -> list[keras.layers.Layer]:
@@ -46,6 +56,24 @@ def hidden_layers(units, activation: str, batch_norm: bool) -> list[keras.layers
     return layers
 
 
+def conv_block(filters: int, strides: int, batch_norm: bool, transpose: bool = False) -> list[keras.layers.Layer]:
+    """5x5 'same' (transposed) convolution -> (synchronized batch norm) -> ReLU: Sec. 4.3's blocks."""
+    layer = (keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D)(
+        filters, 5, strides=strides, padding="same", use_bias=not batch_norm)
+    return [layer, *([keras.layers.BatchNormalization(synchronized=True)] if batch_norm else []),
+            keras.layers.Activation("relu")]
+
+
+def deconv_decoder_layers(image_shape, batch_norm: bool, width=lambda units: units) -> list[keras.layers.Layer]:
+    """Sec. 4.3's decoder (the CVAE's): FC (H/4)*(W/4)*128 (BN, ReLU) -> reshape -> deconv5-64 s2 ->
+    deconv5-32 s2 (BN, ReLU) -> a 5x5 stride-1 deconv to the image channels, logits. `width` scales the
+    hidden widths (SVHN's 8/7)."""
+    start = (image_shape[0] // 4, image_shape[1] // 4, width(128))
+    return [*hidden_layers((math.prod(start),), "relu", batch_norm), keras.layers.Reshape(start),
+            *conv_block(width(64), 2, batch_norm, transpose=True), *conv_block(width(32), 2, batch_norm, transpose=True),
+            keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=1, padding="same")]
+
+
 class VAE(GaussianLatentModel):
     """x -> Q(z|x) -> z -> p(x|z). Exposes `posterior`, `likelihood`, `prior` for evaluation."""
 
@@ -56,6 +84,7 @@ class VAE(GaussianLatentModel):
             [keras.layers.Flatten(), *hidden_layers(config.hidden_units, config.activation, config.batch_norm),
              keras.layers.Dense(2 * config.latent_dim)], name="encoder")
         self.decoder = keras.Sequential(
+            deconv_decoder_layers(config.image_shape, config.batch_norm) if config.decoder == "deconv" else
             [*hidden_layers(config.hidden_units[::-1], config.activation, config.batch_norm),
              keras.layers.Dense(math.prod(config.image_shape)), keras.layers.Reshape(config.image_shape)],
             name="decoder")
