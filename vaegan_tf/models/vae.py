@@ -6,8 +6,8 @@ reparameterisation trick and the closed-form KL. The default network is the pape
 one (Sec. 4.4: two hidden layers of 200 softplus units, z = 50) with its training details (Sec. 4: batch
 norm on every layer but the outputs, Adam, lr 1e-3, batch 100). Leaves out: convolutional variants and
 other layer sizes live in the configs of the experiments that need them; `decoder="deconv"` swaps in
-Sec. 4.3's convolutional decoder (the VAE-GAN's option: the fully connected one loses the game to a conv
-discriminator, see `vae_gan`).
+Sec. 4.3's convolutional decoder (an option for the VAE-GAN: in short scratch runs the fully connected
+one lost the game to the conv discriminator, see `vae_gan`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def deconv_decoder_layers(image_shape, batch_norm: bool, width=lambda units: uni
     hidden widths (SVHN's 8/7)."""
     start = (image_shape[0] // 4, image_shape[1] // 4, width(128))
     return [*hidden_layers((math.prod(start),), "relu", batch_norm), keras.layers.Reshape(start),
-            *conv_block(width(64), 2, batch_norm, transpose=True), *conv_block(width(32), 2, batch_norm, transpose=True),
+            *conv_block(width(64), 2, batch_norm, transpose=True),
+            *conv_block(width(32), 2, batch_norm, transpose=True),
             keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=1, padding="same")]
 
 
