@@ -96,11 +96,14 @@ def test_benchmark_readme_names_the_commit_devices_and_every_rate(tmp_path):
 def test_provenance_says_when_a_run_was_resumed():
     from vaegan_tf import records
 
-    env = {"git_commit": "abc", "epochs": 10, "wall_seconds": 120.0, "packages": {"tensorflow": "2.21.0"},
-           "devices": ["/cpu:0"], "distribution": None}
-    assert "resumed" not in records.provenance(env, "make vae")
+    env = {"git_commit": "abc", "epochs": 10, "wall_seconds": 120.0, "total_seconds": 90.0,
+           "packages": {"tensorflow": "2.21.0"}, "devices": ["/cpu:0"], "distribution": None}
+    fresh = records.provenance(env, "make vae")
+    assert "resumed" not in fresh and "(1.5 min in all)" in fresh
     resumed = records.provenance({**env, "resumed_from_epoch": 4, "resumed_from_commit": "def"}, "make vae")
     assert "resumed after epoch 4" in resumed and "`def`" in resumed and "`abc`" in resumed
+    # the process time of a resumed run is shorter than its training time: say which session it covers
+    assert "(1.5 min in all in the last session)" in resumed
 
 
 def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(monkeypatch):
@@ -136,3 +139,26 @@ def test_smoke_settings_evaluate_on_the_first_images_only(splits, monkeypatch):
     short = RunSettings(evaluation_images=7).load()
     assert (len(short.validation), len(short.test)) == (7, 7) and short.train is splits.train
     np.testing.assert_array_equal(short.test.images, splits.test.images[:7])
+
+
+def test_evaluator_sentence_names_the_fingerprints_that_scored_a_table():
+    from vaegan_tf import records
+
+    quality = {"CVAE": {"fid": 1.0, "evaluator": "7afa844a3699"}, "real": {"evaluator": "7afa844a3699"}}
+    assert "fingerprint 7afa844a3699 " in records.evaluator_sentence(quality)
+    mixed = {**quality, "old": {"evaluator": "0123456789ab"}}
+    assert "0123456789ab, 7afa844a3699" in records.evaluator_sentence(mixed)
+    assert records.evaluator_sentence({"CVAE": {"fid": 1.0}, "note": "skipped"}) == ""  # results from before
+
+
+def test_figure7_reading_follows_the_numbers():
+    from vaegan_tf.studies import figure7_report
+
+    row = lambda accuracy, fd, sharpness: {"conditional_accuracy": accuracy, "frechet_distance": fd,
+                                           "sharpness_ratio": sharpness}
+    quality = {"CVAE": row(0.94, 17.0, 0.43), "CVAE-GAN": row(0.28, 135.0, 1.03), "real training images": row(1, 0.5, 1)}
+    worse = figure7_report.reading(quality)
+    assert "closer to real sharpness" in worse and "farther from the test" in worse and "less often (28.0%" in worse
+    quality["CVAE-GAN"] = row(0.97, 12.0, 0.30)
+    better = figure7_report.reading(quality)
+    assert "farther from real sharpness" in better and "closer to the test" in better and "more often" in better

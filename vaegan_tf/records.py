@@ -86,18 +86,31 @@ def environment(*, strategy_description: dict | None = None, epochs: int | None 
     }
 
 
+def evaluator_sentence(quality: dict) -> str:
+    """Which evaluator scored a sample-quality table (its weights' fingerprint), or "" for results measured
+    before fingerprints were recorded."""
+    prints = sorted({row["evaluator"] for row in quality.values() if isinstance(row, dict) and "evaluator" in row})
+    if not prints:
+        return ""
+    return (f"Scored by the evaluator with fingerprint {', '.join(prints)} (`make evaluator`; FD and KID from "
+            "another evaluator differ in their last digits).")
+
+
 def provenance(env: dict, command: str) -> str:
     """One sentence for a results README: what produced it, at which commit, how long it trained, where."""
     where = env.get("distribution") or {}
     trained = (f"{env['epochs']} epochs in {env['wall_seconds'] / 60:.1f} min of training"
                if env.get("epochs") is not None else "no training")
-    total = f" ({env['total_seconds'] / 60:.1f} min in all)" if env.get("total_seconds") else ""
+    resumed = env.get("resumed_from_epoch")
+    # a resumed run's training time spans sessions, its process time only the last one
+    total = (f" ({env['total_seconds'] / 60:.1f} min in all{' in the last session' if resumed else ''})"
+             if env.get("total_seconds") else "")
+    if resumed:
+        trained += " over more than one session"
+        total += f", resumed after epoch {resumed} from a backup made at commit `{env.get('resumed_from_commit')}`"
     dirty = f", with uncommitted changes to {', '.join(env['git_dirty_at_start'])}" if env.get("git_dirty_at_start") else ""
     place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
-    if env.get("resumed_from_epoch"):
-        trained += (f", resumed after epoch {env['resumed_from_epoch']} from a backup made at commit "
-                    f"`{env.get('resumed_from_commit')}` (wall time counts both sessions)")
-    return (f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total} on {place}, "
+    return (f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total}, on {place}, "
             f"TensorFlow {env['packages']['tensorflow']}" + (f", data from {env['data_source']}." if env.get("data_source") else "."))
 
 

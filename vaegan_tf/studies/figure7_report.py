@@ -50,6 +50,20 @@ def collapse_verdict(per_class: list[dict], model: str) -> str:
     return verdict + f"by this measure digit 2 does not collapse, and {others}."
 
 
+def reading(quality: dict) -> str:
+    """One sentence from the table: where the CVAE-GAN beats the CVAE and where it does not."""
+    cvae, gan, real = (quality[name] for name in MODELS)
+    sharper = abs(gan["sharpness_ratio"] - 1) < abs(cvae["sharpness_ratio"] - 1)
+    closer = gan["frechet_distance"] < cvae["frechet_distance"]
+    labelled = gan["conditional_accuracy"] > cvae["conditional_accuracy"]
+    return (f"**Reading:** the CVAE-GAN's samples are {'closer to' if sharper else 'farther from'} real sharpness "
+            f"than the CVAE's (ratio {gan['sharpness_ratio']:.2f} vs {cvae['sharpness_ratio']:.2f}, real "
+            f"{real['sharpness_ratio']:.2f}), {'closer to' if closer else 'farther from'} the test images (FD "
+            f"{gan['frechet_distance']:.1f} vs {cvae['frechet_distance']:.1f}), and show the digit they were asked "
+            f"for {'more' if labelled else 'less'} often ({100 * gan['conditional_accuracy']:.1f}% vs "
+            f"{100 * cvae['conditional_accuracy']:.1f}%).")
+
+
 def _markdown(header, rows) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
             *("| " + " | ".join(row) + " |" for row in rows)]
@@ -85,6 +99,7 @@ def write_readme(out: Path) -> Path:
     lines += [f"{count} class-conditional samples ({count // 10} per digit), decoded by both models from the same "
               "z and y, scored by the evaluator classifier against the test images (lower FD / KID is closer to real "
               "data; sharpness ratio 1 is as sharp as real test images):", "", *table, "",
+              *filter(None, [reading(quality), records.evaluator_sentence(quality)]), "",
               "Per digit: conditional accuracy; Frechet distance to that digit's test images; diversity = mean "
               "pairwise feature distance of the samples over that of the digit's test images (1 = as varied as real "
               "digits, near 0 = one image repeated):", "", *_markdown(per_class_header, per_class_rows(metrics)), "",

@@ -59,7 +59,7 @@ def write_readme(out: Path) -> Path:
         lines += [f"{count} samples per model, decoded from the same z ~ N(0, I), scored by the evaluator classifier "
                   "against the test images (lower FD / KID is closer to real data; sharpness ratio 1 is as sharp as "
                   "real test images); reconstruction error on the 10,000 grey test images through the posterior mean:",
-                  "", *markdown, "", _verdict(metrics, title.split(" (")[0]), ""]
+                  "", *markdown, "", *filter(None, [_verdict(metrics, title.split(" (")[0]), records.evaluator_sentence(quality)]), ""]
     else:
         lines += [f"Sample quality: {quality}", ""]
     lines += ["## Choices the documents leave open", "",
