@@ -12,9 +12,10 @@ config. Every model decodes the same z ~ N(0, I), so the sample grids differ by 
 the same table: Frechet distance, KID, Inception-score analogue and sharpness ratio of 10,000 samples
 against the test images (evaluator features), and the mean squared pixel error of test reconstructions
 through the posterior mean; real training images are the baseline.
-Choices the documents leave open: epochs (10 for the VAE-GAN, whose step with the conv decoder takes about
-1.5 s on 2 CPU cores, fifty plain-VAE steps: 14 min an epoch; 20 for the DFC-VAE; lr 1e-4 for the VAE-GAN, Sec. 4, and 1e-3 for the DFC-VAE, a VAE without a
-GAN), and those written in the two model modules.
+Choices the documents leave open: epochs (10 for the VAE-GAN, whose step with the conv decoder takes
+1.3-1.5 s on 2 CPU cores, about fifty plain-VAE steps: 12-14 min an epoch; 20 for the DFC-VAE); lr 1e-4 for
+the VAE-GAN (Sec. 4) and 1e-3 for the DFC-VAE, a VAE without a GAN; and those written in the two model
+modules.
 """
 
 from __future__ import annotations
