@@ -47,7 +47,7 @@ def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
                                        reconstruction_weight=0.5))
     model.vae.draw_noise = lambda shape: tf.zeros(shape) + 0.3  # the same z in every pass
     x = grey_images(4, 4)
-    gradients, variables, _ = model.generator_gradients(x)
+    gradients, variables, _, _ = model.generator_gradients(x)
     encoder = len(model.vae.encoder.trainable_variables)
     with tf.GradientTape(persistent=True) as tape:
         kl, rebuilt, generated = model._images(x, training=True)

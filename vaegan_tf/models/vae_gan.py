@@ -9,7 +9,7 @@ Eq. 2 sums KL + similarity + gan into one L_G; as Larsen et al. (and REFERENCE-N
 split by network: the encoder minimises KL + similarity (the GAN gradient is kept out of it), the decoder
 gamma * similarity + gan (gamma weighs reconstruction against the GAN; 1 is eq. 2 itself), and the
 discriminator L_D alone (no reconstruction gradient). One tape records the generator's pass; each network
-has its own Adam; updates alternate, discriminator first.
+has its own Adam; updates alternate, discriminator first, both from one pass of the encoder and decoder.
 
 Balance (`equilibrium`, on by default; None trains as eqs. 2-3 alone): Larsen et al.'s released code
 skips updates to keep the two players level, with equilibrium 0.68 and margin 0.35 (the values its common
@@ -134,15 +134,9 @@ class VAEGAN(AdversarialModel):
 
     def train_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
-        _, rebuilt, generated = self._images(x, training=True)
-        with tf.GradientTape() as tape:
-            d_loss, real, prior, real_correct = self.discriminator_terms(x, rebuilt, generated, training=True)
-            d_mean = tf.nn.compute_average_loss(d_loss)
-        train_discriminator, train_decoder = self.balance(real, prior)
-        variables = self.discriminator.trainable_variables
-        distribute.apply_if(train_discriminator, tape.gradient(d_mean, variables), variables,
-                            self.discriminator_optimizer)
-        gradients, variables, terms = self.generator_gradients(x)
+        gradients, variables, terms, (d_loss, train_discriminator, train_decoder, real_correct) = (
+            self.generator_gradients(x, before_judging=lambda rebuilt, generated: self.discriminator_step(
+                x, rebuilt, generated)))
         encoder = len(self.vae.encoder.trainable_variables)
         self.generator_optimizer.apply(gradients[:encoder], variables[:encoder])
         distribute.apply_if(train_decoder, gradients[encoder:], variables[encoder:], self.decoder_optimizer)
@@ -152,11 +146,15 @@ class VAEGAN(AdversarialModel):
                            discriminator_updated=tf.cast(train_discriminator, tf.float32),
                            decoder_updated=tf.cast(train_decoder, tf.float32))
 
-    def generator_gradients(self, x):
-        """(gradients, variables, per-example terms): the encoder's from KL + similarity, the decoder's from
-        gamma * similarity + gan, both from one recorded pass."""
+    def generator_gradients(self, x, before_judging=lambda rebuilt, generated: None):
+        """(gradients, variables, per-example terms, what `before_judging` returned): the encoder's from
+        KL + similarity, the decoder's from gamma * similarity + gan, both from one recorded pass.
+        `before_judging(x~, x_p)` runs between the images and the judging, off the tape: the training step
+        updates D there, so one pass of the encoder and decoder serves both players."""
         with tf.GradientTape(persistent=True) as tape:
             kl, rebuilt, generated = self._images(x, training=True)
+            with tape.stop_recording():
+                before = before_judging(rebuilt, generated)
             similarity, gan = self.generator_terms(x, rebuilt, generated, training=True)
             encoder_loss = kl + similarity
             decoder_loss = self.config.reconstruction_weight * similarity + gan
@@ -165,7 +163,19 @@ class VAEGAN(AdversarialModel):
         encoder, decoder = self.vae.encoder.trainable_variables, self.vae.decoder.trainable_variables
         gradients = tape.gradient(encoder_mean, encoder) + tape.gradient(decoder_mean, decoder)
         del tape
-        return gradients, encoder + decoder, (encoder_loss, decoder_loss, kl, similarity, gan)
+        return gradients, encoder + decoder, (encoder_loss, decoder_loss, kl, similarity, gan), before
+
+    def discriminator_step(self, x, rebuilt, generated):
+        """Updates D by eq. 3 when the balance allows; returns (L_D [B], update D?, update the decoder?,
+        real images called real [B])."""
+        with tf.GradientTape() as tape:
+            d_loss, real, prior, real_correct = self.discriminator_terms(x, rebuilt, generated, training=True)
+            d_mean = tf.nn.compute_average_loss(d_loss)
+        train_discriminator, train_decoder = self.balance(real, prior)
+        variables = self.discriminator.trainable_variables
+        distribute.apply_if(train_discriminator, tape.gradient(d_mean, variables), variables,
+                            self.discriminator_optimizer)
+        return d_loss, train_discriminator, train_decoder, real_correct
 
     def test_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
