@@ -54,13 +54,36 @@ def test_generator_pair_term_is_kl_plus_feature_distance_plus_two_cross_entropie
     x, y = binary_images(2, seed=3), tf.one_hot([4, 7], 10)
     h = model.m2.trunk(x, training=False)
     kl, pixel, rebuilt, generated = model._images(x, h, y, training=False)
-    total, similarity, gan = model.generator_terms(x, y, kl, pixel, rebuilt, generated, training=False)
+    total, similarity, gan, prior_gan = model.generator_terms(x, y, kl, pixel, rebuilt, generated, training=False)
     feature_gap = model.discriminator(x)[1] - model.discriminator(rebuilt)[1]
     np.testing.assert_allclose(similarity, tf.reduce_sum(feature_gap ** 2, -1), rtol=1e-5)
     cross_entropy = (losses.class_cross_entropy([4, 7], model.discriminator(generated)[0])
                      + losses.class_cross_entropy([4, 7], model.discriminator(rebuilt)[0]))
     np.testing.assert_allclose(gan, cross_entropy, rtol=1e-5)
     np.testing.assert_allclose(total, kl + 2.0 * similarity + 3.0 * gan, rtol=1e-5)
+    np.testing.assert_allclose(prior_gan, 3.0 * losses.class_cross_entropy([4, 7], model.discriminator(generated)[0]),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("learns", [True, False])
+def test_q_learns_from_prior_samples_only_in_the_papers_sum(learns):
+    """The unlabelled G is sum_y q G_y either way; without `q_learns_from_prior_samples` its gradient in
+    q(y|x) lacks the prior-sample GAN term, which does not depend on x."""
+    model = tiny(q_learns_from_prior_samples=learns)
+    model.m2.draw_noise = lambda shape: tf.zeros(shape)
+    x = binary_images(3, seed=6)
+    h = model.m2.trunk(x, training=False)
+    q = tf.nn.softmax(tf.random.normal((3, 10), seed=7))
+    with tf.GradientTape() as tape:
+        tape.watch(q)
+        total = model._over_every_label(x, h, q, training=False, discriminator=False)[0]
+    by_label = [model._pairs(x, h, tf.one_hot([label] * 3, 10), training=False, discriminator=False)
+                for label in range(10)]
+    per_pair, prior_gan = (tf.stack([terms[i] for terms in by_label], axis=1) for i in (0, 3))
+    np.testing.assert_allclose(total, tf.reduce_sum(q * per_pair, -1), rtol=1e-5)
+    expected = per_pair if learns else per_pair - prior_gan
+    np.testing.assert_allclose(tape.gradient(total, q), expected, rtol=1e-4)
+    assert float(tf.reduce_min(prior_gan)) > 0.1  # the two cases differ
 
 
 def test_pixel_reconstruction_adds_exactly_the_bernoulli_term():

@@ -19,6 +19,9 @@ all labelled or all unlabelled with the soft q(y|x) standing in for y (the autho
 the generator has one Adam per kind of batch. Updates alternate: a discriminator step, then a generator
 step (encoder, classifier and decoder) against the updated discriminator, one Adam each. `pixel_reconstruction=True` keeps M2's Bernoulli reconstruction term beside
 the feature distance (what the paper fell back to for DRAW-GAN, Sec. 4.6); off by default, as Sec. 3.3.
+`q_learns_from_prior_samples=False` (ours, not the paper's) keeps every weighting but stops one gradient:
+the GAN term of the prior sample Dec(z, y) does not depend on x, yet weighted by q(y|x) it pulls q towards
+the labels whose samples fool D best, whatever x shows. The decoder still learns from it, weighted by q.
 Networks: M2's (Sec. 4.5, `conv` for Table 1's "convolutional with GAN"), the discriminator of Sec. 4.3.
 """
 
@@ -45,6 +48,7 @@ class SSLVAEGANConfig:
     similarity_weight: float = 1.0
     gan_weight: float = 1.0
     pixel_reconstruction: bool = False
+    q_learns_from_prior_samples: bool = True  # the paper's sum over q (module docstring); False: ours
 
     @property
     def num_classes(self) -> int:
@@ -65,13 +69,15 @@ class SSLVAEGAN(AdversarialModel):
         """Class logits of q(y|x)."""
         return self.m2(x, training=training)
 
-    def _images(self, x, h, y, training: bool):
-        """(KL [N], pixel NLL [N], reconstruction x~_y, prior sample Dec(z, y)) for label vectors y [N, K]."""
+    def _images(self, x, h, y, training: bool, prior_y=None):
+        """(KL [N], pixel NLL [N], reconstruction x~_y, prior sample Dec(z, prior_y)) for label vectors y
+        [N, K]; prior_y defaults to y."""
+        prior_y = y if prior_y is None else prior_y
         posterior = self.m2.posterior(h, y, training)
         normal = posterior.distribution
         likelihood = self.m2.likelihood(normal.loc + normal.scale * self.m2.draw_noise(tf.shape(normal.loc)), y,
                                         training)
-        generated = self.m2.likelihood(self.m2.draw_noise(tf.shape(normal.loc)), y, training).mean()
+        generated = self.m2.likelihood(self.m2.draw_noise(tf.shape(normal.loc)), prior_y, training).mean()
         return (losses.kl_to_prior(posterior, self.m2.prior()), losses.reconstruction_nll(x, likelihood),
                 likelihood.mean(), generated)
 
@@ -83,33 +89,42 @@ class SSLVAEGAN(AdversarialModel):
         return (losses.soft_class_cross_entropy(y, real_logits) + losses.class_cross_entropy(fake, generated_logits)
                 + losses.class_cross_entropy(fake, rebuilt_logits))
 
-    def generator_terms(self, x, y, kl, pixel_nll, rebuilt, generated, training: bool):
-        """(G_y(x) [N], feature distance [N], GAN cross-entropies [N]) for label vectors y [N, K]."""
+    def generator_terms(self, x, y, kl, pixel_nll, rebuilt, generated, training: bool, prior_y=None):
+        """(G_y(x) [N], feature distance [N], GAN cross-entropies [N], the weighted prior-sample one [N])
+        for label vectors y [N, K], the prior samples drawn with prior_y (default y)."""
+        prior_y = y if prior_y is None else prior_y
         (_, real_features), (rebuilt_logits, rebuilt_features), (generated_logits, _) = self.judge(
             x, rebuilt, generated, training=training)
         similarity = losses.feature_distance(real_features, rebuilt_features)
-        gan = (losses.soft_class_cross_entropy(y, generated_logits)
-               + losses.soft_class_cross_entropy(y, rebuilt_logits))
+        prior_gan = losses.soft_class_cross_entropy(prior_y, generated_logits)
+        gan = prior_gan + losses.soft_class_cross_entropy(y, rebuilt_logits)
         per_pair = kl + self.config.similarity_weight * similarity + self.config.gan_weight * gan
         if self.config.pixel_reconstruction:
             per_pair += pixel_nll
-        return per_pair, similarity, gan
+        return per_pair, similarity, gan, self.config.gan_weight * prior_gan
 
-    def _pairs(self, x, h, y, training: bool, discriminator: bool):
-        """L_D (discriminator=True) or (G, similarity, gan) of each (x, y) pair."""
-        kl, pixel_nll, rebuilt, generated = self._images(x, h, y, training)
+    def _pairs(self, x, h, y, training: bool, discriminator: bool, prior_y=None):
+        """L_D (discriminator=True) or (G, similarity, gan, prior-sample gan) of each (x, y) pair."""
+        kl, pixel_nll, rebuilt, generated = self._images(x, h, y, training, prior_y)
         if discriminator:
             return self.discriminator_terms(x, y, rebuilt, generated, training)
-        return self.generator_terms(x, y, kl, pixel_nll, rebuilt, generated, training)
+        return self.generator_terms(x, y, kl, pixel_nll, rebuilt, generated, training, prior_y)
 
     def _over_every_label(self, x, h, q, training: bool, discriminator: bool):
-        """sum_y q(y|x) term(x, y) with each of the K labels decoded: [B] (or a tuple of [B])."""
+        """sum_y q(y|x) term(x, y) with each of the K labels decoded: [B] (or a tuple of [B]). Without
+        `q_learns_from_prior_samples`, G's prior-sample GAN term is weighted by q held constant."""
         k, batch = self.config.num_classes, tf.shape(x)[0]
         tiled = lambda t: tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
         labels = tf.one_hot(tf.repeat(tf.range(k), batch), k)
         terms = self._pairs(tiled(x), tiled(h), labels, training, discriminator)
-        average = lambda t: tf.reduce_sum(q * tf.transpose(tf.reshape(t, [k, batch])), axis=-1)
-        return average(terms) if discriminator else tuple(average(t) for t in terms)
+        average = lambda t, weights=q: tf.reduce_sum(weights * tf.transpose(tf.reshape(t, [k, batch])), axis=-1)
+        if discriminator:
+            return average(terms)
+        per_pair, similarity, gan, prior_gan = terms
+        total = average(per_pair)
+        if not self.config.q_learns_from_prior_samples:  # the same value, without that gradient into q
+            total += average(prior_gan, tf.stop_gradient(q)) - average(prior_gan)
+        return total, average(similarity), average(gan)
 
     @staticmethod
     def _gradients(loss_fn, variables):
@@ -129,7 +144,7 @@ class SSLVAEGAN(AdversarialModel):
             d_u = self._over_every_label(x_u, h_u, tf.stop_gradient(q.probs_parameter()), True, True)
             loss = tf.nn.compute_average_loss(d_l) + tf.nn.compute_average_loss(d_u)
             return loss, {"discriminator_loss": tf.concat([d_l, d_u], 0)}
-        g_l, similarity, gan = self._pairs(x_l, h_l, tf.one_hot(y_l, k), True, False)
+        g_l, similarity, gan, _ = self._pairs(x_l, h_l, tf.one_hot(y_l, k), True, False)
         classification = losses.classification_loss(y_l, logits_l)
         g_u = self._over_every_label(x_u, h_u, q.probs_parameter(), True, False)[0] - q.entropy()
         g_l += self.m2.config.alpha * classification
@@ -146,7 +161,8 @@ class SSLVAEGAN(AdversarialModel):
         if discriminator:
             d = self._pairs(x, tf.stop_gradient(h), tf.stop_gradient(target), True, True)
             return tf.nn.compute_average_loss(d), {"discriminator_loss": d}
-        g, similarity, gan = self._pairs(x, h, target, True, False)
+        prior_target = target if self.config.q_learns_from_prior_samples else tf.stop_gradient(target)
+        g, similarity, gan, _ = self._pairs(x, h, target, True, False, prior_target)
         classification = losses.classification_loss(y, logits)
         per_example = g + labelled[:, 0] * self.m2.config.alpha * classification - (1.0 - labelled[:, 0]) * q.entropy()
         return tf.nn.compute_average_loss(per_example), {"generator_loss": per_example, "similarity": similarity,
