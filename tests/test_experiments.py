@@ -63,6 +63,11 @@ def test_experiment_smoke_mode_runs_on_real_mnist(tmp_path, script, name, figure
     assert (out / figure).stat().st_size > 5_000 and "smoke" in (out / "README.md").read_text()
 
 
+def test_balance_flag_is_refused_where_there_is_no_discriminator(tmp_path):
+    done = run_experiment("--balance=larsen", cwd=tmp_path, script="dfcvae.py")
+    assert done.returncode != 0 and "--balance is a VAE-GAN setting" in done.stderr
+
+
 def test_unknown_flag_value_is_a_clear_error(tmp_path):
     done = run_experiment("--strategy=tpu", cwd=tmp_path)
     assert done.returncode != 0 and "strategy" in done.stderr and "tpu" in done.stderr

@@ -63,21 +63,27 @@ def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
     assert all(np.isfinite(float(v)) for v in logs.values())
 
 
-@pytest.mark.parametrize("real, prior, updates, with_real", [
-    (0.7, 0.7, (True, True), (True, True)),  # level: both players move
-    (0.7, 0.2, (False, True), (False, True)),  # D too sure of the prior samples: D waits
-    (0.2, 0.7, (True, True), (False, True)),  # too sure of the real images: D waits only by Larsen's rule
-    (0.7, 1.2, (True, False), (True, False)),  # D fooled by prior samples: the decoder waits
-    (0.2, 1.2, (True, False), (True, True)),  # Larsen's rule: both fire, both move
+@pytest.mark.parametrize("real, prior, prior_rule, larsen, both_sure", [
+    (0.7, 0.7, (True, True), (True, True), (True, True)),  # level: both players move
+    (0.7, 0.2, (False, True), (False, True), (True, True)),  # sure of the prior samples only: D waits unless both_sure
+    (0.2, 0.7, (True, True), (False, True), (True, True)),  # sure of the real images: D waits only by Larsen's rule
+    (0.2, 0.2, (False, True), (False, True), (False, True)),  # sure of both: D waits by every rule
+    (0.7, 1.2, (True, False), (True, False), (True, False)),  # D fooled by prior samples: the decoder waits
+    (1.2, 0.7, (True, True), (True, False), (True, True)),  # unsure of real images: Larsen's decoder waits
+    (0.2, 1.2, (True, False), (True, True), (True, False)),  # Larsen's rule: both fire, both move
 ])
-def test_vae_gan_equilibrium_skips_the_stronger_player(real, prior, updates, with_real):
-    model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
-    decided = model.balance(tf.fill([4], real), tf.fill([4], prior))
-    assert tuple(bool(d) for d in decided) == updates
-    larsen = build_vae_gan(VAEGANConfig(vae=TINY_VAE, balance_on_real=True))
-    assert tuple(bool(d) for d in larsen.balance(tf.fill([4], real), tf.fill([4], prior))) == with_real
+def test_vae_gan_equilibrium_skips_the_stronger_player(real, prior, prior_rule, larsen, both_sure):
+    for rule, expected in (("prior", prior_rule), ("larsen", larsen), ("both_sure", both_sure)):
+        model = build_vae_gan(VAEGANConfig(vae=TINY_VAE, balance=rule))
+        decided = model.balance(tf.fill([4], real), tf.fill([4], prior))
+        assert tuple(bool(d) for d in decided) == expected, rule
     unbalanced = build_vae_gan(VAEGANConfig(vae=TINY_VAE, equilibrium=None))
     assert tuple(bool(d) for d in unbalanced.balance(tf.fill([4], real), tf.fill([4], prior))) == (True, True)
+
+
+def test_vae_gan_rejects_an_unknown_balance_rule():
+    with pytest.raises(ValueError, match="balance"):
+        VAEGANConfig(balance="fake")
 
 
 def test_vae_gan_step_leaves_a_skipped_network_untouched():
@@ -123,7 +129,7 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
     config = vae_variants.VariantConfig(
         variant=variant, name=variant, epochs=1, run=run, baseline=baseline, perceptual_epochs=1,
         quality_samples=60, vae_gan=VAEGANConfig(vae=VAEConfig(hidden_units=(16,), latent_dim=3, learning_rate=1e-4,
-                                                               decoder="deconv")),
+                                                               decoder="deconv"), balance="both_sure"),
         dfc_vae=DFCVAEConfig(vae=TINY_VAE))
     metrics = vae_variants.run_variant(config, splits, evaluator=evaluate.Evaluator(evaluate.build_classifier()))
     title = vae_variants.TITLES[variant]
@@ -142,6 +148,8 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
     assert ("perceptual_network" in metrics) == (variant == "dfcvae")
     readme = (out / "README.md").read_text()
     assert ("Share of steps that updated D" in readme) == (variant == "vaegan")
+    # another balance rule than the default is named, with the command that reproduces it
+    assert ("rule `both_sure`" in readme and "make vaegan ARGS='--balance=both_sure'" in readme) == (variant == "vaegan")
     assert "**Reading:**" in readme and f"{metrics['test_reconstruction_mse'][title]:.4f}" in readme
     assert ("against the plain VAE, same networks" in readme) == (variant == "vaegan")
 

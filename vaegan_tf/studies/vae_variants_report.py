@@ -6,6 +6,9 @@ import csv
 from pathlib import Path
 
 from vaegan_tf import records
+from vaegan_tf.models.vae_gan import VAEGANConfig
+
+DEFAULT_BALANCE = VAEGANConfig.balance
 
 BASELINES = ("plain VAE", "plain VAE, same networks")  # vae_variants.SAME_NETWORK_TITLE
 HEADER = ("images", "Frechet distance", "KID", "Inception score", "sharpness ratio", "test reconstruction MSE")
@@ -31,6 +34,9 @@ def rows(metrics: dict) -> list[list[str]]:
 def write_readme(out: Path) -> Path:
     metrics, config, env = records.read_run(out)
     title, command, what = ABOUT[config["variant"]]
+    rule = config.get("vae_gan", {}).get("balance", DEFAULT_BALANCE)
+    if config["variant"] == "vaegan" and rule != DEFAULT_BALANCE:
+        command += f" ARGS='--balance={rule}'"
     base = metrics["baseline_training"]
     origin = "loaded from `make vae`'s finished run" if base["loaded_from_finished_run"] else "trained here with `make vae`'s config"
     lines = [f"# {out.name}: {title} against the plain VAE", "", records.provenance(env, command), "",
@@ -90,12 +96,21 @@ def _balance_lines(out: Path, config: dict) -> list[str]:
     if balance["equilibrium"] is None:
         return ["- Balance: none; D and the decoder update every step, as eqs. 2-3 alone say."]
     log = records.read_csv_log(out / "training_log.csv")
-    on_real = " or real images (Larsen's rule)" if balance.get("balance_on_real", True) else ""
+    rule = balance.get("balance") or ("prior" if balance.get("balance_on_real") is False else "larsen")
     share = lambda key: ", ".join(f"{100 * value:.0f}%" for value in log[key])
-    return [f"- Balance: Larsen et al.'s equilibrium {balance['equilibrium']} ± {balance['margin']} (see "
-            f"vaegan_tf/models/vae_gan.py): D waits while its cross-entropy on prior samples{on_real} is below "
-            "the band, the decoder while it is above it. Share of steps that updated D, epoch by epoch: "
-            f"{share('discriminator_updated')}; the decoder: {share('decoder_updated')}."]
+    return [f"- Balance: Larsen et al.'s equilibrium {balance['equilibrium']} ± {balance['margin']}, rule "
+            f"`{rule}` (see vaegan_tf/models/vae_gan.py): {BALANCE_WORDS[rule]}. Share of steps that updated D, "
+            f"epoch by epoch: {share('discriminator_updated')}; the decoder: {share('decoder_updated')}. D called "
+            f"real training images real on {share('real_accuracy')} of them."]
+
+
+BALANCE_WORDS = {
+    "prior": "D waits while its cross-entropy on prior samples is below the band, the decoder while it is above it",
+    "larsen": "D waits while its cross-entropy on prior samples or on real images is below the band, the decoder "
+              "while either is above it",
+    "both_sure": "D waits while its cross-entropies on prior samples and on real images are both below the band, "
+                 "the decoder while the prior-sample one is above it",
+}
 
 
 def _verdict(metrics: dict, variant: str) -> str:
