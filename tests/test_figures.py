@@ -72,7 +72,7 @@ def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits):
 
 def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, splits):
     from vaegan_tf import evaluate
-    from vaegan_tf.studies import figure7
+    from vaegan_tf.studies import figure7, figure7_report
 
     run = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=1)
     tiny = CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2)
@@ -88,7 +88,11 @@ def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, spl
     quality = metrics["sample_quality"]
     assert [len(quality[name]["per_class"]) for name in ("CVAE", "CVAE-GAN", "real training images")] == [10] * 3
     assert quality["CVAE"]["frechet_distance"] != quality["CVAE-GAN"]["frechet_distance"]
-    assert "Digit 2" in (out / "README.md").read_text()
+    readme = (out / "README.md").read_text()
+    assert "Digit 2" in readme and "`make figure7` at commit" in readme
+    config_file = out / "config.json"
+    config_file.write_text(config_file.read_text().replace('"preset": "paper"', '"preset": "authors_code"'))
+    assert "`make figure7 ARGS='--preset=authors_code'` at commit" in figure7_report.write_readme(out).read_text()
 
 
 def test_collapse_verdict_flags_a_digit_whose_samples_all_look_alike():
