@@ -38,12 +38,13 @@ def test_unlabelled_terms_are_q_weighted_sums_of_one_label_at_a_time(discriminat
     x = binary_images(3, seed=1)
     h = model.m2.trunk(x, training=False)
     q = tf.nn.softmax(tf.random.normal((3, 10), seed=2))
-    summed = model._over_every_label(x, h, q, training=False, discriminator=discriminator)
-    summed = summed if discriminator else summed[0]
+    every_label = model._every_label(x, h, training=False, discriminator=discriminator)
+    summed = (tf.reduce_sum(q * every_label, -1) if discriminator
+              else model.unlabelled_generator_loss(every_label, q))
     by_label = []
     for label in range(10):
         terms = model._pairs(x, h, tf.one_hot([label] * 3, 10), training=False, discriminator=discriminator)
-        by_label.append(terms if discriminator else terms[0])
+        by_label.append(terms if discriminator else terms.total)
     expected = tf.reduce_sum(q * tf.stack(by_label, axis=1), axis=1)
     np.testing.assert_allclose(summed, expected, rtol=1e-5)
 
@@ -54,7 +55,8 @@ def test_generator_pair_term_is_kl_plus_feature_distance_plus_two_cross_entropie
     x, y = binary_images(2, seed=3), tf.one_hot([4, 7], 10)
     h = model.m2.trunk(x, training=False)
     kl, pixel, rebuilt, generated = model._images(x, h, y, training=False)
-    total, similarity, gan, prior_gan = model.generator_terms(x, y, kl, pixel, rebuilt, generated, training=False)
+    total, similarity, gan, prior_gan, pair_kl = model.generator_terms(x, y, kl, pixel, rebuilt, generated,
+                                                                       training=False)
     feature_gap = model.discriminator(x)[1] - model.discriminator(rebuilt)[1]
     np.testing.assert_allclose(similarity, tf.reduce_sum(feature_gap ** 2, -1), rtol=1e-5)
     cross_entropy = (losses.class_cross_entropy([4, 7], model.discriminator(generated)[0])
@@ -72,18 +74,39 @@ def test_q_learns_from_prior_samples_only_in_the_papers_sum(learns):
     model = tiny(q_learns_from_prior_samples=learns)
     model.m2.draw_noise = lambda shape: tf.zeros(shape)
     x = binary_images(3, seed=6)
-    h = model.m2.trunk(x, training=False)
+    every_label = model._every_label(x, model.m2.trunk(x, training=False), training=False, discriminator=False)
     q = tf.nn.softmax(tf.random.normal((3, 10), seed=7))
     with tf.GradientTape() as tape:
         tape.watch(q)
-        total = model._over_every_label(x, h, q, training=False, discriminator=False)[0]
-    by_label = [model._pairs(x, h, tf.one_hot([label] * 3, 10), training=False, discriminator=False)
-                for label in range(10)]
-    per_pair, prior_gan = (tf.stack([terms[i] for terms in by_label], axis=1) for i in (0, 3))
-    np.testing.assert_allclose(total, tf.reduce_sum(q * per_pair, -1), rtol=1e-5)
-    expected = per_pair if learns else per_pair - prior_gan
+        total = model.unlabelled_generator_loss(every_label, q)
+    np.testing.assert_allclose(total, tf.reduce_sum(q * every_label.total, -1), rtol=1e-5)
+    expected = every_label.total if learns else every_label.total - every_label.prior_gan
     np.testing.assert_allclose(tape.gradient(total, q), expected, rtol=1e-4)
-    assert float(tf.reduce_min(prior_gan)) > 0.1  # the two cases differ
+    assert float(tf.reduce_min(every_label.prior_gan)) > 0.1  # the two cases differ
+
+
+def test_larsen_split_keeps_the_gan_out_of_the_encoder_and_classifier():
+    """encoder_learns_from_gan=False: the encoder's and q's gradients are those of the loss without GAN
+    terms (here: the same model with gan_weight 0); the decoder's still carry the GAN."""
+    x, labels = binary_images(6, seed=8), tf.constant([0, 1, 2, 3, 4, 5])
+    data = ((x[:4], labels[:4]), (x, labels))
+
+    def gradients(**overrides):
+        model = tiny(architecture="conv", **overrides)
+        model.m2.draw_noise = lambda shape: tf.zeros(shape)
+        found, variables, _ = model._generator_gradients(lambda: model._kingma_losses(data, False))
+        decoder = {id(v) for part in (model.m2.decoder, model.m2.decoder_head) if part is not None
+                   for v in part.trainable_variables}
+        return ([g for g, v in zip(found, variables) if id(v) not in decoder],
+                [g for g, v in zip(found, variables) if id(v) in decoder])
+
+    split_encoder, split_decoder = gradients(encoder_learns_from_gan=False)
+    no_gan_encoder, no_gan_decoder = gradients(gan_weight=0.0)
+    full_encoder, _ = gradients()
+    for mine, theirs in zip(split_encoder, no_gan_encoder):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)  # float sums in another order
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(split_encoder, full_encoder))  # the GAN reached it
+    assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(split_decoder, no_gan_decoder))  # still trains D's way
 
 
 def test_pixel_reconstruction_adds_exactly_the_bernoulli_term():
@@ -99,9 +122,10 @@ def test_pixel_reconstruction_adds_exactly_the_bernoulli_term():
     np.testing.assert_allclose(with_pixels - without, pixel, rtol=1e-5)
 
 
-@pytest.mark.parametrize("protocol", ["kingma", "paper"])
-def test_one_step_updates_the_discriminator_and_the_m2(protocol):
-    model = tiny(protocol, architecture="conv")
+@pytest.mark.parametrize("protocol, encoder_learns_from_gan", [
+    ("kingma", True), ("paper", True), ("kingma", False), ("paper", False)])
+def test_one_step_updates_the_discriminator_and_the_m2(protocol, encoder_learns_from_gan):
+    model = tiny(protocol, architecture="conv", encoder_learns_from_gan=encoder_learns_from_gan)
     x, labels = binary_images(6, seed=4), tf.constant([0, 1, 2, 3, 4, 5])
     data = (((x[:4], labels[:4]), (x, labels)) if protocol == "kingma"
             else (x, labels, tf.constant([1, 1, 1, 0, 0, 0])))

@@ -22,12 +22,17 @@ the feature distance (what the paper fell back to for DRAW-GAN, Sec. 4.6); off b
 `q_learns_from_prior_samples=False` (ours, not the paper's) keeps every weighting but stops one gradient:
 the GAN term of the prior sample Dec(z, y) does not depend on x, yet weighted by q(y|x) it pulls q towards
 the labels whose samples fool D best, whatever x shows. The decoder still learns from it, weighted by q.
+`encoder_learns_from_gan=False` (ours, not the paper's) splits L_G's gradient by network as the VAE-GAN of
+Sec. 3.1 does after Larsen et al.: the encoder and q(y|x) minimise the labelled and unlabelled losses
+without the GAN terms (KL, feature distance, classification, entropy), the decoder those without the KL,
+weighted by q(y|x) held constant; the GAN gradient then reaches neither the classifier's trunk nor q.
 Networks: M2's (Sec. 4.5, `conv` for Table 1's "convolutional with GAN"), the discriminator of Sec. 4.3.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -41,6 +46,16 @@ from vaegan_tf.models.m2 import M2, M2Config, adam_for
 tfd = tfp.distributions
 
 
+class PairTerms(NamedTuple):
+    """The generator's terms of (x, y) pairs, each [N] (or [B, K], one column per label): G_y(x); the
+    feature distance; the two GAN cross-entropies (unweighted); the prior-sample one (weighted); the KL."""
+    total: tf.Tensor
+    similarity: tf.Tensor
+    gan: tf.Tensor
+    prior_gan: tf.Tensor
+    kl: tf.Tensor
+
+
 @dataclasses.dataclass(frozen=True)
 class SSLVAEGANConfig:
     m2: M2Config = M2Config(architecture="conv", learning_rate=1e-4)  # Sec. 4: lr 1e-4 for VAEs with GANs
@@ -49,6 +64,7 @@ class SSLVAEGANConfig:
     gan_weight: float = 1.0
     pixel_reconstruction: bool = False
     q_learns_from_prior_samples: bool = True  # the paper's sum over q (module docstring); False: ours
+    encoder_learns_from_gan: bool = True  # the paper's one L_G; False: Larsen's split (module docstring)
 
     @property
     def num_classes(self) -> int:
@@ -90,8 +106,7 @@ class SSLVAEGAN(AdversarialModel):
                 + losses.class_cross_entropy(fake, rebuilt_logits))
 
     def generator_terms(self, x, y, kl, pixel_nll, rebuilt, generated, training: bool, prior_y=None):
-        """(G_y(x) [N], feature distance [N], GAN cross-entropies [N], the weighted prior-sample one [N])
-        for label vectors y [N, K], the prior samples drawn with prior_y (default y)."""
+        """PairTerms of label vectors y [N, K], the prior samples drawn with prior_y (default y)."""
         prior_y = y if prior_y is None else prior_y
         (_, real_features), (rebuilt_logits, rebuilt_features), (generated_logits, _) = self.judge(
             x, rebuilt, generated, training=training)
@@ -101,36 +116,68 @@ class SSLVAEGAN(AdversarialModel):
         per_pair = kl + self.config.similarity_weight * similarity + self.config.gan_weight * gan
         if self.config.pixel_reconstruction:
             per_pair += pixel_nll
-        return per_pair, similarity, gan, self.config.gan_weight * prior_gan
+        return PairTerms(per_pair, similarity, gan, self.config.gan_weight * prior_gan, kl)
 
     def _pairs(self, x, h, y, training: bool, discriminator: bool, prior_y=None):
-        """L_D (discriminator=True) or (G, similarity, gan, prior-sample gan) of each (x, y) pair."""
+        """L_D (discriminator=True) or the PairTerms of each (x, y) pair."""
         kl, pixel_nll, rebuilt, generated = self._images(x, h, y, training, prior_y)
         if discriminator:
             return self.discriminator_terms(x, y, rebuilt, generated, training)
         return self.generator_terms(x, y, kl, pixel_nll, rebuilt, generated, training, prior_y)
 
-    def _over_every_label(self, x, h, q, training: bool, discriminator: bool):
-        """sum_y q(y|x) term(x, y) with each of the K labels decoded: [B] (or a tuple of [B]). Without
-        `q_learns_from_prior_samples`, G's prior-sample GAN term is weighted by q held constant."""
+    def _every_label(self, x, h, training: bool, discriminator: bool):
+        """L_D or the PairTerms of x with each of the K labels decoded, one column per label: [B, K]."""
         k, batch = self.config.num_classes, tf.shape(x)[0]
         tiled = lambda t: tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
         labels = tf.one_hot(tf.repeat(tf.range(k), batch), k)
         terms = self._pairs(tiled(x), tiled(h), labels, training, discriminator)
-        average = lambda t, weights=q: tf.reduce_sum(weights * tf.transpose(tf.reshape(t, [k, batch])), axis=-1)
-        if discriminator:
-            return average(terms)
-        per_pair, similarity, gan, prior_gan = terms
-        total = average(per_pair)
-        if not self.config.q_learns_from_prior_samples:  # the same value, without that gradient into q
-            total += average(prior_gan, tf.stop_gradient(q)) - average(prior_gan)
-        return total, average(similarity), average(gan)
+        by_label = lambda t: tf.transpose(tf.reshape(t, [k, batch]))
+        return by_label(terms) if discriminator else PairTerms(*(by_label(t) for t in terms))
+
+    def unlabelled_generator_loss(self, terms: PairTerms, q: tf.Tensor) -> tf.Tensor:
+        """sum_y q(y|x) G_y(x) [B] from per-label terms [B, K] (the entropy apart). Without
+        `q_learns_from_prior_samples`, the prior-sample GAN term is weighted by q held constant."""
+        prior_weights = q if self.config.q_learns_from_prior_samples else tf.stop_gradient(q)
+        return (tf.reduce_sum(q * (terms.total - terms.prior_gan), -1)
+                + tf.reduce_sum(prior_weights * terms.prior_gan, -1))
+
+    def _split(self, pairs: PairTerms, extra, unlabelled: PairTerms | None = None, q=None, unlabelled_extra=None):
+        """(encoder loss, decoder loss) of Larsen's split (module docstring): the encoder's without the GAN
+        terms, the decoder's without the KL. `pairs` [B] with `extra` [B], the encoder's own classification
+        or entropy terms; `unlabelled` per label [B, K], averaged over q (held constant for the decoder)."""
+        encoder_pairs = pairs.total - self.config.gan_weight * pairs.gan + extra
+        encoder = tf.nn.compute_average_loss(encoder_pairs)
+        decoder = tf.nn.compute_average_loss(pairs.total - pairs.kl)
+        if unlabelled is not None:
+            encoder_terms = unlabelled.total - self.config.gan_weight * unlabelled.gan
+            encoder += tf.nn.compute_average_loss(tf.reduce_sum(q * encoder_terms, -1) + unlabelled_extra)
+            decoder += tf.nn.compute_average_loss(
+                tf.reduce_sum(tf.stop_gradient(q) * (unlabelled.total - unlabelled.kl), -1))
+        return encoder, decoder
 
     @staticmethod
     def _gradients(loss_fn, variables):
         with tf.GradientTape() as tape:
             loss, report = loss_fn()
         return tape.gradient(loss, variables), report
+
+    def _generator_gradients(self, loss_fn):
+        """Gradients for every M2 variable: of the one L_G, or of Larsen's split (the decoder's variables
+        from the decoder loss, the others from the encoder loss)."""
+        variables = self.m2.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            loss, report = loss_fn()
+        if self.config.encoder_learns_from_gan:
+            gradients = tape.gradient(loss, variables)
+        else:
+            decoder_ids = {id(v) for part in (self.m2.decoder, self.m2.decoder_head) if part is not None
+                           for v in part.trainable_variables}
+            parts = ([v for v in variables if id(v) not in decoder_ids], [v for v in variables if id(v) in decoder_ids])
+            found = {id(v): g for losses_part, part in zip(loss, parts)
+                     for v, g in zip(part, tape.gradient(losses_part, part))}
+            gradients = [found[id(v)] for v in variables]
+        del tape
+        return gradients, variables, report
 
     def _kingma_losses(self, data, discriminator: bool):
         (x_l, y_l), (x_u, _) = data
@@ -141,15 +188,20 @@ class SSLVAEGAN(AdversarialModel):
         if discriminator:
             h_l, h_u = tf.stop_gradient(h_l), tf.stop_gradient(h_u)
             d_l = self._pairs(x_l, h_l, tf.one_hot(y_l, k), True, True)
-            d_u = self._over_every_label(x_u, h_u, tf.stop_gradient(q.probs_parameter()), True, True)
+            d_u = tf.reduce_sum(tf.stop_gradient(q.probs_parameter()) * self._every_label(x_u, h_u, True, True), -1)
             loss = tf.nn.compute_average_loss(d_l) + tf.nn.compute_average_loss(d_u)
             return loss, {"discriminator_loss": tf.concat([d_l, d_u], 0)}
-        g_l, similarity, gan, _ = self._pairs(x_l, h_l, tf.one_hot(y_l, k), True, False)
+        pair = self._pairs(x_l, h_l, tf.one_hot(y_l, k), True, False)
         classification = losses.classification_loss(y_l, logits_l)
-        g_u = self._over_every_label(x_u, h_u, q.probs_parameter(), True, False)[0] - q.entropy()
-        g_l += self.m2.config.alpha * classification
-        loss = tf.nn.compute_average_loss(g_l) + tf.nn.compute_average_loss(g_u)
-        return loss, {"generator_loss": tf.concat([g_l, g_u], 0), "classification": classification, "similarity": similarity, "gan": gan}
+        every_label = self._every_label(x_u, h_u, True, False)
+        g_u = self.unlabelled_generator_loss(every_label, q.probs_parameter()) - q.entropy()
+        g_l = pair.total + self.m2.config.alpha * classification
+        report = {"generator_loss": tf.concat([g_l, g_u], 0), "classification": classification,
+                  "similarity": pair.similarity, "gan": pair.gan}
+        if not self.config.encoder_learns_from_gan:
+            return self._split(pair, self.m2.config.alpha * classification, every_label, q.probs_parameter(),
+                               -q.entropy()), report
+        return tf.nn.compute_average_loss(g_l) + tf.nn.compute_average_loss(g_u), report
 
     def _paper_losses(self, data, discriminator: bool):
         x, y, is_labelled = data
@@ -162,11 +214,13 @@ class SSLVAEGAN(AdversarialModel):
             d = self._pairs(x, tf.stop_gradient(h), tf.stop_gradient(target), True, True)
             return tf.nn.compute_average_loss(d), {"discriminator_loss": d}
         prior_target = target if self.config.q_learns_from_prior_samples else tf.stop_gradient(target)
-        g, similarity, gan, _ = self._pairs(x, h, target, True, False, prior_target)
+        g = self._pairs(x, h, target, True, False, prior_target)
         classification = losses.classification_loss(y, logits)
-        per_example = g + labelled[:, 0] * self.m2.config.alpha * classification - (1.0 - labelled[:, 0]) * q.entropy()
-        return tf.nn.compute_average_loss(per_example), {"generator_loss": per_example, "similarity": similarity,
-                                                         "gan": gan}
+        extra = labelled[:, 0] * self.m2.config.alpha * classification - (1.0 - labelled[:, 0]) * q.entropy()
+        report = {"generator_loss": g.total + extra, "similarity": g.similarity, "gan": g.gan}
+        if not self.config.encoder_learns_from_gan:  # the soft label stands in for the sum over q
+            return self._split(g, extra), report
+        return tf.nn.compute_average_loss(g.total + extra), report
 
     def train_step(self, data):
         paper = self.config.m2.protocol == "paper"
@@ -174,8 +228,7 @@ class SSLVAEGAN(AdversarialModel):
         variables = self.discriminator.trainable_variables
         gradients, report = self._gradients(lambda: losses_of(data, True), variables)
         self.discriminator_optimizer.apply(gradients, variables)
-        variables = self.m2.trainable_variables
-        gradients, generator_report = self._gradients(lambda: losses_of(data, False), variables)
+        gradients, variables, generator_report = self._generator_gradients(lambda: losses_of(data, False))
         if paper:  # as M2 under the authors' protocol: each kind of batch moves its own generator Adam
             distribute.apply_if(data[2][0] > 0, gradients, variables, self.generator_optimizer,
                                 otherwise=self.unlabelled_optimizer)
