@@ -130,6 +130,17 @@ def _verdict(metrics: dict, variant: str) -> str:
                          f"{mine['frechet_distance']:.1f} vs {plain['frechet_distance']:.1f}) and its "
                          f"reconstructions are {rebuilt} (MSE {mse[name]:.4f} vs {mse[baseline]:.4f})")
     sentence = "**Reading:** " + "; ".join(sentences) + "."
+    real = quality.get("real training images")
+    if real and baselines:
+        plain = quality[baselines[0]]
+        gap = lambda row: abs(row["sharpness_ratio"] - real["sharpness_ratio"])
+        sentence += (f" Sharpness: the {variant}'s samples have a ratio of {mine['sharpness_ratio']:.2f} to real test "
+                     f"images, the {baselines[0]}'s {plain['sharpness_ratio']:.2f} and real training images "
+                     f"{real['sharpness_ratio']:.2f}: the {variant}'s are "
+                     f"{'sharper' if mine['sharpness_ratio'] > plain['sharpness_ratio'] else 'blurrier'}, and "
+                     f"{'nearer to' if gap(mine) < gap(plain) else 'farther from'} real images' sharpness"
+                     + (" (above theirs: the ratio counts speckle as detail)." if mine["sharpness_ratio"]
+                        > 1.1 * real["sharpness_ratio"] else "."))
     if mine["inception_score"] < 1.5:
         sentence += (f" Its Inception score of {mine['inception_score']:.2f} says the evaluator sees no variety of "
                      "digits in its samples: this run failed, and is kept as measured.")
