@@ -36,7 +36,7 @@ from vaegan_tf.studies.common import RunSettings, record_run
 VARIANTS = ("vaegan", "dfcvae")
 TITLES = {"vaegan": "VAE-GAN", "dfcvae": "DFC-VAE"}
 EPOCHS = {"vaegan": 10, "dfcvae": 20}
-SAME_NETWORK_TITLE = "plain VAE, same networks"
+SAME_NETWORK_TITLE = vae_variants_report.SAME_NETWORK_TITLE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,8 @@ from vaegan_tf.models.vae_gan import VAEGANConfig
 
 DEFAULT_BALANCE = VAEGANConfig.balance
 
-BASELINES = ("plain VAE", "plain VAE, same networks")  # vae_variants.SAME_NETWORK_TITLE
+SAME_NETWORK_TITLE = "plain VAE, same networks"
+BASELINES = ("plain VAE", SAME_NETWORK_TITLE)
 HEADER = ("images", "Frechet distance", "KID", "Inception score", "sharpness ratio", "test reconstruction MSE")
 ABOUT = {
     "vaegan": ("VAE-GAN (Chen, Fang, Ju 2016, Sec. 3.1)", "make vaegan",
