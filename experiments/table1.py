@@ -74,7 +74,7 @@ def main(_):
     command = make_command()
     # the table is rewritten after every cell: a run stopped part way leaves its finished cells reported
     cells = ssl.run_table1(config, after_each_cell=lambda cells: table1_report.write_results(
-        out, cells, config, command, started))
+        out, cells, config, command, started), earlier=table1_report.earlier_cells(out))
     print(table1_report.table1_markdown(cells))
 
 

@@ -99,6 +99,19 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     partial = (tmp_path / "table1_quick" / "README.md").read_text()
     assert "2 of 4 cells measured" in partial and "Not complete" in partial and "| conv+gan | 20 | pending |" in partial
     assert "the full schedule would train for about" in partial  # from the speed of the cells just trained
+    # a fresh machine (no work/) keeps the cells the written table measured and trains only the others
+    fresh = dataclasses.replace(config, base=dataclasses.replace(
+        base, run=RunSettings(work_root=str(tmp_path / "fresh"), steps_per_epoch=2)))
+    refilled = ssl.run_table1(fresh, splits, earlier=table1_report.earlier_cells(tmp_path / "table1_quick"))
+    assert [bool(c.get("kept_from_earlier_table")) for c in refilled] == [True, True, False, False]
+    assert [c["test_error"] for c in refilled[:2]] == [c["test_error"] for c in cells[:2]]
+    assert not any(c["loaded_finished_run"] for c in refilled[2:])  # trained here, not found in work/
+    table1_report.write_results(tmp_path / "refilled", refilled, fresh, "make table1 QUICK=1", started=0.0)
+    assert "2 of the measured cells were kept from this table" in (tmp_path / "refilled" / "README.md").read_text()
+    study = dataclasses.replace(base, num_labelled=20, epochs=1, model=tiny_preset("fc", "paper"))
+    assert ssl.cell_identity(study) == ssl.cell_identity(dataclasses.replace(study, name="elsewhere", run=RunSettings(
+        work_root="/elsewhere", steps_per_epoch=2)))
+    assert ssl.cell_identity(study) != ssl.cell_identity(dataclasses.replace(study, epochs=2))
     table1_report.write_results(tmp_path / "table1_quick", again, config, "make table1 QUICK=1", started=0.0)
     table = (tmp_path / "table1_quick" / "table1.md").read_text()
     assert "| fc | 20 |" in table and "±" in table and "| conv+gan | 20 |" in table

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import data, training
+from vaegan_tf import data, records, training
 from vaegan_tf.studies.common import RunSettings
 from vaegan_tf.models.m2 import M2Config, build_m2, for_labels
 from vaegan_tf.models.ssl_vae_gan import SSLVAEGANConfig, build_ssl_vae_gan
@@ -152,10 +152,22 @@ class Table1Config:
     name: str = "table1"
 
 
+def cell_identity(study: SSLStudyConfig) -> str:
+    """What makes two cells one measurement: model, schedule, batches, labels, seed and the evaluation
+    images; not its name, nor where it ran or wrote."""
+    settings = study.run
+    what = dataclasses.replace(study, name="", run=RunSettings(steps_per_epoch=settings.steps_per_epoch,
+                                                               evaluation_images=settings.evaluation_images))
+    return training.signature(what)
+
+
 def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None,
-               after_each_cell: Callable[[list[dict]], None] | None = None) -> list[dict]:
+               after_each_cell: Callable[[list[dict]], None] | None = None, earlier: list[dict] = ()) -> list[dict]:
     """Trains every cell; returns one record per (row, labels, seed). `after_each_cell` sees all records
-    after each cell, the untrained ones with status "pending", so a table can be written as cells finish."""
+    after each cell, the untrained ones with status "pending", so a table can be written as cells finish.
+    A cell measured in `earlier` (the records of a table written before, maybe by another session on
+    another machine) with the same `cell_identity` is kept as it is, with the commit that measured it:
+    the full schedule can then be filled a few cells at a time."""
     splits = splits or config.base.run.load("mnist")
     cells = [{"row": row, "labels": labels, "seed": seed, "status": "pending"}
              for row in config.rows for labels in config.labels for seed in config.seeds]
@@ -164,7 +176,11 @@ def run_table1(config: Table1Config, splits: data.DatasetSplits | None = None,
             config.base, name=f"{config.name}_{cell['row']}_{cell['labels']}_s{cell['seed']}",
             num_labelled=cell["labels"], seed=cell["seed"], epochs=config.epochs[cell["row"]],
             model=preset(cell["row"], config.protocol))
-        cells[index] = {**cell, "status": "measured", **train_and_measure(study, splits)}
+        identity = cell_identity(study)
+        kept = next((c for c in earlier if c.get("status") == "measured" and c.get("identity") == identity), None)
+        cells[index] = ({**kept, "kept_from_earlier_table": True} if kept else
+                        {**cell, "status": "measured", "identity": identity, "commit": records.START_COMMIT,
+                         **train_and_measure(study, splits)})
         if after_each_cell:
             after_each_cell(list(cells))
     return cells

@@ -4,6 +4,7 @@ numbers were produced (protocol, schedule, seeds, wall time, commit), from the f
 from __future__ import annotations
 
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -66,6 +67,13 @@ def full_schedule_hours(cells: list[dict], config: dict) -> dict[str, float]:
     return hours
 
 
+def earlier_cells(out: Path) -> list[dict]:
+    """The cell records of the table already in `out` (none if there is none): `run_table1` keeps the
+    measured ones that match a cell of this run."""
+    metrics = out / "metrics.json"
+    return json.loads(metrics.read_text()) if metrics.exists() else []
+
+
 def write_results(out: Path, cells: list[dict], config: Table1Config, command: str, started: float) -> None:
     """table1.md, table1.csv, metrics.json, config.json, environment.json and README.md in `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -99,6 +107,12 @@ def write_readme(out: Path) -> Path:
     if loaded:
         lines += [f"{loaded} of the measured cells were trained by an earlier, interrupted run of the same command "
                   "and loaded from their finished weights (`work/`); their wall time is that of their training.", ""]
+    kept = [c for c in measured if c.get("kept_from_earlier_table")]
+    if kept:
+        commits = sorted({str(c.get("commit"))[:7] for c in kept})
+        lines += [f"{len(kept)} of the measured cells were kept from this table as an earlier invocation wrote it "
+                  f"(same model, schedule, labels and seed; measured at commit {', '.join(commits)}): the rest "
+                  "were trained by this one. Each cell's commit is in table1.csv.", ""]
     if len(measured) < len(cells):
         lines += ["**Not complete:** the cells marked pending had not finished when this was written. Running the "
                   "same command again loads the finished cells and trains the rest.", ""]
