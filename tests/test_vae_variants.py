@@ -129,7 +129,7 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
     config = vae_variants.VariantConfig(
         variant=variant, name=variant, epochs=1, run=run, baseline=baseline, perceptual_epochs=1,
         quality_samples=60, vae_gan=VAEGANConfig(vae=VAEConfig(hidden_units=(16,), latent_dim=3, learning_rate=1e-4,
-                                                               decoder="deconv"), balance="both_sure"),
+                                                               decoder="deconv"), balance="prior"),
         dfc_vae=DFCVAEConfig(vae=TINY_VAE))
     metrics = vae_variants.run_variant(config, splits, evaluator=evaluate.Evaluator(evaluate.build_classifier()))
     title = vae_variants.TITLES[variant]
@@ -149,7 +149,7 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
     readme = (out / "README.md").read_text()
     assert ("Share of steps that updated D" in readme) == (variant == "vaegan")
     # another balance rule than the default is named, with the command that reproduces it
-    assert ("rule `both_sure`" in readme and "make vaegan ARGS='--balance=both_sure'" in readme) == (variant == "vaegan")
+    assert ("rule `prior`" in readme and "make vaegan ARGS='--balance=prior'" in readme) == (variant == "vaegan")
     assert "**Reading:**" in readme and f"{metrics['test_reconstruction_mse'][title]:.4f}" in readme
     assert ("against the plain VAE, same networks" in readme) == (variant == "vaegan")
 

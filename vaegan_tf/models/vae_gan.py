@@ -17,8 +17,9 @@ ports use; the released code itself has margin 0.4, weighs the decoder's reconst
 against the GAN's on CelebA, and there shows D only prior samples, not reconstructions). It reads D's mean
 cross-entropies on prior samples and on real images against the band 0.68 +- 0.35; `balance` picks how:
 `larsen` (their rule): D waits if either cost is below the band, the decoder if either is above it;
-`prior`: both read the prior-sample cost alone; `both_sure`: D waits only while both costs are below the
-band (sure of real images and of prior samples), the decoder while the prior-sample cost is above it.
+`prior`: both read the prior-sample cost alone; `both_sure` (the default): D waits only while both costs
+are below the band (sure of real images and of prior samples), the decoder while the prior-sample cost is
+above it.
 If both players would wait, both update. The encoder always updates.
 Measured on MNIST here (10 epochs each): without balance D won within an epoch (its loss 0.02, then 0.001)
 and the decoder drew noise; with `larsen` D was updated on 1% of the first epoch's steps and never after:
@@ -26,7 +27,11 @@ it was sure of the real images, which the decoder cannot change, so it stayed fr
 found one noise pattern it accepted. With `prior` and the conv decoder the decoder drew digit-like strokes,
 but D rested on 87% of steps while calling ever more real images fake (on 63% of them in epoch 1, 15% in
 epoch 10): sure that prior samples were fake, it was never made to learn what real ones look like.
-`both_sure` keeps D learning until it is right about both.
+`both_sure` keeps D learning until it is right about both: D was updated on 57% of the first epoch's
+steps and on every step from the third, and stayed right on 65-86% of real images; the samples were
+cleaner on every measure than with `prior` (FD 85 vs 119, KID 5.3 vs 7.6, Inception score 5.6 vs 5.2,
+sharpness ratio 1.07 vs 1.41 with real images at 1.02, test MSE 0.018 vs 0.028; results/vaegan and
+results/vaegan_prior).
 Networks: the plain VAE's encoder (`vaegan_tf.models.vae`: Sec. 4.4's 2 x 200 softplus, z = 50) and, by
 default, Sec. 4.3's convolutional decoder (`VAEConfig(decoder="deconv")`, the CVAE's without y), and the
 discriminator of Sec. 4.3 (`cvae_gan.Discriminator`) with two classes, real (0) and fake (1): a two-way
@@ -70,7 +75,7 @@ class VAEGANConfig:
     learning_rate: float = 1e-4  # Sec. 4
     equilibrium: float | None = 0.68  # Larsen et al.'s balance (module docstring); None: eqs. 2-3 alone
     margin: float = 0.35
-    balance: str = "prior"  # which of D's costs the equilibrium reads: BALANCE_RULES, module docstring
+    balance: str = "both_sure"  # which of D's costs the equilibrium reads: BALANCE_RULES, module docstring
 
     def __post_init__(self):
         if self.balance not in BALANCE_RULES:

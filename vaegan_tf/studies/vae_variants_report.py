@@ -35,14 +35,16 @@ def rows(metrics: dict) -> list[list[str]]:
 def write_readme(out: Path) -> Path:
     metrics, config, env = records.read_run(out)
     title, command, what = ABOUT[config["variant"]]
-    rule = config.get("vae_gan", {}).get("balance", DEFAULT_BALANCE)
-    if config["variant"] == "vaegan" and rule != DEFAULT_BALANCE:
-        command += f" ARGS='--balance={rule}'"
+    if config["variant"] == "vaegan" and balance_rule(config["vae_gan"]) != DEFAULT_BALANCE:
+        command += f" ARGS='--balance={balance_rule(config['vae_gan'])}'"
     base = metrics["baseline_training"]
     origin = "loaded from `make vae`'s finished run" if base["loaded_from_finished_run"] else "trained here with `make vae`'s config"
-    lines = [f"# {out.name}: {title} against the plain VAE", "", records.provenance(env, command), "",
-             f"The variant: {_networks(config)} with {what}. The plain VAE ({base['epochs']} epochs, "
-             f"{base['wall_seconds'] / 60:.1f} min of training) was {origin}.", ""]
+    lines = [f"# {out.name}: {title} against the plain VAE", "", records.provenance(env, command), ""]
+    if config["variant"] == "vaegan" and "balance" not in config["vae_gan"]:
+        lines += ["The run predates the `--balance` flag: it used its commit's default rule, which that flag "
+                  "now selects.", ""]
+    lines += [f"The variant: {_networks(config)} with {what}. The plain VAE ({base['epochs']} epochs, "
+              f"{base['wall_seconds'] / 60:.1f} min of training) was {origin}.", ""]
     if "same_network_baseline" in metrics:
         same = metrics["same_network_baseline"]
         lines += [f"The plain VAE with the same networks: the variant's encoder and {same['decoder']} decoder trained "
@@ -89,6 +91,14 @@ def _networks(config: dict) -> str:
     return f"the plain VAE's encoder and Sec. 4.3's convolutional decoder (`decoder={vae['decoder']!r}`),"
 
 
+def balance_rule(vae_gan: dict) -> str:
+    """The VAE-GAN config's balance rule; configs written before the rule had a name said only whether
+    Larsen's rule also read the real-image cost (`balance_on_real`), and before that always did."""
+    if "balance" in vae_gan:
+        return vae_gan["balance"]
+    return "prior" if vae_gan.get("balance_on_real") is False else "larsen"
+
+
 def _balance_lines(out: Path, config: dict) -> list[str]:
     """The VAE-GAN's balancing rule and how often each player was updated, from the training log."""
     if config["variant"] != "vaegan":
@@ -97,7 +107,7 @@ def _balance_lines(out: Path, config: dict) -> list[str]:
     if balance["equilibrium"] is None:
         return ["- Balance: none; D and the decoder update every step, as eqs. 2-3 alone say."]
     log = records.read_csv_log(out / "training_log.csv")
-    rule = balance.get("balance") or ("prior" if balance.get("balance_on_real") is False else "larsen")
+    rule = balance_rule(balance)
     share = lambda key: ", ".join(f"{100 * value:.0f}%" for value in log[key])
     return [f"- Balance: Larsen et al.'s equilibrium {balance['equilibrium']} ± {balance['margin']}, rule "
             f"`{rule}` (see vaegan_tf/models/vae_gan.py): {BALANCE_WORDS[rule]}. Share of steps that updated D, "
