@@ -14,6 +14,9 @@ reconstruction error (posterior mean code) says what each model keeps of its inp
 Choices the paper leaves open: epochs (5 here, the low end of the authors' 5-20, for CPU time), the loss weights (the paper's
 equations with unit weights by default; `--preset=authors_code` for alpha = 10, beta = 1e-4, no
 reconstruction term in L_D), no learning-rate decay, samples are Bernoulli means.
+Measured (5 epochs each): the paper's equations drew sharp scribbles, 28% the digit asked for
+(results/figure7); the authors' weights drew the paper's readable digits, 99.9% right and FD 14 (CVAE 17),
+but less varied than real ones and with the encoder unused, KL 0.03 nats (results/figure7_authors_code).
 """
 
 from __future__ import annotations
