@@ -170,7 +170,7 @@ class SSLVAEGAN(AdversarialModel):
         """Gradients for every M2 variable: of the one L_G, or of Larsen's split (the decoder's variables
         from the decoder loss, the others from the encoder loss)."""
         variables = self.m2.trainable_variables
-        with tf.GradientTape(persistent=True) as tape:
+        with tf.GradientTape(persistent=not self.config.encoder_learns_from_gan) as tape:  # two gradients
             loss, report = loss_fn()
         if self.config.encoder_learns_from_gan:
             gradients = tape.gradient(loss, variables)
