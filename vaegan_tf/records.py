@@ -1,12 +1,19 @@
-"""What a results folder records besides its figures: config.json, metrics.json, environment.json."""
+"""What a results folder records besides its figures (config.json, metrics.json, environment.json), and
+how a folder is replaced whole (`replace_directory`), so a reader never finds half of one run and half of
+another."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import dataclasses
+import errno
 import json
 import math
+import os
 import platform
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -36,8 +43,88 @@ def jsonable(value):
 
 def write_json(path: Path, value) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(jsonable(value), indent=2, sort_keys=True) + "\n")
+    write_text_atomically(path, json.dumps(jsonable(value), indent=2, sort_keys=True) + "\n")
     return path
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Writes `path` through a temporary sibling and a rename: a crash leaves the old file or the new one."""
+    partial = Path(path).with_name(f".{Path(path).name}.partial-{os.getpid()}")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+_RENAME_EXCHANGE, _AT_FDCWD = 2, -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swaps two paths in one system call (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # an old kernel or a file system without it
+        return False
+    raise OSError(code, f"cannot swap {first} and {second}: {os.strerror(code)}")
+
+
+def replace_directory(new: Path, target: Path) -> None:
+    """Puts the folder `new` at `target` (same file system) in one step and deletes what was there: a
+    reader sees the old folder or the new one, never a mix. Without an atomic swap (not Linux), two
+    renames; a crash between them leaves the old folder beside `target` as `.<name>.old-<pid>`."""
+    new, target = Path(new), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        shutil.rmtree(new)  # it now holds the old folder
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.rename(target, old)
+    os.rename(new, target)
+    shutil.rmtree(old)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(parent: Path, prefix: str) -> None:
+    """Removes `<parent>/<prefix><pid>` folders whose process is gone (a run killed before it finished)."""
+    for folder in Path(parent).glob(f"{prefix}*"):
+        pid = folder.name[len(prefix):]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_directory(target: Path):
+    """Yields an empty folder with `target`'s name, under `<parent>/.staging-<pid>/`, to be filled in
+    place of `target`. If the block completes, it replaces `target` in one step (`replace_directory`);
+    if it fails, it is removed and `target` is left as it was."""
+    target = Path(target)
+    remove_abandoned(target.parent, ".staging-")
+    scratch = target.parent / f".staging-{os.getpid()}"
+    staging = scratch / target.name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        replace_directory(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            scratch.rmdir()  # only once empty: other folders of this process may still be staged there
 
 
 def read_json(path: Path):
@@ -61,6 +148,9 @@ def _git(*args: str) -> str | None:
 # run trains must not be credited with its results. `dirty` lists tracked files changed but not committed.
 START_COMMIT = _git("rev-parse", "HEAD")
 START_DIRTY = (_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
+# The command that reproduces this process's run (`make smoke`, `make vae ARGS='--epochs=10'`), set by the
+# experiment's entry point; a README names it instead of the study's usual command when it is set.
+COMMAND: str | None = None
 
 
 def environment(*, strategy_description: dict | None = None, epochs: int | None = None,
@@ -82,6 +172,7 @@ def environment(*, strategy_description: dict | None = None, epochs: int | None 
         "wall_seconds": None if wall_seconds is None else round(wall_seconds, 1),
         "git_commit": START_COMMIT,
         "git_dirty_at_start": START_DIRTY,
+        **({"command": COMMAND} if COMMAND else {}),
         **extra,
     }
 
@@ -97,7 +188,10 @@ def evaluator_sentence(quality: dict) -> str:
 
 
 def provenance(env: dict, command: str) -> str:
-    """One sentence for a results README: what produced it, at which commit, how long it trained, where."""
+    """One sentence for a results README: what produced it, at which commit, how long it trained, where.
+    The command recorded in `env` (the one actually run, e.g. `make smoke`) wins over `command`, the
+    study's usual one."""
+    command = env.get("command") or command
     where = env.get("distribution") or {}
     trained = (f"{env['epochs']} epochs in {env['wall_seconds'] / 60:.1f} min of training"
                if env.get("epochs") is not None else "no training")
@@ -105,6 +199,10 @@ def provenance(env: dict, command: str) -> str:
     # a resumed run's training time spans sessions, its process time only the last one
     total = (f" ({env['total_seconds'] / 60:.1f} min in all{' in the last session' if resumed else ''})"
              if env.get("total_seconds") else "")
+    if env.get("reused_finished"):
+        trained = (f"weights of an earlier finished run ({trained}) reused"
+                   + (f", trained at commit `{env['resumed_from_commit']}`" if env.get("resumed_from_commit") else ""))
+        resumed = None
     if resumed:
         trained += " over more than one session"
         total += f", resumed after epoch {resumed} from a backup made at commit `{env.get('resumed_from_commit')}`"
