@@ -9,6 +9,7 @@ from vaegan_tf.studies import cvae_applications
 
 flags.DEFINE_integer("epochs", cvae_applications.ApplicationConfig.epochs, "Training epochs.")
 flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps, 1,000 validation and test images.")
+common_flags.at_least_one("epochs")
 FLAGS = flags.FLAGS
 
 
@@ -16,8 +17,12 @@ def main_for(defaults: cvae_applications.ApplicationConfig):
     def main(_):
         config = dataclasses.replace(defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings())
         if FLAGS.smoke:
-            config = dataclasses.replace(config, name=config.name + "_smoke", epochs=1, require_evaluator=False,
-                                         run=common_flags.smoke_settings(steps_per_epoch=50))
-        print(cvae_applications.run_application(config))
+            chosen = common_flags.smoke_values("50 steps per epoch, 1,000 validation and test images, no evaluator",
+                                               epochs=1)
+            config = dataclasses.replace(config, name=config.name + "_smoke", epochs=chosen["epochs"],
+                                         require_evaluator=False, run=common_flags.smoke_settings(steps_per_epoch=50))
+        common_flags.check_evaluator(config.require_evaluator)
+        with config.run.session(config.name):
+            print(cvae_applications.run_application(config))
 
     return main

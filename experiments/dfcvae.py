@@ -3,8 +3,7 @@ pre-trained network) against the plain VAE of `make vae`, samples from the same 
 table of FD, KID, Inception-score analogue, sharpness and reconstruction error. Details and open choices:
 vaegan_tf/studies/vae_variants.py."""
 
-from absl import app
-
+import common_flags
 import variant_main
 
 
@@ -13,4 +12,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common_flags.run(main)

@@ -4,7 +4,7 @@ FD, KID, sharpness per model and per digit. Details and open choices: vaegan_tf/
 
 import dataclasses
 
-from absl import app, flags
+from absl import flags
 
 import common_flags
 from vaegan_tf.studies import figure7
@@ -15,6 +15,7 @@ flags.DEFINE_enum("preset", DEFAULTS.preset, sorted(figure7.PRESETS),
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "CVAE-GAN training epochs.")
 flags.DEFINE_integer("cvae_epochs", DEFAULTS.cvae.epochs, "Epochs of the CVAE compared with (make figure6's).")
 flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 50 samples per digit, 1,000 validation and test images.")
+common_flags.at_least_one("epochs", "cvae_epochs")
 FLAGS = flags.FLAGS
 
 
@@ -25,12 +26,18 @@ def main(_):
     config = dataclasses.replace(DEFAULTS, name=name, preset=FLAGS.preset, epochs=FLAGS.epochs, seed=FLAGS.seed,
                                  run=run, cvae=cvae)
     if FLAGS.smoke:
+        chosen = common_flags.smoke_values(
+            "20 steps per epoch, 50 samples per digit, 1,000 validation and test images, no evaluator",
+            epochs=1, cvae_epochs=1)
         smoke_run = common_flags.smoke_settings(steps_per_epoch=20)
         config = dataclasses.replace(
-            config, name=name + "_smoke", epochs=1, samples_per_class=50, run=smoke_run, require_evaluator=False,
-            cvae=dataclasses.replace(cvae, name="figure6_smoke", epochs=1, run=smoke_run))
-    print(figure7.run_figure7(config))
+            config, name=name + "_smoke", epochs=chosen["epochs"], samples_per_class=50, run=smoke_run,
+            require_evaluator=False,
+            cvae=dataclasses.replace(cvae, name="figure6_smoke", epochs=chosen["cvae_epochs"], run=smoke_run))
+    common_flags.check_evaluator(config.require_evaluator)
+    with config.run.session(config.name):
+        print(figure7.run_figure7(config))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common_flags.run(main)

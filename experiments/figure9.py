@@ -2,10 +2,9 @@
 CVAE of Sec. 4.4, measured. Details and the choices the paper leaves open:
 vaegan_tf/studies/cvae_applications.py."""
 
-from absl import app
-
+import common_flags
 from application_main import main_for
 from vaegan_tf.studies.cvae_applications import ApplicationConfig
 
 if __name__ == "__main__":
-    app.run(main_for(ApplicationConfig(name="figure9", condition="label")))
+    common_flags.run(main_for(ApplicationConfig(name="figure9", condition="label")))

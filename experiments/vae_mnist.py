@@ -4,7 +4,7 @@ model on real MNIST that writes a sample grid to results/smoke/. Details: vaegan
 
 import dataclasses
 
-from absl import app, flags
+from absl import flags
 
 import common_flags
 from vaegan_tf.studies import vae_mnist
@@ -13,23 +13,32 @@ DEFAULTS = vae_mnist.VAEStudyConfig()
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Training epochs.")
 flags.DEFINE_integer("importance_samples", DEFAULTS.importance_samples, "k of the importance-weighted NLL.")
 flags.DEFINE_boolean("smoke", False, "One-minute run: 2 short epochs, k = 10, 1,000 test images.")
+common_flags.at_least_one("epochs", "importance_samples")
 FLAGS = flags.FLAGS
+SMOKE_STEPS, SMOKE_IMAGES = 100, 1000
 
 
 def config_from_flags() -> vae_mnist.VAEStudyConfig:
     config = dataclasses.replace(DEFAULTS, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings(),
                                  importance_samples=FLAGS.importance_samples)
     if FLAGS.smoke:
-        config = dataclasses.replace(config, name="smoke", epochs=2, run=common_flags.run_settings(steps_per_epoch=100),
-                                     importance_samples=10, test_images=1000, quality_samples=1000,
-                                     require_evaluator=False)
+        chosen = common_flags.smoke_values(
+            f"{SMOKE_STEPS} steps per epoch, {SMOKE_IMAGES:,} test images and samples, no evaluator, "
+            "results in smoke/", epochs=2, importance_samples=10)
+        config = dataclasses.replace(config, name="smoke", epochs=chosen["epochs"],
+                                     run=common_flags.run_settings(steps_per_epoch=SMOKE_STEPS),
+                                     importance_samples=chosen["importance_samples"], test_images=SMOKE_IMAGES,
+                                     quality_samples=SMOKE_IMAGES, require_evaluator=False)
     return config
 
 
 def main(_):
-    metrics = vae_mnist.run(config_from_flags())
+    config = config_from_flags()
+    common_flags.check_evaluator(config.require_evaluator)
+    with config.run.session(config.name):
+        metrics = vae_mnist.run(config)
     print({k: v for k, v in metrics.items() if not isinstance(v, dict)})
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common_flags.run(main)

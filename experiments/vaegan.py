@@ -3,8 +3,7 @@ GAN gradient kept out of the encoder) against the plain VAE of `make vae`, sampl
 reconstructions, and one table of FD, KID, Inception-score analogue, sharpness and reconstruction error. Details and open choices:
 vaegan_tf/studies/vae_variants.py."""
 
-from absl import app
-
+import common_flags
 import variant_main
 
 
@@ -13,4 +12,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    common_flags.run(main)

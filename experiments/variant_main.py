@@ -15,6 +15,8 @@ flags.DEFINE_enum("balance", DEFAULTS.vae_gan.balance, BALANCE_RULES,
                   "make vaegan only: which of D's costs the equilibrium reads (vaegan_tf/models/vae_gan.py); "
                   "another rule than the default writes results/vaegan_<rule>/.")
 flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 200 samples, 1,000 validation and test images.")
+common_flags.at_least_one("epochs", allow_none=True)
+common_flags.at_least_one("baseline_epochs")
 FLAGS = flags.FLAGS
 
 
@@ -31,8 +33,13 @@ def run(variant: str):
                                  run=run_settings, baseline=baseline,
                                  vae_gan=dataclasses.replace(DEFAULTS.vae_gan, balance=FLAGS.balance))
     if FLAGS.smoke:
+        chosen = common_flags.smoke_values(
+            "perceptual network 1 epoch, 20 steps per epoch, 200 samples, 1,000 validation and test images, "
+            "no evaluator", epochs=1, baseline_epochs=1)
         config = dataclasses.replace(
-            config, name=f"{variant}_smoke", epochs=1, perceptual_epochs=1, quality_samples=200,
+            config, name=f"{variant}_smoke", epochs=chosen["epochs"], perceptual_epochs=1, quality_samples=200,
             run=common_flags.smoke_settings(steps_per_epoch=20), require_evaluator=False,
-            baseline=dataclasses.replace(baseline, name="vae_mnist_smoke", epochs=1))
-    print(vae_variants.run_variant(config))
+            baseline=dataclasses.replace(baseline, name="vae_mnist_smoke", epochs=chosen["baseline_epochs"]))
+    common_flags.check_evaluator(config.require_evaluator)
+    with config.run.session(config.name):
+        print(vae_variants.run_variant(config))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from absl import app, flags
 
-from vaegan_tf import data
+from vaegan_tf import data, evaluate, mnist_mirror, training
 from vaegan_tf.models.vae import VAEConfig
 from vaegan_tf.studies import vae_mnist
 from vaegan_tf.studies.common import RunSettings
@@ -36,8 +37,8 @@ def test_vae_study_writes_every_artifact(tmp_path, splits, monkeypatch):
     assert f"{metrics['test_nll']:.2f}" in (out / "README.md").read_text()
 
 
-def run_experiment(*args, cwd, script="vae_mnist.py"):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_experiment(*args, cwd, script="vae_mnist.py", extra_env=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
     return subprocess.run([sys.executable, str(ROOT / "experiments" / script), *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=600)
 
@@ -49,6 +50,9 @@ def test_smoke_mode_runs_on_real_mnist(tmp_path):
     assert (tmp_path / "results" / "smoke" / "samples.png").stat().st_size > 10_000
     metrics = json.loads((tmp_path / "results" / "smoke" / "metrics.json").read_text())
     assert metrics["test_images"] == 1000 and metrics["test_negative_elbo"] < 300
+    readme = (tmp_path / "results" / "smoke" / "README.md").read_text()
+    assert "Produced by `make smoke`" in readme and "make vae" not in readme and "10,000 test" not in readme
+    assert "--smoke sets --epochs=2" in done.stderr  # it says what it overrides
 
 
 @pytest.mark.parametrize("script, name, figure", [
@@ -113,8 +117,6 @@ def test_provenance_says_when_a_run_was_resumed():
 
 def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(monkeypatch):
     """`make table1 ARGS=--rows=...` must not overwrite the whole table, and its README gives its own command."""
-    from absl import app, flags
-
     monkeypatch.syspath_prepend(str(ROOT / "experiments"))
     table1 = importlib.import_module("table1")
 
@@ -167,3 +169,139 @@ def test_figure7_reading_follows_the_numbers():
     quality["CVAE-GAN"] = row(0.97, 12.0, 0.30)
     better = figure7_report.reading(quality)
     assert "farther from real sharpness" in better and "closer to the test" in better and "more often" in better
+
+
+@pytest.fixture
+def experiment(monkeypatch):
+    """Imports experiments/<name>.py into this process and removes the flags it defined afterwards, so
+    that experiments defining the same flag (--epochs) can be tested one after the other."""
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
+    importlib.import_module("common_flags")
+    before, loaded = set(flags.FLAGS), []
+
+    def load(name):
+        sys.modules.pop(name, None)
+        loaded.append(name)
+        return importlib.import_module(name)
+
+    yield load
+    flags.FLAGS.unparse_flags()
+    for name in set(flags.FLAGS) - before:
+        delattr(flags.FLAGS, name)
+    for name in loaded:
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize("module, argv, message", [
+    ("vae_mnist", ["--epochs=0"], "--epochs must be a whole number >= 1"),
+    ("vae_mnist", ["--epochs=-3"], "--epochs must be a whole number >= 1"),
+    ("vae_mnist", ["--smoke", "--epochs=0"], "--epochs must be a whole number >= 1"),
+    ("vae_mnist", ["--importance_samples=0"], "--importance_samples must be a whole number >= 1"),
+    ("vae_mnist", ["--seed=-1"], "--seed=-1"),
+    ("vae_mnist", ["--seed=x"], "invalid literal for int"),
+    ("figure6", ["--epochs=0"], "--epochs must be"), ("figure7", ["--cvae_epochs=0"], "--cvae_epochs must be"),
+    ("figure8", ["--epochs=0"], "--epochs must be"), ("vaegan", ["--epochs=0"], "--epochs must be"),
+    ("vaegan", ["--baseline_epochs=0"], "--baseline_epochs must be"), ("evaluator", ["--epochs=0"], "--epochs"),
+    ("benchmark", ["--steps=0"], "--steps must be")])
+def test_numeric_flags_are_refused_in_one_line_before_any_work(experiment, capsys, module, argv, message):
+    import common_flags
+
+    experiment("variant_main" if module == "vaegan" else "application_main" if module == "figure8" else module)
+    with pytest.raises(SystemExit) as refused:
+        common_flags._parse([f"{module}.py", *argv])
+    error = capsys.readouterr().err
+    assert refused.value.code == 2 and error.startswith("usage error: ") and message in error
+    assert error.count("\n") == 1
+
+
+def test_vaegan_epochs_default_to_the_study_s_own(experiment):
+    import common_flags
+
+    experiment("variant_main")
+    common_flags._parse(["vaegan.py"])  # --epochs unset (None) is allowed: the study picks its default
+
+
+def test_smoke_says_what_it_sets_and_honours_flags_given_with_it(experiment, capsys):
+    vae_main = experiment("vae_mnist")
+    flags.FLAGS(["vae_mnist.py", "--smoke"])
+    config = vae_main.config_from_flags()
+    assert (config.name, config.epochs, config.importance_samples, config.test_images) == ("smoke", 2, 10, 1000)
+    said = capsys.readouterr().err
+    assert said.startswith("--smoke sets --epochs=2, --importance_samples=10, 100 steps per epoch")
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["vae_mnist.py", "--smoke", "--epochs=3"])
+    config = vae_main.config_from_flags()
+    assert (config.epochs, config.importance_samples) == (3, 10)
+    said = capsys.readouterr().err
+    assert "--smoke sets --importance_samples=10," in said and "keeps --epochs=3 as given" in said
+    assert "--epochs=2" not in said
+
+
+def test_the_command_a_readme_names_is_the_one_that_ran(experiment):
+    import common_flags
+
+    command = common_flags.reproducing_command
+    assert command("experiments/vae_mnist.py", ["--smoke", "--results_root=r", "--work_root=w"]) == "make smoke"
+    assert command("experiments/vae_mnist.py", []) == "make vae"
+    assert command("vae_mnist.py", ["--epochs=10", "--strategy=cpu"]) == "make vae ARGS='--epochs=10 --strategy=cpu'"
+    assert command("table1.py", ["--quick", "--rows=fc"]) == "make table1 QUICK=1 ARGS=--rows=fc"
+    assert command("figure7.py", ["--smoke"]) == "make figure7 ARGS=--smoke"
+    from vaegan_tf import records
+
+    env = {"git_commit": "abc", "epochs": 2, "wall_seconds": 6.0, "packages": {"tensorflow": "2.21.0"},
+           "devices": ["/cpu:0"], "distribution": None}
+    assert records.provenance({**env, "command": "make smoke"}, "make vae").startswith("Produced by `make smoke`")
+    assert records.provenance(env, "make vae").startswith("Produced by `make vae`")
+
+
+USER_ERRORS = [
+    data.DataError("MNIST could not be loaded: run `make data`"),
+    mnist_mirror.MirrorError("sha256 differs: check your pip index"),
+    training.TrainingDiverged("run diverged: lower the learning rate"),
+    training.ResumeRefused("backup of seed 0: delete work/x to start over"),
+    training.RunLocked("already running, pid 123"),
+    evaluate.EvaluatorUnavailable("no evaluator: run `make evaluator`"),
+    app.UsageError("--balance is a VAE-GAN setting")]
+
+
+@pytest.mark.parametrize("raised", USER_ERRORS, ids=lambda error: type(error).__name__)
+def test_errors_a_user_can_fix_print_one_line_without_a_traceback(experiment, monkeypatch, capsys, raised):
+    import common_flags
+
+    def main(_):
+        raise raised
+
+    monkeypatch.setattr(sys, "argv", ["vae_mnist.py"])
+    monkeypatch.delenv("VAEGAN_TF_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        common_flags.run(main)
+    printed = capsys.readouterr().err
+    assert stopped.value.code == (2 if isinstance(raised, app.UsageError) else 1)
+    assert printed.endswith(f"{raised}\n") and printed.count("\n") == 1 and "Traceback" not in printed
+    monkeypatch.setenv("VAEGAN_TF_DEBUG", "1")  # or --debug: the traceback too, for a bug report
+    flags.FLAGS.unparse_flags()
+    with pytest.raises(SystemExit):
+        common_flags.run(main)
+    printed = capsys.readouterr().err
+    assert "Traceback" in printed and f"{raised}" in printed.splitlines()[-1]
+
+
+def test_a_bug_is_not_hidden_as_a_user_error(experiment, monkeypatch):
+    import common_flags
+
+    def main(_):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(sys, "argv", ["vae_mnist.py"])
+    with pytest.raises(KeyError):
+        common_flags.run(main)
+
+
+def test_missing_evaluator_is_reported_before_any_training(tmp_path):
+    """make vae without an evaluator: one line naming the fix, in seconds, and nothing trained."""
+    env = {"VAEGAN_TF_EVALUATOR_DIR": str(tmp_path / "no_evaluator"), "VAEGAN_TF_CACHE": str(tmp_path / "cache")}
+    done = run_experiment("--epochs=1", "--results_root=results", "--work_root=work", cwd=tmp_path, extra_env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: no evaluator")
+    assert "make evaluator" in done.stderr
+    assert not (tmp_path / "work" / "vae_mnist").exists() and not (tmp_path / "results").exists()
