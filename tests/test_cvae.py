@@ -35,7 +35,7 @@ def test_output_shapes_and_widths(config, first_filters):
     shape = config.image_shape
     x, labels = binary_images(3, shape), tf.constant([0, 4, 9])
     assert model((x, labels), training=False).shape == (3, *shape)
-    samples = model.generate(labels).numpy()
+    samples = model.sample(len(labels), labels).numpy()
     assert samples.shape == (3, *shape) and samples.min() >= 0 and samples.max() <= 1
     assert model.encode_mean(x, labels).shape == (3, 50)
     if first_filters is None:
@@ -81,19 +81,19 @@ def test_encoder_and_decoder_both_see_the_condition(config):
     means = model.encode_mean(x, labels).numpy()
     assert not np.allclose(means[0], means[1])
     model.draw_noise = lambda shape: tf.zeros(shape)
-    images = model.generate(labels).numpy()
+    images = model.sample(len(labels), labels).numpy()
     assert not np.allclose(images[0], images[1])
 
 
 def test_generated_images_follow_their_label():
-    """Trained on images that are a function of the label, generate(y) lights the band of y.
+    """Trained on images that are a function of the label, sample(count, y) lights the band of y.
     (200 steps: after 50 the code z still carried the band and generations ignored y.)"""
     keras.utils.set_random_seed(0)
     images, labels = band_images(1000, np.random.default_rng(0))
     stream = tf.data.Dataset.from_tensor_slices((images, labels)).batch(50).repeat()  # int64 labels, in graph
     model = build_cvae(CVAEConfig(architecture="fc", fc_hidden_units=(32, 32), learning_rate=1e-2))
     model.fit(stream, epochs=1, steps_per_epoch=200, verbose=0, shuffle=False)
-    generated = model.generate(tf.repeat(tf.range(10), 5)).numpy()[..., 0]  # [50, 28, 28], 5 per label
+    generated = model.sample(50, tf.repeat(tf.range(10), 5)).numpy()[..., 0]  # [50, 28, 28], 5 per label
     bands = generated.reshape(10, 5, 28, 28)[:, :, 4:24].reshape(10, 5, 10, 2 * 28).mean(-1)  # [label, sample, band]
     own = bands[np.arange(10), :, np.arange(10)]  # [label, sample]
     others = np.where(np.eye(10, dtype=bool)[:, None, :], -np.inf, bands).max(-1)
@@ -119,7 +119,7 @@ def test_left_half_condition_trains_end_to_end_with_the_fc_network():
     left, _ = data.left_right_halves(x)
     logs = model.train_step((x, left))
     assert all(np.isfinite(float(v)) for v in logs.values())
-    completed = model.generate(left).numpy()  # Sec. 4.4.1: the whole image from its left half
+    completed = model.sample(len(left), left).numpy()  # Sec. 4.4.1: the whole image from its left half
     assert completed.shape == (6, 28, 28, 1) and 0 <= completed.min() and completed.max() <= 1
 
 

@@ -71,7 +71,7 @@ def test_one_step_updates_both_networks_with_finite_losses(model_and_batch):
     assert int(model.discriminator_optimizer.iterations.numpy()) == 1
     expected = float(logs["kl"]) + float(logs["similarity"]) + float(logs["gan"])  # unit weights (PAPER)
     assert float(logs["generator_loss"]) == pytest.approx(expected, rel=1e-4)
-    assert model.generate(labels).shape == (6, 28, 28, 1)
+    assert model.sample(len(labels), labels).shape == (6, 28, 28, 1)
     assert set(model.test_step((x, labels))) == {"discriminator_loss", "kl", "similarity", "gan", "real_accuracy"}
 
 

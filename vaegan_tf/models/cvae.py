@@ -12,7 +12,7 @@ image (the left half, Sec. 4.4.1). Both of the paper's networks:
   `width_scale` = 8/7 and rounded (28, 56, 108, 128, 64, 32 -> 32, 64, 123, 146, 73, 37).
 - `fc` (Sec. 4.4, completion and style transfer): [flatten(x), y] -> 200 -> 200 softplus (BN) -> mu,
   log sigma^2; [z, y] -> 200 -> 200 softplus (BN) -> pixel logits.
-`generate(y)` decodes a fresh z ~ N(0, I) with y (Secs. 2.2, 4.3); `encode_mean(x, y)` gives the code of a
+`sample(count, y)` decodes a fresh z ~ N(0, I) with y (Secs. 2.2, 4.3); `encode_mean(x, y)` gives the code of a
 base image for style transfer (Sec. 4.4.2: encode, then decode with another label).
 
 Readings of what the paper leaves open (the reference code's choices, see REFERENCE-NOTES.md):
@@ -45,7 +45,7 @@ import tensorflow_probability as tfp
 
 from vaegan_tf import losses
 from vaegan_tf.models.latent import GaussianLatentModel
-from vaegan_tf.models.vae import conv_block, deconv_decoder_layers, hidden_layers
+from vaegan_tf.models.layers import conv_block, deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("conv", "fc")
@@ -142,10 +142,11 @@ class CVAE(GaussianLatentModel):
         x, y = inputs
         return self.likelihood(self.reparameterised_sample(self.posterior(x, y, training)), y, training).mean()
 
-    def generate(self, y, training: bool = False) -> tf.Tensor:
-        """Bernoulli means of p(x|y, z) for a fresh z ~ N(0, I) per row of y (Sec. 2.2, Figure 6)."""
-        condition = self.condition(y)
-        return self.decode(self.draw_noise((tf.shape(condition)[0], self.config.latent_dim)), condition, training)
+    @property
+    def num_classes(self) -> int:
+        """A label condition's class count (what `sample` draws labels from when given none); a CVAE
+        conditioned on image halves must be given its condition."""
+        return self.config.condition_dim
 
     def decode(self, z, y, training: bool = False) -> tf.Tensor:
         """Bernoulli means of p(x|y, z) for given codes z [B, latent_dim]: same z, different models."""

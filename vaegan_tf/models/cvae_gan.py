@@ -93,14 +93,25 @@ class CVAEGAN(AdversarialModel):
     def call(self, inputs, training=False):
         return self.cvae(inputs, training=training)
 
-    def generate(self, y, training: bool = False):
-        return self.cvae.generate(y, training=training)
+    @property
+    def latent_dim(self) -> int:
+        return self.cvae.latent_dim
+
+    def sample(self, count: int, labels=None) -> tf.Tensor:
+        return self.cvae.sample(count, labels)
+
+    def decode(self, z, labels) -> tf.Tensor:
+        return self.cvae.decode(z, labels)
+
+    def reconstruct(self, x, labels) -> tf.Tensor:
+        return self.cvae.reconstruct(x, labels)
 
     def _images(self, x, y, training: bool):
         """(KL [B], reconstruction x~, prior sample Dec(z, y)), as Bernoulli means."""
         posterior = self.cvae.posterior(x, y, training)
         rebuilt = self.cvae.likelihood(self.cvae.reparameterised_sample(posterior), y, training).mean()
-        return losses.kl_to_prior(posterior, self.cvae.prior()), rebuilt, self.cvae.generate(y, training)
+        generated = self.cvae.decode(self.cvae.draw_noise(tf.shape(posterior.distribution.loc)), y, training)
+        return losses.kl_to_prior(posterior, self.cvae.prior()), rebuilt, generated
 
     def discriminator_terms(self, x, labels, rebuilt, generated, training: bool):
         """Per-example L_D: [B]; and whether real images got their class."""

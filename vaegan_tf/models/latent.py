@@ -1,6 +1,8 @@
 """What every model with a Gaussian posterior and a standard normal prior shares: the prior, reparameterised
-draws from a seeded generator, and the negative-ELBO train / test steps with their trackers. A subclass
-gives `posterior`, `likelihood` and `per_example_terms(*elbo_inputs(data), training)`."""
+draws from a seeded generator, the negative-ELBO train / test steps with their trackers, and the suite's
+generative interface (`vaegan_tf.models.interface`: `sample`, `decode`, `reconstruct`). A subclass gives
+`posterior`, `likelihood`, `decode(z, labels, training)`, `encode_mean(x, labels)` and
+`per_example_terms(*elbo_inputs(data), training)`."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.models.interface import labels_or_uniform
 
 tfd = tfp.distributions
 
 
 class GaussianLatentModel(keras.Model):
+    num_classes: int | None = None  # label-conditional models: how many classes `sample` draws from
+
     def __init__(self, latent_dim: int, seed: int, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
@@ -33,6 +38,15 @@ class GaussianLatentModel(keras.Model):
     def reparameterised_sample(self, posterior: tfd.Distribution) -> tf.Tensor:
         normal = posterior.distribution
         return normal.loc + normal.scale * self.draw_noise(tf.shape(normal.loc))
+
+    def sample(self, count: int, labels=None) -> tf.Tensor:
+        """Images (Bernoulli means of p(x|z, y)) for fresh z ~ N(0, I)."""
+        labels = labels_or_uniform(labels, count, self.num_classes, self.noise)
+        return self.decode(self.draw_noise((count, self.latent_dim)), labels)
+
+    def reconstruct(self, x, labels=None) -> tf.Tensor:
+        """Images decoded from the posterior mean code of x."""
+        return self.decode(self.encode_mean(x, labels), labels)
 
     def elbo_inputs(self, data) -> tuple:
         """What `per_example_terms` takes from a batch: the images alone, by default."""

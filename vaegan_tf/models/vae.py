@@ -20,7 +20,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.models.interface import refuse_labels
 from vaegan_tf.models.latent import GaussianLatentModel
+from vaegan_tf.models.layers import deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
 
@@ -42,37 +44,6 @@ class VAEConfig:
 
 
 DECODERS = ("dense", "deconv")
-
-
-def hidden_layers(units, activation: str, batch_norm: bool) -> list[keras.layers.Layer]:
-    """Dense -> (synchronized batch norm) -> activation, for each width. Synchronized so that a
-    mirrored replica normalises with the statistics of the global batch, as one device would."""
-    layers = []
-    for width in units:
-        layers.append(keras.layers.Dense(width, use_bias=not batch_norm))
-        if batch_norm:
-            layers.append(keras.layers.BatchNormalization(synchronized=True))
-        layers.append(keras.layers.Activation(activation))
-    return layers
-
-
-def conv_block(filters: int, strides: int, batch_norm: bool, transpose: bool = False) -> list[keras.layers.Layer]:
-    """5x5 'same' (transposed) convolution -> (synchronized batch norm) -> ReLU: Sec. 4.3's blocks."""
-    layer = (keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D)(
-        filters, 5, strides=strides, padding="same", use_bias=not batch_norm)
-    return [layer, *([keras.layers.BatchNormalization(synchronized=True)] if batch_norm else []),
-            keras.layers.Activation("relu")]
-
-
-def deconv_decoder_layers(image_shape, batch_norm: bool, width=lambda units: units) -> list[keras.layers.Layer]:
-    """Sec. 4.3's decoder (the CVAE's): FC (H/4)*(W/4)*128 (BN, ReLU) -> reshape -> deconv5-64 s2 ->
-    deconv5-32 s2 (BN, ReLU) -> a 5x5 stride-1 deconv to the image channels, logits. `width` scales the
-    hidden widths (SVHN's 8/7)."""
-    start = (image_shape[0] // 4, image_shape[1] // 4, width(128))
-    return [*hidden_layers((math.prod(start),), "relu", batch_norm), keras.layers.Reshape(start),
-            *conv_block(width(64), 2, batch_norm, transpose=True),
-            *conv_block(width(32), 2, batch_norm, transpose=True),
-            keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=1, padding="same")]
 
 
 class VAE(GaussianLatentModel):
@@ -112,9 +83,15 @@ class VAE(GaussianLatentModel):
         """Reconstruction means (Bernoulli probabilities) of x, through one posterior sample."""
         return self.likelihood(self.reparameterised_sample(self.posterior(x, training)), training).mean()
 
-    def sample(self, count: int) -> tf.Tensor:
-        """Bernoulli means of p(x|z) for z ~ N(0, I): the images shown as 'samples'."""
-        return self.likelihood(self.draw_noise((count, self.config.latent_dim)), training=False).mean()
+    def decode(self, z, labels=None, training: bool = False) -> tf.Tensor:
+        """Bernoulli means of p(x|z) for codes z [B, latent_dim]."""
+        refuse_labels("the VAE", labels)
+        return self.likelihood(z, training).mean()
+
+    def encode_mean(self, x, labels=None) -> tf.Tensor:
+        """The posterior mean of z for x."""
+        refuse_labels("the VAE", labels)
+        return self.posterior(x, training=False).mean()
 
 
 def build_vae(config: VAEConfig = VAEConfig()) -> VAE:

@@ -70,7 +70,7 @@ def completion_errors(model, splits: data.DatasetSplits) -> dict:
     """Mean squared error per right-half pixel: the CVAE's completions vs the training mean right half."""
     test = splits.test.images / 255.0
     _, truth = data.left_right_halves(test)
-    completed = np.concatenate([np.asarray(model.generate(flat_left_half(tf.constant(test[i:i + 1000], tf.float32))))
+    completed = np.concatenate([np.asarray(model.sample(len(test[i:i + 1000]), flat_left_half(tf.constant(test[i:i + 1000], tf.float32))))
                                 for i in range(0, len(test), 1000)])
     _, mean_right = data.left_right_halves(splits.train.images / 255.0)
     return {"right_half_mse_cvae": float(np.mean((data.left_right_halves(completed)[1] - truth) ** 2)),
@@ -107,7 +107,7 @@ def draw_completion(model, splits: data.DatasetSplits, out: Path) -> Path:
     left, _ = data.left_right_halves(test)
     given = np.concatenate([left, np.zeros_like(left)], axis=2)
     condition = flat_left_half(tf.constant(np.repeat(test, 3, axis=0), tf.float32))
-    completions = np.asarray(model.generate(condition)).reshape(10, 3, *test.shape[1:])
+    completions = np.asarray(model.sample(len(condition), condition)).reshape(10, 3, *test.shape[1:])
     grid = np.concatenate([test[:, None], given[:, None], completions], axis=1)
     return plots.image_grid(grid, out / "figure8.png",
                             col_labels=["test image", "left half in", "completion 1", "completion 2", "completion 3"],
@@ -137,7 +137,7 @@ def style_transfer_accuracy(model, splits: data.DatasetSplits, config: Applicati
     hits = np.concatenate(hits)
     return {"style_transfer_accuracy": float(hits.mean()),
             "style_transfer_accuracy_per_target": hits.mean(0).tolist(),
-            "evaluator_test_accuracy": evaluator.info["test_accuracy"]}
+            "evaluator_test_accuracy": evaluator.info["test_accuracy"], "evaluator": evaluator.fingerprint}
 
 
 def write_readme(out: Path) -> Path:
@@ -157,8 +157,9 @@ def write_readme(out: Path) -> Path:
                   f"{metrics['right_half_mse_mean_image']:.4f} |", ""]
     elif isinstance(metrics["style_transfer_accuracy"], float):
         per_target = ", ".join(f"{d}: {100 * a:.1f}%" for d, a in enumerate(metrics["style_transfer_accuracy_per_target"]))
+        fingerprint = f", fingerprint `{metrics['evaluator']}`" if "evaluator" in metrics else ""
         lines += [f"Every test image's style decoded with each of the ten labels; the evaluator classifier (test "
-                  f"accuracy {metrics['evaluator_test_accuracy']:.4f}) reads the asked-for digit in "
+                  f"accuracy {metrics['evaluator_test_accuracy']:.4f}{fingerprint}) reads the asked-for digit in "
                   f"**{100 * metrics['style_transfer_accuracy']:.2f}%** of the 100,000 transferred images.", "",
                   f"Per target digit: {per_target}.", ""]
     else:

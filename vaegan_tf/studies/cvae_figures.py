@@ -71,7 +71,7 @@ def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None)
 
 def draw_figure6(model, num_classes: int, path: Path) -> Path:
     labels = np.repeat(np.arange(num_classes), 10)
-    images = np.asarray(model.generate(labels)).reshape(num_classes, 10, *model.config.image_shape)
+    images = np.asarray(model.sample(len(labels), labels)).reshape(num_classes, 10, *model.config.image_shape)
     return plots.image_grid(images, path, row_labels=[str(d) for d in range(num_classes)],
                             title="CVAE: ten samples of each digit (rows), z ~ N(0, I)")
 
@@ -85,7 +85,7 @@ def measure_conditional(model, splits: data.DatasetSplits, config: Figure6Config
     if isinstance(evaluator, str):
         return {**metrics, "sample_quality": evaluator}
     labels = np.repeat(np.arange(splits.num_classes), config.samples_per_class)
-    samples = np.concatenate([np.asarray(model.generate(labels[i:i + 1000])) for i in range(0, len(labels), 1000)])
+    samples = np.concatenate([np.asarray(model.sample(len(labels[i:i + 1000]), labels[i:i + 1000])) for i in range(0, len(labels), 1000)])
     reference = splits.test.images[:len(samples)] / 255.0
     quality = evaluate.sample_quality(evaluator, samples, reference, labels, seed=config.seed)
     predicted = evaluator.embed(samples)[1].argmax(1)

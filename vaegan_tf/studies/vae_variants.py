@@ -145,7 +145,8 @@ def run_variant(config: VariantConfig, splits: data.DatasetSplits | None = None,
                                               "wall_seconds": round(baseline.wall_seconds, 1),
                                               "loaded_from_finished_run": baseline.reused_finished,
                                               "trained_at_commit": baseline.resumed_from_commit},
-               "test_reconstruction_mse": {name: reconstruction_mse(model, splits.test) for name, model in models.items()}}
+               "test_reconstruction_mse": {name: evaluate.reconstruction_mse(model, splits.test, conditional=False)
+                                           for name, model in models.items()}}
     metrics.update(measure(models, splits, config, evaluator))
     record_run(out, outcome, config=config, metrics=metrics, started=started, data_source=splits.source,
                loss_title=f"{TITLES[config.variant]} losses")
@@ -153,24 +154,10 @@ def run_variant(config: VariantConfig, splits: data.DatasetSplits | None = None,
     return metrics
 
 
-def decode(model, z: np.ndarray, chunk: int = 1000) -> np.ndarray:
-    return np.concatenate([np.asarray(model.likelihood(z[i:i + chunk], training=False).mean())
-                           for i in range(0, len(z), chunk)])
-
-
-def reconstruction_mse(model, split: data.Split, batch_size: int = 1000) -> float:
-    """Mean squared pixel error of Dec(E[z|x]) on grey test images in [0, 1]."""
-    errors = []
-    for x, _ in data.pipeline(split, batch_size=batch_size):
-        rebuilt = model.likelihood(model.posterior(x, training=False).mean(), training=False).mean()
-        errors.append(np.mean((np.asarray(rebuilt) - np.asarray(x)) ** 2, axis=(1, 2, 3)))
-    return float(np.concatenate(errors).mean())
-
-
 def draw(models: dict, splits: data.DatasetSplits, out: Path, seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    z = np.random.default_rng(seed).standard_normal((100, models["plain VAE"].config.latent_dim)).astype(np.float32)
-    grids = [decode(model, z).reshape(10, 10, 28, 28) for model in models.values()]
+    z = evaluate.shared_codes(100, models["plain VAE"].latent_dim, seed)
+    grids = [evaluate.decode_in_chunks(model, z).reshape(10, 10, 28, 28) for model in models.values()]
     blank = np.ones_like(grids[0][:, :1])
     names = list(models)
     panels = [part for grid in grids for part in (grid, blank)][:-1]
@@ -179,8 +166,7 @@ def draw(models: dict, splits: data.DatasetSplits, out: Path, seed: int) -> None
     real = splits.test.images[:10] / 255.0
     rows = [real.reshape(10, 28, 28)]
     for model in models.values():
-        rows.append(np.asarray(model.likelihood(model.posterior(real.astype(np.float32), training=False).mean(),
-                                                training=False).mean()).reshape(10, 28, 28))
+        rows.append(np.asarray(model.reconstruct(real.astype(np.float32))).reshape(10, 28, 28))
     plots.image_grid(np.stack(rows), out / "reconstructions.png", row_labels=["test", *names],
                      title="Test images and their reconstructions through the posterior mean")
 
@@ -191,11 +177,5 @@ def measure(models: dict, splits: data.DatasetSplits, config: VariantConfig,
         evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
         if isinstance(evaluator, str):
             return {"sample_quality": evaluator}
-    z = np.random.default_rng(config.seed + 1).standard_normal(
-        (config.quality_samples, models["plain VAE"].config.latent_dim)).astype(np.float32)
-    reference = splits.test.images[:config.quality_samples] / 255.0
-    quality = {name: evaluate.sample_quality(evaluator, decode(model, z), reference, seed=config.seed)
-               for name, model in models.items()}
-    quality["real training images"] = evaluate.real_baseline(evaluator, splits, config.quality_samples,
-                                                             seed=config.seed)
-    return {"sample_quality": quality}
+    return {"sample_quality": evaluate.measure_samples(evaluator, models, splits, count=config.quality_samples,
+                                                       seed=config.seed)}
