@@ -1,10 +1,13 @@
-"""Test session set-up: a private cache (the user's evaluator and data cache are never touched) and two
-logical CPU devices, so that MirroredStrategy can be tested on a machine without GPUs."""
+"""Test session set-up: a private data cache and evaluator folder (the user's cache and the suite's
+committed evaluator are never touched) and two logical CPU devices, so that MirroredStrategy can be
+tested on a machine without GPUs."""
 
 import os
 import tempfile
 
 os.environ.setdefault("VAEGAN_TF_CACHE", tempfile.mkdtemp(prefix="vaegan_tf_test_cache_"))
+# tests never read the suite's committed evaluator: a test that needs one trains or saves its own here
+os.environ.setdefault("VAEGAN_TF_EVALUATOR_DIR", tempfile.mkdtemp(prefix="vaegan_tf_test_evaluator_"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402

@@ -88,28 +88,36 @@ def test_evaluator_refuses_images_outside_unit_range(untrained_evaluator):
         untrained_evaluator.embed(-np.ones((2, 28, 28, 1)))
 
 
-def test_load_evaluator_refuses_missing_or_weak_classifier(untrained_evaluator, monkeypatch, tmp_path):
-    monkeypatch.setenv("VAEGAN_TF_CACHE", str(tmp_path))
+def test_load_evaluator_refuses_missing_weak_or_altered_classifier(untrained_evaluator, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAEGAN_TF_EVALUATOR_DIR", str(tmp_path))
     with pytest.raises(evaluate.EvaluatorUnavailable, match="make evaluator"):
         evaluate.load_evaluator()
-    evaluate.evaluator_dir().mkdir(parents=True)
-    untrained_evaluator.classifier.save(evaluate.evaluator_dir() / "classifier.keras")
-    info = evaluate.evaluator_dir() / "info.json"
-    info.write_text(json.dumps({"test_accuracy": 0.5}))
+    untrained_evaluator.info = {"test_accuracy": 0.5, "config": evaluate.EvaluatorConfig(feature_units=16)}
+    evaluate.save_evaluator(untrained_evaluator)
     with pytest.raises(evaluate.EvaluatorUnavailable, match="0.5000 < 0.992"):
         evaluate.load_evaluator()
-    info.write_text(json.dumps({"test_accuracy": 0.995}))
+    info_path = tmp_path / evaluate.INFO
+    info = json.loads(info_path.read_text())
+    info_path.write_text(json.dumps({**info, "test_accuracy": 0.995}))
     loaded = evaluate.load_evaluator()
+    assert loaded.fingerprint == untrained_evaluator.fingerprint
     features, logits = loaded.embed(np.zeros((3, 28, 28, 1)))
     assert features.shape == (3, 16) and logits.shape == (3, 10)
+    info_path.write_text(json.dumps({**info, "test_accuracy": 0.995, "fingerprint": "0" * 12}))
+    with pytest.raises(evaluate.EvaluatorUnavailable, match="not the 000000000000"):
+        evaluate.load_evaluator()
 
 
 def test_train_evaluator_one_epoch_on_fake_data(tmp_path, splits, monkeypatch):
-    monkeypatch.setenv("VAEGAN_TF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAEGAN_TF_EVALUATOR_DIR", str(tmp_path / "evaluator"))
     config = evaluate.EvaluatorConfig(epochs=1, feature_units=8)
     evaluator = evaluate.train_evaluator(splits, config, work_root=str(tmp_path / "work"))
-    assert 0.0 <= evaluator.info["test_accuracy"] <= 1.0 and evaluator.info["epochs"] == 1
-    assert (tmp_path / "cache" / "evaluator" / "classifier.keras").exists()
+    assert evaluator.info["epochs"] == 1
+    # what was saved is what loads, by its fingerprint; random images cannot be learnt, so the floor refuses it
+    saved = json.loads((tmp_path / "evaluator" / evaluate.INFO).read_text())
+    assert saved["fingerprint"] == evaluator.fingerprint and saved["test_accuracy"] < 0.5
+    with pytest.raises(evaluate.EvaluatorUnavailable, match="< 0.992"):
+        evaluate.load_evaluator()
     baseline = evaluate.real_baseline(evaluator, splits, count=100)
     assert baseline["count"] == 100 and np.isfinite(baseline["frechet_distance"])
     out = tmp_path / "results"
