@@ -21,7 +21,7 @@ FLAGS = flags.FLAGS
 
 def main(_):
     run = common_flags.run_settings()
-    name = "figure7" if FLAGS.preset == "paper" else f"figure7_{FLAGS.preset}"
+    name = figure7.results_name(FLAGS.preset)
     cvae = dataclasses.replace(DEFAULTS.cvae, epochs=FLAGS.cvae_epochs, seed=FLAGS.seed, run=run)
     config = dataclasses.replace(DEFAULTS, name=name, preset=FLAGS.preset, epochs=FLAGS.epochs, seed=FLAGS.seed,
                                  run=run, cvae=cvae)

@@ -87,12 +87,13 @@ def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, spl
         assert (out / name).stat().st_size > 0, name
     quality = metrics["sample_quality"]
     assert [len(quality[name]["per_class"]) for name in ("CVAE", "CVAE-GAN", "real training images")] == [10] * 3
-    assert quality["CVAE"]["frechet_distance"] != quality["CVAE-GAN"]["frechet_distance"]
+    # both models decode the same 12 codes of each digit; the real row is as many training images
+    assert [quality[name]["count"] for name in ("CVAE", "CVAE-GAN", "real training images")] == [120] * 3
     readme = (out / "README.md").read_text()
-    assert "Digit 2" in readme and "`make figure7` at commit" in readme
+    assert "Digit 2" in readme and "`make figure7` at commit" in readme  # the default preset: authors_code
     config_file = out / "config.json"
-    config_file.write_text(config_file.read_text().replace('"preset": "paper"', '"preset": "authors_code"'))
-    assert "`make figure7 ARGS='--preset=authors_code'` at commit" in figure7_report.write_readme(out).read_text()
+    config_file.write_text(config_file.read_text().replace('"preset": "authors_code"', '"preset": "paper"'))
+    assert "`make figure7 ARGS='--preset=paper'` at commit" in figure7_report.write_readme(out).read_text()
 
 
 def test_collapse_verdict_flags_a_digit_whose_samples_all_look_alike():

@@ -75,7 +75,10 @@ def write_readme(out: Path) -> Path:
     cvae_origin = ("loaded from `make figure6`'s finished run" if cvae["loaded_from_finished_run"]
                    else "trained here with `make figure6`'s config")
     model = config["model"]
-    command = "make figure7" + ("" if config["preset"] == "paper" else f" ARGS='--preset={config['preset']}'")
+    from vaegan_tf.studies.figure7 import DEFAULT_PRESET  # the study imports this module at its top
+
+    default = config["preset"] == DEFAULT_PRESET
+    command = "make figure7" + ("" if default else f" ARGS='--preset={config['preset']}'")
     lines = [f"# {out.name}: CVAE-GAN samples of each digit, measured against the CVAE (Chen, Fang, Ju 2016, Figure 7)",
              "", records.provenance(env, command), "",
              f"CVAE-GAN preset `{config['preset']}`: KL weight {model['kl_weight']}, feature-distance weight "
