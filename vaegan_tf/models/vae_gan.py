@@ -5,7 +5,7 @@ Per example, with x~ = Dec(z ~ q(z|x)), x_p = Dec(z ~ N(0, I)) and f_l the discr
     similarity = ||f_l(x) - f_l(x~)||^2                       (L_llike^Dis_l, up to 1 / 2 sigma^2)
     gan        = -log D(x_p) - log D(x~)                      (the GAN terms of eq. 2)
     L_D        = -log D(x) - log(1 - D(x_p)) - log(1 - D(x~))  (eq. 3)
-Eq. 2 sums KL + similarity + gan into one L_G; as Larsen et al. (and REFERENCE-NOTES) do, its gradient is
+Eq. 2 sums KL + similarity + gan into one L_G; as Larsen et al. do (and the authors of the paper), its gradient is
 split by network: the encoder minimises KL + similarity (the GAN gradient is kept out of it), the decoder
 gamma * similarity + gan (gamma weighs reconstruction against the GAN; 1 is eq. 2 itself), and the
 discriminator L_D alone (no reconstruction gradient). One tape records the generator's pass; each network
@@ -19,36 +19,22 @@ cross-entropies on prior samples and on real images against the band 0.68 +- 0.3
 `larsen` (their rule): D waits if either cost is below the band, the decoder if either is above it;
 `prior`: both read the prior-sample cost alone; `both_sure` (the default): D waits only while both costs
 are below the band (sure of real images and of prior samples), the decoder while the prior-sample cost is
-above it.
-If both players would wait, both update. The encoder always updates.
-Measured on MNIST here (10 epochs each): without balance D won within an epoch (its loss 0.02, then 0.001)
-and the decoder drew noise; with `larsen` D was updated on 1% of the first epoch's steps and never after:
-it was sure of the real images, which the decoder cannot change, so it stayed frozen while the decoder
-found one noise pattern it accepted. With `prior` and the conv decoder the decoder drew digit-like strokes,
-but D rested on 87% of steps while calling ever more real images fake (on 63% of them in epoch 1, 15% in
-epoch 10): sure that prior samples were fake, it was never made to learn what real ones look like.
-`both_sure` keeps D learning until it is right about both: D was updated on 57% of the first epoch's
-steps and on every step from the third, and stayed right on 65-86% of real images; the samples were
-cleaner on every measure than with `prior` (FD 85 vs 119, KID 5.3 vs 7.6, Inception score 5.6 vs 5.2,
-sharpness ratio 1.07 vs 1.41 with real images at 1.02, test MSE 0.018 vs 0.028; results/vaegan and
-results/vaegan_prior).
-Networks: the plain VAE's encoder (`vaegan_tf.models.vae`: Sec. 4.4's 2 x 200 softplus, z = 50) and, by
-default, Sec. 4.3's convolutional decoder (`VAEConfig(decoder="deconv")`, the CVAE's without y), and the
-discriminator of Sec. 4.3 (`cvae_gan.Discriminator`) with two classes, real (0) and fake (1): a two-way
-softmax is the sigmoid D(x) of eq. 3. The paper gives no VAE-GAN networks. Why not the plain VAE's FC
-decoder: in 10 epochs it lost the game (D updated on 2% of the first epoch's steps, then never; Inception
-score 1.00, FD 396, test MSE 0.339: results/vaegan at 8139a65), and in scratch runs of 300-800 steps it drew
-grey noise (sample mean 0.38-0.51, real 0.13) at every gamma tried (1, 1e-2, 1e-3), with Larsen's late conv
-layer as f_l too, and even against a frozen D; the conv decoder trained GAN-only against the same D drew
-images with the digits' statistics (mean 0.12, per-pixel spread 0.18) in 600 steps. `make vaegan` compares
-it with a plain VAE of the same networks, so the two still differ by the loss alone.
-gamma = 1e-3 (`reconstruction_weight`): the similarity distance is a sum over 500 features (mean 242 in
-that run's first epoch, 136 in its second) where the GAN terms are a few nats, so gamma = 1 lets
-reconstruction swamp the decoder's GAN gradient; Larsen et al.'s released code weighs it by 1e-6 against
-its GAN (CelebA, 64 x 64). With the conv decoder and gamma = 1e-3 the scratch game stayed level for 600
-steps (D updated on 24% of steps, right on 56% of real images).
+above it. If both players would wait, both update. The encoder always updates. Why `both_sure`: under
+`larsen` D, once sure of the real images (which the decoder cannot change), never updates again; under
+`prior` it rests while sure of prior samples and is never made to learn what real images look like.
+Networks: the plain VAE's encoder (`vaegan_tf.models.vae`: Sec. 4.4's 2 x 200 softplus, z = 50), by
+default Sec. 4.3's convolutional decoder (`VAEConfig(decoder="deconv")`, the CVAE's without y), and the
+discriminator of Sec. 4.3 with two classes, real (0) and fake (1): a two-way softmax is the sigmoid D(x)
+of eq. 3. The paper gives no VAE-GAN networks; the plain VAE's FC decoder lost the game to the conv
+discriminator, the conv decoder kept it level, so `make vaegan` also trains a plain VAE with the same
+networks and the two differ by the loss alone.
+gamma = 1e-3 (`reconstruction_weight`): the similarity distance is a sum over 500 features where the GAN
+terms are a few nats, so gamma = 1 lets reconstruction swamp the decoder's GAN gradient (Larsen et al.'s
+released code weighs it by 1e-6 on CelebA, 64 x 64).
 lr 1e-4 (Sec. 4, VAEs with GANs). Images are Bernoulli means in [0, 1], like the grey-level data: binarized
 data would let D tell real from generated by the pixel values alone.
+What each setting measured (balance rules, decoders): results/vaegan/README.md and
+results/vaegan_prior/README.md.
 """
 
 from __future__ import annotations
@@ -103,8 +89,18 @@ class VAEGAN(AdversarialModel):
     def call(self, x, training=False):
         return self.vae(x, training=training)
 
-    def sample(self, count: int) -> tf.Tensor:
-        return self.vae.sample(count)
+    @property
+    def latent_dim(self) -> int:
+        return self.vae.latent_dim
+
+    def sample(self, count: int, labels=None) -> tf.Tensor:
+        return self.vae.sample(count, labels)
+
+    def decode(self, z, labels=None) -> tf.Tensor:
+        return self.vae.decode(z, labels)
+
+    def reconstruct(self, x, labels=None) -> tf.Tensor:
+        return self.vae.reconstruct(x, labels)
 
     def _images(self, x, training: bool):
         """(KL [B], reconstruction x~, prior sample x_p), as Bernoulli means."""
