@@ -1,70 +1,147 @@
-"""`make table1`: Table 1 of Chen, Fang, Ju (2016), semi-supervised test error on MNIST with 1000 and 600
-labels, for M2 with the fully connected and the convolutional networks and the SSL-VAE-GAN (conv M2 with a GAN),
-beside the paper's numbers. `--quick` (`make table1 QUICK=1`) is a shorter schedule, reported as such.
-Writes results/table1/: table1.md, table1.csv, metrics.json, config.json, environment.json.
+"""`make table1`: Table 1 of Chen, Fang, Ju (2016), semi-supervised test error on MNIST with 1000
+and 600 labels, for M2 with the fully connected and the convolutional networks and M2 with a GAN
+(conv+GAN), beside the paper's, the poster's and the authors' logged numbers and Kingma et al.'s.
+`--quick` (`make table1 QUICK=1`) is a shorter schedule, reported as such. Writes results/table1/
+(or table1_authors_code/): table1.md, table1.csv, cells.csv, metrics.json, config.json,
+environment.json, README.md.
 
-Choices the paper leaves open: epochs (FC: 100; conv and conv+GAN: 30 as the authors' conv code); pixels in
-[0, 1]; the protocol. `--protocol=kingma` (default, results/table1/) is Kingma et al.'s: mixed minibatches,
-the exact sum over the ten labels, alpha = 0.1 N / N_labelled, Adam 3e-4. `--protocol=paper`
-(results/table1_paper_protocol/) is the authors' code: labelled batches, then unlabelled batches, soft
-q(y|x) as the decoder's y, alpha = 0.1 N, one Adam per kind of batch; here it stays far from the paper's
-numbers (FC, 1000 labels: validation error 28%, 28%, 26% after epochs 1-3), so it is not the default.
-The full schedule decodes every unlabelled image once per label: about a day on 2 CPU cores, hours on a
-GPU. `--quick` is 5 epochs of 100 steps per cell. See vaegan_tf/studies/ssl.py and models/m2.py."""
+`--protocol=kingma` (default) is the paper's text, Kingma et al.'s M2: mixed minibatches, the exact
+sum over the ten labels, alpha = 0.1 N / N_labelled, Adam 3e-4, class-balanced labels, three label
+seeds; epochs FC 100, conv and conv+GAN 30 (the authors' conv script). `--protocol=authors_code` is
+a port of the code behind the paper's numbers (vaegan_tf/models/m2_authors.py): their networks,
+losses, two Adams, 20 epochs, labelled subsets not class-balanced (`--label_subset=random` by
+default, or `first`), five seeds. See vaegan_tf/studies/ssl.py. `--quick` is 5 epochs of 100 steps
+per cell."""
 
 import dataclasses
 import time
 
+import common_flags
 from absl import app, flags
 
-import common_flags
 from vaegan_tf.studies import ssl, table1_report
 
 QUICK_EPOCHS, QUICK_STEPS = 5, 100
-flags.DEFINE_list("rows", list(ssl.ROWS), "Table rows: fc, conv, conv+gan, and conv+gan+pixel (not the paper's: "
-                  "the SSL-VAE-GAN keeping M2's pixel likelihood).")
 DEFAULT_LABELS = ["1000", "600"]
-flags.DEFINE_list("labels", DEFAULT_LABELS, "Numbers of labelled examples.")
-flags.DEFINE_list("label_seeds", ["0"], "Seeds of the labelled subsets (one run each; mean and spread).")
-flags.DEFINE_enum("protocol", "kingma", ["kingma", "paper"],
-                  "kingma: mixed minibatches, exact sum over labels; paper: the authors' code (see the docstring).")
-flags.DEFINE_boolean("quick", False, f"Short schedule: {QUICK_EPOCHS} epochs of {QUICK_STEPS} steps per cell.")
+DEFAULT_SEEDS = {"kingma": ["0", "1", "2"], "authors_code": ["0", "1", "2", "3", "4"]}
+DEFAULT_LABEL_SUBSET = {"kingma": "balanced", "authors_code": "random"}
+flags.DEFINE_list(
+    "rows",
+    list(ssl.ROWS),
+    "Table rows: fc, conv, conv+gan, and conv+gan+pixel (kingma only; not "
+    "the paper's: the SSL-VAE-GAN keeping M2's pixel likelihood).",
+)
+flags.DEFINE_list(
+    "labels", DEFAULT_LABELS, "Numbers of labelled examples (multiples of the ten classes)."
+)
+flags.DEFINE_list(
+    "label_seeds",
+    None,
+    "Seeds of the labelled subsets and initialisation, one cell each (mean and "
+    f"spread); default {DEFAULT_SEEDS}.",
+)
+flags.DEFINE_enum(
+    "protocol",
+    "kingma",
+    list(ssl.PROTOCOLS),
+    "kingma: the paper's text (Kingma et al.'s M2); authors_code: the authors' code (see the "
+    "docstring).",
+)
+flags.DEFINE_enum(
+    "label_subset",
+    None,
+    list(ssl.LABEL_SUBSETS),
+    f"How the labelled examples are chosen; default {DEFAULT_LABEL_SUBSET}.",
+)
+flags.DEFINE_boolean(
+    "quick", False, f"Short schedule: {QUICK_EPOCHS} epochs of {QUICK_STEPS} steps per cell."
+)
 FLAGS = flags.FLAGS
 
 
+def seeds() -> list[str]:
+    return FLAGS.label_seeds if FLAGS.label_seeds is not None else DEFAULT_SEEDS[FLAGS.protocol]
+
+
+def label_subset() -> str:
+    return FLAGS.label_subset or DEFAULT_LABEL_SUBSET[FLAGS.protocol]
+
+
 def results_name() -> str:
-    """table1[_paper_protocol][_quick]; a run of some rows or labels is named apart so that it never
+    """table1[_authors_code][_quick]; a run of some rows or labels is named apart so that it never
     overwrites the whole table."""
-    name = "table1" + ("" if FLAGS.protocol == "kingma" else f"_{FLAGS.protocol}_protocol")
+    name = "table1" + ("" if FLAGS.protocol == "kingma" else f"_{FLAGS.protocol}")
     name += "_quick" if FLAGS.quick else ""
     if tuple(FLAGS.rows) != ssl.ROWS:
         name += "_rows-" + "-".join(FLAGS.rows)
     if FLAGS.labels != DEFAULT_LABELS:
         name += "_labels-" + "-".join(FLAGS.labels)
+    if label_subset() != DEFAULT_LABEL_SUBSET[FLAGS.protocol]:
+        name += f"_{label_subset()}-labels"
     return name
 
 
+def _integers(values, flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(value) for value in values)
+    except ValueError:
+        raise app.UsageError(f"--{flag} takes integers, got {','.join(values)}") from None
+
+
 def config_from_flags() -> ssl.Table1Config:
-    rows = ssl.ROWS + ssl.EXTRA_ROWS
+    """The table's config; bad flags fail here, before any work, with a one-line UsageError."""
+    rows = ssl.rows_of(FLAGS.protocol)
     unknown = set(FLAGS.rows) - set(rows)
-    if unknown:
-        raise app.UsageError(f"unknown --rows {sorted(unknown)}; choose from {', '.join(rows)}")
+    if unknown or not FLAGS.rows:
+        raise app.UsageError(
+            f"unknown --rows {sorted(unknown)}; choose from {', '.join(rows)}"
+            if unknown
+            else f"--rows is empty; choose from {', '.join(rows)}"
+        )
+    labels = _integers(FLAGS.labels, "labels")
+    if not labels or any(n <= 0 or n % 10 for n in labels):
+        raise app.UsageError(
+            f"--labels must be positive multiples of the 10 classes, got {FLAGS.labels}"
+        )
+    label_seeds = _integers(seeds(), "label_seeds")
+    if not label_seeds:
+        raise app.UsageError("--label_seeds is empty; give at least one seed, e.g. --label_seeds=0")
     quick = {"steps_per_epoch": QUICK_STEPS} if FLAGS.quick else {}
-    base = dataclasses.replace(ssl.SSLStudyConfig(), run=common_flags.run_settings(**quick))
-    config = ssl.Table1Config(name=results_name(), rows=tuple(FLAGS.rows), labels=tuple(int(n) for n in FLAGS.labels),
-                              seeds=tuple(int(s) for s in FLAGS.label_seeds), protocol=FLAGS.protocol, base=base)
-    if FLAGS.quick:
-        config = dataclasses.replace(config, epochs={row: QUICK_EPOCHS for row in rows})
-    return config
+    base = dataclasses.replace(
+        ssl.SSLStudyConfig(), run=common_flags.run_settings(**quick), label_subset=label_subset()
+    )
+    epochs = (
+        {row: QUICK_EPOCHS for row in rows} if FLAGS.quick else dict(ssl.EPOCHS[FLAGS.protocol])
+    )
+    return ssl.Table1Config(
+        name=results_name(),
+        rows=tuple(FLAGS.rows),
+        labels=labels,
+        seeds=label_seeds,
+        protocol=FLAGS.protocol,
+        epochs=epochs,
+        base=base,
+    )
 
 
 def make_command() -> str:
     """The `make` line that reproduces this run, for its README."""
-    changed = [f"--{flag}={','.join(value) if isinstance(value, list) else value}"
-               for flag, value, default in [("protocol", FLAGS.protocol, "kingma"), ("rows", FLAGS.rows, list(ssl.ROWS)),
-                                            ("labels", FLAGS.labels, DEFAULT_LABELS), ("label_seeds", FLAGS.label_seeds, ["0"])]
-               if value != default]
-    return "make table1" + (" QUICK=1" if FLAGS.quick else "") + (f" ARGS='{' '.join(changed)}'" if changed else "")
+    changed = [
+        f"--{flag}={','.join(value) if isinstance(value, list) else value}"
+        for flag, value, default in [
+            ("protocol", FLAGS.protocol, "kingma"),
+            ("rows", FLAGS.rows, list(ssl.ROWS)),
+            ("labels", FLAGS.labels, DEFAULT_LABELS),
+            ("label_seeds", seeds(), DEFAULT_SEEDS[FLAGS.protocol]),
+            ("label_subset", label_subset(), DEFAULT_LABEL_SUBSET[FLAGS.protocol]),
+        ]
+        if value != default
+    ]
+    return (
+        "make table1"
+        + (" QUICK=1" if FLAGS.quick else "")
+        + (f" ARGS='{' '.join(changed)}'" if changed else "")
+    )
 
 
 def main(_):
@@ -72,9 +149,15 @@ def main(_):
     config = config_from_flags()
     out = config.base.run.results(config.name)
     command = make_command()
-    # the table is rewritten after every cell: a run stopped part way leaves its finished cells reported
-    cells = ssl.run_table1(config, after_each_cell=lambda cells: table1_report.write_results(
-        out, cells, config, command, started), earlier=table1_report.earlier_cells(out))
+    # the table is rewritten after every cell: a run stopped part way leaves its finished cells
+    # reported
+    cells = ssl.run_table1(
+        config,
+        after_each_cell=lambda cells: table1_report.write_results(
+            out, cells, config, command, started
+        ),
+        earlier=table1_report.earlier_cells(out),
+    )
     print(table1_report.table1_markdown(cells))
 
 
