@@ -139,8 +139,7 @@ def test_class_logits_are_batch_normalised_and_evaluated_in_inference_mode(archi
         norm.moving_variance + norm.epsilon
     ) * norm.gamma + norm.beta
     np.testing.assert_allclose(model(x, training=False), by_hand, rtol=1e-4, atol=1e-5)
-    # inference mode: an image's logits do not depend on the rest of its batch (training mode: they
-    # do)
+    # inference mode: an image's logits do not depend on the rest of its batch (training: they do)
     np.testing.assert_allclose(
         model(x[:3], training=False), model(x, training=False)[:3], rtol=1e-4, atol=1e-5
     )
@@ -281,6 +280,31 @@ def test_one_training_step_of_each_protocol_and_row_changes_every_kernel(protoco
             int(model.optimizer.iterations) == 1 and int(model.unlabelled_optimizer.iterations) == 1
         )
     assert model(x, training=False).shape == (6, 10)
+
+
+@pytest.mark.parametrize("architecture", ["fc", "conv+gan"])
+def test_each_kind_of_batch_moves_only_its_own_adams(architecture):
+    """Their two (four) Adams: a labelled batch moves only the labelled ones, and the other way
+    round."""
+    model = tiny(architecture)
+    x, labels = grey_images(4, seed=8), tf.constant([0, 1, 2, 3])
+    labelled = [model.optimizer] + (
+        [model.discriminator_optimizer] if architecture == "conv+gan" else []
+    )
+    unlabelled = [model.unlabelled_optimizer] + (
+        [model.unlabelled_discriminator_optimizer] if architecture == "conv+gan" else []
+    )
+
+    def state(optimizers):
+        return [v.numpy().copy() for optimizer in optimizers for v in optimizer.variables]
+
+    for flag, moved, kept in ((1, labelled, unlabelled), (0, unlabelled, labelled)):
+        moved_before, kept_before = state(moved), state(kept)
+        model.train_step((x, labels, tf.fill([4], flag)))
+        assert all(np.array_equal(a, b) for a, b in zip(kept_before, state(kept), strict=True))
+        assert not all(
+            np.array_equal(a, b) for a, b in zip(moved_before, state(moved), strict=True)
+        )
 
 
 def test_authors_conv_networks_as_their_two_checkpoints():

@@ -1,28 +1,20 @@
-"""Semi-supervised "M2" (Kingma et al. 2014) as described in Chen, Fang, Ju (2016), Secs. 2.3 and 4.5.
+"""Semi-supervised "M2" (Kingma et al. 2014) as described in Chen, Fang, Ju (2016), Secs. 2.3 and
+4.5.
 
-q(y|x) is a classifier, q(z|x,y) a Gaussian whose variance depends on x alone and whose mean sees the
-label (the paper's encoder: h1 -> Sigma(x), pi(x); [h1, y] -> FC -> mu(x, y)), p(x|y,z) Bernoulli pixels.
-Labelled pairs pay L(x, y) + alpha * (-log q(y|x)); unlabelled images pay U(x), summed exactly over the
-ten labels with the entropy of q(y|x). Both of the paper's networks: `fc` (1024-1024, batch norm,
-softplus, z = 50) and `conv` (conv5-20, pool, conv5-50, pool, FC-1024 encoder; FC-500, FC-7*7*50,
-upsample, deconv5-20, upsample, deconv5-1, then [., y] -> FC-512 -> FC-784 decoder; ReLU, batch norm).
+q(y|x) is a classifier, q(z|x,y) a Gaussian whose variance depends on x alone and whose mean sees
+the label (the paper's encoder: h1 -> Sigma(x), pi(x); [h1, y] -> FC -> mu(x, y)), p(x|y,z)
+Bernoulli pixels. Labelled pairs pay L(x, y) + alpha * (-log q(y|x)); unlabelled images pay U(x),
+summed exactly over the ten labels with the entropy of q(y|x). Both of the paper's networks: `fc`
+(1024-1024, batch norm, softplus, z = 50) and `conv` (conv5-20, pool, conv5-50, pool, FC-1024
+encoder; FC-500, FC-7*7*50, upsample, deconv5-20, upsample, deconv5-1, then [., y] -> FC-512 ->
+FC-784 decoder; ReLU, batch norm).
 
-Two training protocols (`M2Config.protocol`). `kingma` (Kingma et al. 2014): every minibatch mixes a
-labelled and an unlabelled batch; the loss is mean_labelled [L + alpha CE] + mean_unlabelled U with
-alpha = 0.1 * N / N_labelled (the reading common to public M2 reimplementations: the two batch means weigh
-the same; weighing them by their share of the data, 1.8% labelled at 1000 labels, was tried here first and
-q(y|x) collapsed onto whichever label the decoder preferred, classification loss above log 10 after 300
-steps). `paper` (the authors' code, REFERENCE-NOTES): each batch is all labelled or all unlabelled (an epoch
-runs the labelled batches, then the unlabelled ones); labelled batches pay mean [L + alpha CE] with
-alpha = 0.1 * N (their 55000 / 10); unlabelled ones use the soft q(y|x) as the decoder's y instead of the
-sum over labels: U_soft(x) = L(x, q(y|x)) - H(q(y|x)). As in their code, each kind of batch has its own
-Adam (`optimizer` for labelled batches, `unlabelled_optimizer`). With one shared Adam, the 540 unlabelled
-steps of an epoch set its moment estimates for the few labelled steps, whose gradients alpha makes
-thousands of times larger, and the FC model drifted (validation error 35%, 52%, 54% after epochs 1-3 at
-1000 labels); with two it holds (28%, 28%, 26%), still far from the paper's 5.1%.
-The switch is `distribute.apply_if`: a control-flow branch in cross-replica context that goes back to the
-replicas to apply, so it runs unchanged on one device or many.
-The SSL-VAE-GAN built on it: `vaegan_tf.models.ssl_vae_gan`.
+Training follows Kingma et al. (2014): every minibatch mixes a labelled and an unlabelled batch; the
+loss is mean_labelled [L + alpha CE] + mean_unlabelled U with alpha = 0.1 * N / N_labelled (the
+reading common to public M2 reimplementations: the two batch means weigh the same; weighing them by
+their share of the data, under 2% labelled, was tried here first and q(y|x) collapsed onto whichever
+label the decoder preferred). What the authors' code did instead, the code behind the paper's Table
+1, is `vaegan_tf.models.m2_authors`. The SSL-VAE-GAN built on it: `vaegan_tf.models.ssl_vae_gan`.
 """
 
 from __future__ import annotations
@@ -33,12 +25,12 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import distribute, losses
+from vaegan_tf import losses
 from vaegan_tf.models.vae import hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv")
-PROTOCOLS = ("kingma", "paper")
+PROTOCOLS = ("kingma",)  # the authors' code: vaegan_tf.models.m2_authors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,51 +42,79 @@ class M2Config:
     latent_dim: int = 50  # Sec. 4.5
     batch_norm: bool = True  # Sec. 4
     learning_rate: float = 3e-4  # Kingma et al. 2014 (the paper's VAEs: 1e-3)
-    alpha: float = 0.1 * 55000 / 1000  # kingma: 0.1 * N / N_labelled; paper: 0.1 * N
-    protocol: str = "kingma"
-    learning_rate_decay: float | None = None  # paper's conv run: 0.99 every 1000 steps
+    alpha: float = 0.1 * 55000 / 1000  # 0.1 * N / N_labelled (`for_labels`)
+    protocol: str = (
+        "kingma"  # the only one; a field so that configs (and cell identities) stay as they were
+    )
+    learning_rate_decay: float | None = (
+        None  # a factor every 1000 steps (`adam_for`); Kingma et al.: none
+    )
     seed: int = 0
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown M2 architecture {self.architecture!r}; choose one of {ARCHITECTURES}")
+            raise ValueError(
+                f"unknown M2 architecture {self.architecture!r}; choose one of {ARCHITECTURES}"
+            )
         if self.protocol not in PROTOCOLS:
-            raise ValueError(f"unknown M2 protocol {self.protocol!r}; choose one of {PROTOCOLS}")
+            raise ValueError(
+                f"unknown M2 protocol {self.protocol!r}; choose one of {PROTOCOLS} (the "
+                "authors' code is vaegan_tf.models.m2_authors)"
+            )
 
 
-def for_labels(config: M2Config, num_labelled: int, num_total: int, alpha_scale: float = 0.1) -> M2Config:
+def for_labels(
+    config: M2Config, num_labelled: int, num_total: int, alpha_scale: float = 0.1
+) -> M2Config:
     """The classification weight for `num_labelled` labels among `num_total` training images."""
-    per_label = num_total / num_labelled if config.protocol == "kingma" else num_total
-    return dataclasses.replace(config, alpha=alpha_scale * per_label)
+    return dataclasses.replace(config, alpha=alpha_scale * (num_total / num_labelled))
 
 
 def _conv_block(filters, activation, batch_norm, transpose=False):
     layer = (keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D)(
-        filters, 5, padding="same", use_bias=not batch_norm)
-    return [layer, *([keras.layers.BatchNormalization(synchronized=True)] if batch_norm else []),
-            keras.layers.Activation(activation)]
+        filters, 5, padding="same", use_bias=not batch_norm
+    )
+    return [
+        layer,
+        *([keras.layers.BatchNormalization(synchronized=True)] if batch_norm else []),
+        keras.layers.Activation(activation),
+    ]
 
 
 def _networks(config: M2Config):
-    """(x -> h1, [h1, y] -> mu hidden, [z, y] or z -> decoder trunk, decoder head) for the architecture."""
+    """(x -> h1, [h1, y] -> mu hidden, [z, y] or z -> decoder trunk, decoder head) for the
+    architecture."""
     units, bn, pixels = config.hidden_units, config.batch_norm, 784
     if config.architecture == "fc":
         trunk = [keras.layers.Flatten(), *hidden_layers((units, units), "softplus", bn)]
         mean_hidden = hidden_layers((units,), "softplus", bn)
         decoder = [*hidden_layers((units, units), "softplus", bn), keras.layers.Dense(pixels)]
         return trunk, mean_hidden, decoder, None
-    trunk = [*_conv_block(20, "relu", bn), keras.layers.MaxPooling2D(), *_conv_block(50, "relu", bn),
-             keras.layers.MaxPooling2D(), keras.layers.Flatten(), *hidden_layers((units,), "relu", bn)]
+    trunk = [
+        *_conv_block(20, "relu", bn),
+        keras.layers.MaxPooling2D(),
+        *_conv_block(50, "relu", bn),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(),
+        *hidden_layers((units,), "relu", bn),
+    ]
     mean_hidden = hidden_layers((units,), "relu", bn)
-    decoder = [*hidden_layers((500, 7 * 7 * 50), "relu", bn), keras.layers.Reshape((7, 7, 50)),
-               keras.layers.UpSampling2D(), *_conv_block(20, "relu", bn, transpose=True),
-               keras.layers.UpSampling2D(), *_conv_block(1, "relu", bn, transpose=True), keras.layers.Flatten()]
+    decoder = [
+        *hidden_layers((500, 7 * 7 * 50), "relu", bn),
+        keras.layers.Reshape((7, 7, 50)),
+        keras.layers.UpSampling2D(),
+        *_conv_block(20, "relu", bn, transpose=True),
+        keras.layers.UpSampling2D(),
+        *_conv_block(1, "relu", bn, transpose=True),
+        keras.layers.Flatten(),
+    ]
     head = [*hidden_layers((512,), "relu", bn), keras.layers.Dense(pixels)]
     return trunk, mean_hidden, decoder, head
 
 
 class M2(keras.Model):
-    """Classifier q(y|x) and conditional generator p(x|y,z) trained together on labelled and unlabelled x."""
+    """Classifier q(y|x) and conditional generator p(x|y,z) trained together on labelled and
+    unlabelled x."""
 
     def __init__(self, config: M2Config = M2Config(), **kwargs):
         super().__init__(**kwargs)
@@ -103,7 +123,9 @@ class M2(keras.Model):
         self.trunk = keras.Sequential(trunk, name="trunk")
         self.class_head = keras.layers.Dense(config.num_classes, name="class_logits")
         self.log_variance_head = keras.layers.Dense(config.latent_dim, name="log_variance")
-        self.mean_net = keras.Sequential([*mean_hidden, keras.layers.Dense(config.latent_dim)], name="mean")
+        self.mean_net = keras.Sequential(
+            [*mean_hidden, keras.layers.Dense(config.latent_dim)], name="mean"
+        )
         self.decoder = keras.Sequential(decoder, name="decoder")
         self.decoder_head = keras.Sequential(head, name="decoder_head") if head else None
         self.noise = keras.random.SeedGenerator(config.seed)
@@ -114,12 +136,13 @@ class M2(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def build_for_training(self) -> "M2":
+    def build_for_training(self) -> M2:
         x = tf.zeros((2, *self.config.image_shape))
         h = self.trunk(x, training=False)
         self.class_head(h)
         self.labelled_terms(x, h, tf.one_hot([0, 1], self.config.num_classes), training=False)
-        self.built = True  # every part is; Keras loads weights (a finished Table 1 cell) only into a built model
+        # every part is; Keras loads weights (a finished Table 1 cell) only into a built model
+        self.built = True
         return self
 
     def call(self, x, training=False):
@@ -135,13 +158,18 @@ class M2(keras.Model):
         if self.decoder_head is None:
             logits = self.decoder(tf.concat([z, y_onehot], -1), training=training)
         else:
-            logits = self.decoder_head(tf.concat([self.decoder(z, training=training), y_onehot], -1),
-                                       training=training)
+            logits = self.decoder_head(
+                tf.concat([self.decoder(z, training=training), y_onehot], -1), training=training
+            )
         logits = tf.reshape(logits, [-1, *self.config.image_shape])
-        return tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3)
+        return tfd.Independent(
+            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
+        )
 
     def prior(self) -> tfd.Distribution:
-        return tfd.Independent(tfd.Normal(tf.zeros(self.config.latent_dim), 1.0), reinterpreted_batch_ndims=1)
+        return tfd.Independent(
+            tfd.Normal(tf.zeros(self.config.latent_dim), 1.0), reinterpreted_batch_ndims=1
+        )
 
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)
@@ -159,7 +187,9 @@ class M2(keras.Model):
         k, batch = self.config.num_classes, tf.shape(x)[0]
         labels = tf.repeat(tf.range(k), batch)
         tiled = lambda t: tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
-        reconstruction, kl = self.labelled_terms(tiled(x), tiled(h), tf.one_hot(labels, k), training)
+        reconstruction, kl = self.labelled_terms(
+            tiled(x), tiled(h), tf.one_hot(labels, k), training
+        )
         bounds = losses.labelled_bound(reconstruction, kl, k)
         return tf.transpose(tf.reshape(bounds, [k, batch]))
 
@@ -168,59 +198,39 @@ class M2(keras.Model):
         (x_l, y_l), x_u = labelled, unlabelled
         h_l = self.trunk(x_l, training=training)
         logits_l = self.class_head(h_l)
-        reconstruction, kl = self.labelled_terms(x_l, h_l, tf.one_hot(y_l, self.config.num_classes), training)
+        reconstruction, kl = self.labelled_terms(
+            x_l, h_l, tf.one_hot(y_l, self.config.num_classes), training
+        )
         bound_l = losses.labelled_bound(reconstruction, kl, self.config.num_classes)
         cross_entropy = losses.classification_loss(y_l, logits_l)
         h_u = self.trunk(x_u, training=training)
-        bound_u = losses.unlabelled_bound(self.bounds_for_every_label(x_u, h_u, training), self.class_head(h_u))
-        loss = (tf.nn.compute_average_loss(bound_l + self.config.alpha * cross_entropy)
-                + tf.nn.compute_average_loss(bound_u))
-        correct = tf.cast(tf.equal(tf.argmax(logits_l, -1, output_type=tf.int32), tf.cast(y_l, tf.int32)),
-                          tf.float32)
-        return loss, {"labelled": bound_l, "unlabelled": bound_u, "classification": cross_entropy,
-                      "accuracy": correct}
-
-    def soft_label_bound(self, x, h, logits, training: bool) -> tf.Tensor:
-        """U_soft(x) = L(x, q(y|x)) - H(q(y|x)): the authors' shortcut for the sum over labels. [B]."""
-        q = tfd.Categorical(logits=logits)
-        reconstruction, kl = self.labelled_terms(x, h, q.probs_parameter(), training)
-        return losses.labelled_bound(reconstruction, kl, self.config.num_classes) - q.entropy()
-
-    def _paper_train_step(self, data):
-        """One batch that is all labelled or all unlabelled (flag). Labelled: L(x, y) + alpha CE; unlabelled:
-        U_soft(x). One forward pass serves both: the decoder's y is the label or the soft q(y|x)."""
-        x, y, is_labelled = data
-        labelled = tf.cast(is_labelled > 0, tf.float32)
-        with tf.GradientTape() as tape:
-            h = self.trunk(x, training=True)
-            logits = self.class_head(h)
-            q = tfd.Categorical(logits=logits)
-            decoder_y = (labelled[:, None] * tf.one_hot(y, self.config.num_classes)
-                         + (1.0 - labelled[:, None]) * q.probs_parameter())
-            reconstruction, kl = self.labelled_terms(x, h, decoder_y, training=True)
-            bound = losses.labelled_bound(reconstruction, kl, self.config.num_classes)
-            per_example = (bound + labelled * self.config.alpha * losses.classification_loss(y, logits)
-                           - (1.0 - labelled) * q.entropy())
-            loss = tf.nn.compute_average_loss(per_example)
-        # each kind of batch moves its own Adam; the other's moments and step count stay as they were
-        distribute.apply_if(is_labelled[0] > 0, tape.gradient(loss, self.trainable_variables), self.trainable_variables,
-                            self.optimizer, otherwise=self.unlabelled_optimizer)
-        self.trackers["labelled"].update_state(per_example, sample_weight=labelled)
-        self.trackers["unlabelled"].update_state(per_example, sample_weight=1.0 - labelled)
-        self.trackers["loss"].update_state(per_example)
-        return {name: self.trackers[name].result() for name in ("loss", "labelled", "unlabelled")}
+        bound_u = losses.unlabelled_bound(
+            self.bounds_for_every_label(x_u, h_u, training), self.class_head(h_u)
+        )
+        loss = tf.nn.compute_average_loss(
+            bound_l + self.config.alpha * cross_entropy
+        ) + tf.nn.compute_average_loss(bound_u)
+        correct = tf.cast(
+            tf.equal(tf.argmax(logits_l, -1, output_type=tf.int32), tf.cast(y_l, tf.int32)),
+            tf.float32,
+        )
+        return loss, {
+            "labelled": bound_l,
+            "unlabelled": bound_u,
+            "classification": cross_entropy,
+            "accuracy": correct,
+        }
 
     def train_step(self, data):
-        if self.config.protocol == "paper":
-            return self._paper_train_step(data)
         labelled, (x_u, _) = data
         with tf.GradientTape() as tape:
             loss, terms = self.objective(labelled, x_u, training=True)
         gradients = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
         # `loss` is this replica's share of the global-batch mean: the replicas' shares sum to it.
-        self.trackers["loss"].update_state(loss * tf.cast(tf.distribute.get_strategy().num_replicas_in_sync,
-                                                          tf.float32))
+        self.trackers["loss"].update_state(
+            loss * tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+        )
         for name, values in terms.items():
             self.trackers[name].update_state(values)
         return {name: self.trackers[name].result() for name in ("loss", *terms)}
@@ -228,7 +238,10 @@ class M2(keras.Model):
     def test_step(self, data):
         x, y = data
         logits = self(x, training=False)
-        wrong = tf.cast(tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(y, tf.int32)), tf.float32)
+        wrong = tf.cast(
+            tf.not_equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(y, tf.int32)),
+            tf.float32,
+        )
         self.trackers["error"].update_state(wrong)
         return {"error": self.trackers["error"].result()}
 
@@ -238,10 +251,6 @@ def build_m2(config: M2Config = M2Config()) -> M2:
     model = M2(config)
     model.compile(optimizer=adam_for(config))
     model.build_for_training()
-    if config.protocol == "paper":  # the authors' second Adam, for the unlabelled batches; both built, so
-        model.unlabelled_optimizer = adam_for(config)  # that a backup restores both
-        for optimizer in (model.optimizer, model.unlabelled_optimizer):
-            optimizer.build(model.trainable_variables)
     return model
 
 
@@ -249,5 +258,7 @@ def adam_for(config: M2Config) -> keras.optimizers.Optimizer:
     """Adam at the config's rate, with its step decay if it has one."""
     rate = config.learning_rate
     if config.learning_rate_decay:
-        rate = keras.optimizers.schedules.ExponentialDecay(rate, 1000, config.learning_rate_decay, staircase=True)
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            rate, 1000, config.learning_rate_decay, staircase=True
+        )
     return keras.optimizers.Adam(rate)

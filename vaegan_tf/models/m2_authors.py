@@ -362,8 +362,7 @@ class AuthorsM2(keras.Model):
         with tf.GradientTape() as tape:
             per_example = self.per_example_loss(x, y, labelled, training=True)
             loss = tf.nn.compute_average_loss(per_example)
-        # each kind of batch moves its own Adam; the other's moments and step count stay as they
-        # were
+        # each kind of batch moves its own Adam; the other's moments and step count stay put
         distribute.apply_if(
             is_labelled[0] > 0,
             tape.gradient(loss, self.trainable_variables),
@@ -490,8 +489,7 @@ class AuthorsM2GAN(keras.Model):
             discriminator_loss, discriminator_variables
         )
         is_labelled_batch = is_labelled[0] > 0
-        # the discriminator first: its rate, like the generator's, counts the generator steps before
-        # this one
+        # the discriminator first: its rate, as the generator's, counts the generator steps so far
         distribute.apply_if(
             is_labelled_batch,
             discriminator_gradients,

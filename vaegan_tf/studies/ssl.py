@@ -31,7 +31,7 @@ from vaegan_tf.models.m2_authors import AuthorsM2Config, build_authors_m2
 from vaegan_tf.models.ssl_vae_gan import SSLVAEGANConfig, build_ssl_vae_gan
 from vaegan_tf.studies.common import RunSettings
 
-PROTOCOLS = ("kingma", "authors_code")  # of Table 1; M2Config keeps "paper" until it goes
+PROTOCOLS = ("kingma", "authors_code")
 LABEL_SUBSETS = ("balanced", "random", "first")
 ModelConfig = M2Config | SSLVAEGANConfig | AuthorsM2Config
 
@@ -92,20 +92,13 @@ def preset(architecture: str, protocol: str, num_labelled: int = 1000) -> ModelC
     (`vaegan_tf.models.m2_authors.preset`)."""
     if protocol == "authors_code":
         return m2_authors.preset(architecture, num_labelled)
-    if protocol not in ("kingma", "paper"):
+    if protocol != "kingma":
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
     if architecture in ("conv+gan", "conv+gan+pixel"):
         return SSLVAEGANConfig(
             m2=preset("conv", protocol), pixel_reconstruction=architecture.endswith("+pixel")
         )
-    config = M2Config(architecture=architecture, protocol=protocol)
-    if protocol == "kingma":
-        return config
-    if architecture == "conv":
-        return dataclasses.replace(
-            config, latent_dim=100, learning_rate=5e-4, learning_rate_decay=0.99
-        )
-    return dataclasses.replace(config, learning_rate=1e-3)
+    return M2Config(architecture=architecture, protocol=protocol)
 
 
 def alternating_stream(labelled: data.Split, unlabelled: data.Split, config: SSLStudyConfig):
@@ -193,7 +186,7 @@ def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.T
     )
     model_config = for_cell(config.model, len(labelled), len(splits.train), config.seed)
     build = builder(model_config)
-    if m2_part(model_config).protocol in ("paper", "authors_code"):
+    if isinstance(model_config, AuthorsM2Config):
         stream, steps = alternating_stream(labelled, unlabelled, config)
     else:
         stream = mixed_stream(labelled, unlabelled, config)
@@ -204,8 +197,8 @@ def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.T
     validation = data.pipeline(
         splits.validation, batch_size=500, preprocessing=config.preprocessing
     )
-    # a finished cell is loaded, not retrained: `make table1` interrupted after some cells picks up
-    # where it was
+    # a finished cell is loaded, not retrained: `make table1` interrupted after some cells picks
+    # up where it was
     return training.train(run, lambda: build(model_config), stream, validation, reuse_finished=True)
 
 
@@ -228,15 +221,13 @@ def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None 
 
 ROWS = ("fc", "conv", "conv+gan")
 # not the paper's: the SSL-VAE-GAN that keeps M2's pixel likelihood (as the paper's DRAW-GAN, Sec.
-# 4.6), an
-# attempt at the conv+GAN row no worse than conv; `make table1 ARGS=--rows=conv+gan+pixel` runs it
-# (kingma).
+# 4.6), an attempt at the conv+GAN row no worse than conv; `make table1 ARGS=--rows=conv+gan+pixel`
+# runs it (kingma only).
 EXTRA_ROWS = ("conv+gan+pixel",)
 # kingma: FC 100, conv 30 as the authors' conv script; authors_code: their 20 per training call
 EPOCHS = {
     "kingma": {"fc": 100, "conv": 30, "conv+gan": 30, "conv+gan+pixel": 30},
     "authors_code": {"fc": 20, "conv": 20, "conv+gan": 20},
-    "paper": {"fc": 100, "conv": 30, "conv+gan": 30, "conv+gan+pixel": 30},
 }
 
 
@@ -257,8 +248,7 @@ class Table1Config:
 
 
 # fields of SSLStudyConfig added after cells were measured, with the value the earlier cells had: at
-# that
-# value a field is left out of `cell_identity`, so that those cells keep their identity
+# that value a field is left out of `cell_identity`, so that those cells keep their identity
 _IDENTITY_DEFAULTS = {"label_subset": "balanced"}
 
 

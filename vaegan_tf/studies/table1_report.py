@@ -33,10 +33,9 @@ POSTER_ERRORS = {
     ("conv", 1000): (0.042, 0.048),
     ("conv", 600): (0.070, 0.072),
 }
-# What their repository logged (notebook/SSL_errors, notebook outputs): the reported run first, then
-# the
-# other recorded 20-epoch runs of the same code. No log or script behind the conv+GAN numbers was
-# committed.
+# What their repository logged (notebook/SSL_errors, notebook outputs): the reported run first,
+# then the other recorded 20-epoch runs of the same code. No log or script behind the conv+GAN
+# numbers was committed.
 AUTHORS_LOGGED_TEST_ERROR = {
     ("fc", 1000): (0.0505, 0.0914, 0.0958, 0.0738),
     ("fc", 600): (0.1197,),
@@ -150,7 +149,9 @@ def table1_markdown(cells: list[dict]) -> str:
     ]
 
     def spread(mean, sd):
-        return "" if mean is None else _percent(mean) + ("" if sd is None else f" ± {100 * sd:.2f}")
+        if mean is None:
+            return ""
+        return _percent(mean) + ("" if sd is None else f" ± {100 * sd:.2f}")
 
     for line in summary(cells):
         row, labels = line["model"], line["labels"]
