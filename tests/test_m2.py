@@ -319,6 +319,22 @@ def test_kingma_cells_keep_their_identities():
         assert training.signature(model) == KINGMA_MODEL_SIGNATURES[(row, labels)], (row, labels)
 
 
+# the ordered weight shapes of the kingma models at e52c687, whose backups and finished weights must load
+KINGMA_WEIGHT_SHAPES = {"fc": "0728f72c129db76a", "conv": "08e21135dc7a76fb", "conv+gan": "b00a040e42ff584d"}
+
+
+@pytest.mark.parametrize("row", sorted(KINGMA_WEIGHT_SHAPES))
+def test_kingma_models_keep_their_weights_in_order(row):
+    import hashlib
+
+    from vaegan_tf.studies import ssl
+
+    config = ssl.for_cell(ssl.preset(row, "kingma"), 1000, 55000, seed=0)
+    model = ssl.builder(config)(config)
+    shapes = [tuple(weight.shape) for weight in model.weights]
+    assert hashlib.sha256(repr(shapes).encode()).hexdigest()[:16] == KINGMA_WEIGHT_SHAPES[row]
+
+
 def test_pixel_row_is_the_gan_row_keeping_the_likelihood():
     from vaegan_tf.studies import ssl
 
