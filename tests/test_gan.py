@@ -27,11 +27,18 @@ def images(count, seed=0):
 
 def test_gan_losses_by_hand():
     logits = tf.constant([0.0, math.log(3.0)])  # D = 1/2 and 3/4
-    np.testing.assert_allclose(gan.discriminator_real_term(logits), [math.log(2), -math.log(0.75)], rtol=1e-6)
-    np.testing.assert_allclose(gan.discriminator_fake_term(logits), [math.log(2), -math.log(0.25)], rtol=1e-6)
-    np.testing.assert_allclose(gan.minimax_generator_loss(logits), [math.log(0.5), math.log(0.25)], rtol=1e-6)
-    np.testing.assert_allclose(gan.non_saturating_generator_loss(logits), [math.log(2), -math.log(0.75)],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        gan.discriminator_real_term(logits), [math.log(2), -math.log(0.75)], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        gan.discriminator_fake_term(logits), [math.log(2), -math.log(0.25)], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        gan.minimax_generator_loss(logits), [math.log(0.5), math.log(0.25)], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        gan.non_saturating_generator_loss(logits), [math.log(2), -math.log(0.75)], rtol=1e-6
+    )
 
 
 def test_wasserstein_losses_by_hand():
@@ -44,22 +51,33 @@ def test_wasserstein_losses_by_hand():
 def test_gradient_penalty_of_a_linear_critic_is_closed_form():
     """f(x) = <w, x> has input gradient w everywhere: the penalty is (||w|| - 1)^2 at any x^."""
     w = tf.reshape(tf.range(1.0, 1.0 + math.prod(SHAPE)) / 50.0, SHAPE)
-    critic = lambda x: tf.reduce_sum(x * w, axis=[1, 2, 3])
+
+    def critic(x):
+        return tf.reduce_sum(x * w, axis=[1, 2, 3])
+
     penalty = gan.gradient_penalty(critic, images(3, 1), images(3, 2), tf.constant([0.0, 0.3, 1.0]))
     expected = (float(tf.norm(w)) - 1.0) ** 2
     np.testing.assert_allclose(penalty, [expected] * 3, rtol=1e-5)
-    unit = gan.gradient_penalty(lambda x: critic(x) / tf.norm(w), images(2), images(2, 3), tf.constant([0.5, 0.5]))
+    unit = gan.gradient_penalty(
+        lambda x: critic(x) / tf.norm(w), images(2), images(2, 3), tf.constant([0.5, 0.5])
+    )
     np.testing.assert_allclose(unit, [0.0, 0.0], atol=1e-6)
 
 
 def test_gradient_penalty_is_taken_at_the_interpolate():
     """f(x) = sum(x^2) / 2 has gradient x: the penalty reads ||eps x + (1 - eps) x~||."""
     real, fake = tf.ones((2, *SHAPE)), tf.zeros((2, *SHAPE))
-    critic = lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])
+
+    def critic(x):
+        return 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])
+
     epsilon = tf.constant([0.25, 1.0])
     side = math.sqrt(math.prod(SHAPE))
-    np.testing.assert_allclose(gan.gradient_penalty(critic, real, fake, epsilon),
-                               [(0.25 * side - 1) ** 2, (side - 1) ** 2], rtol=1e-5)
+    np.testing.assert_allclose(
+        gan.gradient_penalty(critic, real, fake, epsilon),
+        [(0.25 * side - 1) ** 2, (side - 1) ** 2],
+        rtol=1e-5,
+    )
 
 
 def test_model_losses_use_the_chosen_pair():
@@ -94,7 +112,10 @@ def test_critic_steps_per_generator_step():
     model = build_gan(tiny(networks=TINY_FC, critic_steps=3))
     model.train_step((images(12), tf.zeros(12, tf.int32)))
     model.train_step((images(12, 5), tf.zeros(12, tf.int32)))
-    assert int(model.critic_optimizer.iterations) == 6 and int(model.generator_optimizer.iterations) == 2
+    assert (
+        int(model.critic_optimizer.iterations) == 6
+        and int(model.generator_optimizer.iterations) == 2
+    )
 
 
 def test_interleaved_batches_take_every_kth_row():
@@ -110,7 +131,10 @@ def test_gradient_penalty_enters_the_critic_loss():
     model.draw_interpolation_weights = lambda count: tf.fill([count], 0.3)
     real, fake = images(4, 1), images(4, 2)
     terms = model.critic_terms(real, fake, None, training=False)
-    critic = lambda x: model.critic(x, None, training=False)
+
+    def critic(x):
+        return model.critic(x, None, training=False)
+
     expected = 10.0 * gan.gradient_penalty(critic, real, fake, tf.fill([4], 0.3))
     np.testing.assert_allclose(terms.penalty, expected, rtol=1e-5)
     np.testing.assert_allclose(terms.total, terms.real + terms.fake + terms.penalty, rtol=1e-5)
@@ -152,11 +176,16 @@ def test_label_maps_carry_the_label_to_every_pixel():
 def test_dcgan_critic_has_batch_norm_but_on_its_input_layer():
     body = networks.dcgan_critic_body(networks.DCGAN)
     kinds = [type(layer).__name__ for layer in body.layers]
-    assert kinds.index("BatchNormalization") > kinds.index("Conv2D") + 1  # not right after the first conv
+    assert (
+        kinds.index("BatchNormalization") > kinds.index("Conv2D") + 1
+    )  # not right after the first conv
     assert kinds.count("BatchNormalization") == 1
     no_bn = networks.dcgan_critic_body(dataclasses.replace(networks.DCGAN, critic_batch_norm=False))
     assert "BatchNormalization" not in [type(layer).__name__ for layer in no_bn.layers]
-    assert all(type(layer).__name__ != "BatchNormalization" for layer in gan.GANModel(gan.WGAN_GP).critic.body.layers)
+    assert all(
+        type(layer).__name__ != "BatchNormalization"
+        for layer in gan.GANModel(gan.WGAN_GP).critic.body.layers
+    )
 
 
 # The suite's interface.
@@ -170,7 +199,9 @@ def test_interface_sample_and_decode():
     assert float(tf.reduce_min(samples)) >= 0.0 and float(tf.reduce_max(samples)) <= 1.0
     z, labels = tf.random.normal((4, 3), seed=1), tf.constant([0, 1, 2, 3])
     np.testing.assert_allclose(model.decode(z, labels), model.decode(z, labels))
-    np.testing.assert_allclose(model.decode(z, labels), (model.generator(z, labels) + 1) / 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        model.decode(z, labels), (model.generator(z, labels) + 1) / 2, rtol=1e-6
+    )
     assert model.sample(3, tf.constant([1, 1, 1])).shape == (3, *SHAPE)
     with pytest.raises(ValueError, match="conditional"):
         model.decode(z)
@@ -209,9 +240,14 @@ def tiny_networks(config: GANConfig):
     if net.architecture == "fc":
         bodies = networks.fc_generator_body(SHAPE, net, (6,)), networks.fc_critic_body(net, (6, 4))
     else:
-        bodies = networks.dcgan_generator_body(SHAPE, net, (4, 3)), networks.dcgan_critic_body(net, (3, 4))
-    return (networks.Generator(bodies[0], config.num_classes),
-            networks.Critic(bodies[1], config.num_classes, label_maps=net.architecture == "dcgan"))
+        bodies = (
+            networks.dcgan_generator_body(SHAPE, net, (4, 3)),
+            networks.dcgan_critic_body(net, (3, 4)),
+        )
+    return (
+        networks.Generator(bodies[0], config.num_classes),
+        networks.Critic(bodies[1], config.num_classes, label_maps=net.architecture == "dcgan"),
+    )
 
 
 def one_step(strategy, config, x, labels):
@@ -231,17 +267,21 @@ def test_mirrored_step_on_two_cpus_matches_one_device(preset):
     if config.networks.architecture == "fc":
         config = dataclasses.replace(config, networks=TINY_FC)  # dropout masks differ by replica
     if config.critic_steps > 1:
-        config = dataclasses.replace(config, critic_steps=2)  # the ratio's split; fewer steps to trace
+        config = dataclasses.replace(
+            config, critic_steps=2
+        )  # the ratio's split; fewer steps to trace
     m = 4  # two per replica
     x = images(m * config.critic_steps).numpy()
     labels = np.arange(len(x), dtype=np.int32) % 10
     mirrored = distribute.make_strategy("mirrored")
     assert mirrored.num_replicas_in_sync == 2
-    single_logs, single_weights = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), config, x, labels)
+    single_logs, single_weights = one_step(
+        tf.distribute.OneDeviceStrategy("/cpu:0"), config, x, labels
+    )
     mirrored_logs, mirrored_weights = one_step(mirrored, config, x, labels)
     for name in single_logs:
         np.testing.assert_allclose(mirrored_logs[name], single_logs[name], rtol=1e-4, atol=1e-6)
-    for single, replicated in zip(single_weights, mirrored_weights):
+    for single, replicated in zip(single_weights, mirrored_weights, strict=True):
         np.testing.assert_allclose(replicated, single, rtol=1e-4, atol=1e-6)
 
 
@@ -250,5 +290,7 @@ def test_replicas_draw_different_noise():
     strategy = distribute.make_strategy("mirrored")
     with strategy.scope():
         model = gan.GANModel(tiny(networks=TINY_FC), *tiny_networks(tiny(networks=TINY_FC)))
-    draws = strategy.experimental_local_results(strategy.run(tf.function(lambda: model.draw_noise(2))))
+    draws = strategy.experimental_local_results(
+        strategy.run(tf.function(lambda: model.draw_noise(2)))
+    )
     assert draws[0].shape == (2, 3) and not np.allclose(draws[0], draws[1])

@@ -104,7 +104,9 @@ def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, epsilon: tf.Tenso
         scores = critic(mixed)
     gradients = tape.gradient(scores, mixed)
     squared_norms = tf.reduce_sum(tf.square(gradients), axis=list(range(1, real.shape.rank)))
-    return tf.square(tf.sqrt(squared_norms + 1e-12) - 1.0)  # 1e-12: a finite gradient at a zero norm
+    return tf.square(
+        tf.sqrt(squared_norms + 1e-12) - 1.0
+    )  # 1e-12: a finite gradient at a zero norm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +150,9 @@ class GANConfig:
     networks: networks.NetworkConfig = networks.FC  # Srinivasan et al. Sec. 3.2.1
     image_shape: tuple[int, int, int] = (28, 28, 1)
     latent_dim: int = 100  # Srinivasan et al. Sec. 3.2.1
-    num_classes: int | None = None  # conditional (CGAN, CDCGAN) on one-hot labels of this many classes
+    num_classes: int | None = (
+        None  # conditional (CGAN, CDCGAN) on one-hot labels of this many classes
+    )
     loss: str = "non_saturating"  # LOSSES
     clip_value: float | None = None  # Arjovsky et al.: 0.01
     gradient_penalty_weight: float = 0.0  # Gulrajani et al.: lambda = 10; 0: no penalty
@@ -163,7 +167,9 @@ class GANConfig:
         if self.critic_steps < 1:
             raise ValueError(f"critic_steps {self.critic_steps} must be at least 1")
         if self.loss != "wasserstein" and (self.clip_value or self.gradient_penalty_weight):
-            raise ValueError("clipping and the gradient penalty constrain a Wasserstein critic: set loss='wasserstein'")
+            raise ValueError(
+                "clipping and the gradient penalty constrain a Wasserstein critic: set loss='wasserstein'"
+            )
 
 
 GAN = GANConfig()
@@ -175,17 +181,31 @@ DCGAN = dataclasses.replace(
 CDCGAN = dataclasses.replace(DCGAN, num_classes=10)
 _ARJOVSKY_RMSPROP = OptimizerConfig("rmsprop", learning_rate=5e-5)  # Arjovsky et al. Algorithm 1
 WGAN_CLIP = dataclasses.replace(
-    DCGAN, loss="wasserstein", clip_value=0.01, critic_steps=5,
-    generator_optimizer=_ARJOVSKY_RMSPROP, critic_optimizer=_ARJOVSKY_RMSPROP,
+    DCGAN,
+    loss="wasserstein",
+    clip_value=0.01,
+    critic_steps=5,
+    generator_optimizer=_ARJOVSKY_RMSPROP,
+    critic_optimizer=_ARJOVSKY_RMSPROP,
 )
 _GULRAJANI_ADAM = OptimizerConfig(learning_rate=1e-4, beta_1=0.5, beta_2=0.9)  # their gan_mnist.py
 WGAN_GP = dataclasses.replace(
-    DCGAN, networks=dataclasses.replace(networks.DCGAN, critic_batch_norm=False),
-    loss="wasserstein", gradient_penalty_weight=10.0, critic_steps=5,
-    generator_optimizer=_GULRAJANI_ADAM, critic_optimizer=_GULRAJANI_ADAM,
+    DCGAN,
+    networks=dataclasses.replace(networks.DCGAN, critic_batch_norm=False),
+    loss="wasserstein",
+    gradient_penalty_weight=10.0,
+    critic_steps=5,
+    generator_optimizer=_GULRAJANI_ADAM,
+    critic_optimizer=_GULRAJANI_ADAM,
 )
-PRESETS = {"gan": GAN, "cgan": CGAN, "dcgan": DCGAN, "cdcgan": CDCGAN, "wgan_clip": WGAN_CLIP,
-           "wgan_gp": WGAN_GP}
+PRESETS = {
+    "gan": GAN,
+    "cgan": CGAN,
+    "dcgan": DCGAN,
+    "cdcgan": CDCGAN,
+    "wgan_clip": WGAN_CLIP,
+    "wgan_gp": WGAN_GP,
+}
 
 
 class CriticTerms(NamedTuple):
@@ -208,8 +228,13 @@ class GANModel(keras.Model):
     """G and a critic, trained by `config.loss` with `config.critic_steps` critic updates per
     generator update; data are (images in [-1, 1], labels) batches of critic_steps * m examples."""
 
-    def __init__(self, config: GANConfig = GAN, generator: keras.Model | None = None,
-                 critic: keras.Model | None = None, **kwargs):
+    def __init__(
+        self,
+        config: GANConfig = GAN,
+        generator: keras.Model | None = None,
+        critic: keras.Model | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.config = config
         if generator is None or critic is None:
@@ -237,7 +262,7 @@ class GANModel(keras.Model):
         super().compile(optimizer=generator_optimizer, **kwargs)
         self.generator_optimizer, self.critic_optimizer = generator_optimizer, critic_optimizer
 
-    def build_for_training(self) -> "GANModel":
+    def build_for_training(self) -> GANModel:
         """Builds both networks and both optimizers (so a backup restores every slot)."""
         labels = tf.zeros((1,), tf.int32) if self.num_classes else None
         images = self.generator(tf.zeros((1, self.latent_dim)), labels, training=False)
@@ -271,9 +296,14 @@ class GANModel(keras.Model):
         fake_term = self.loss_pair.fake_term(scores[count:])
         penalty = tf.zeros_like(real_term)
         if self.config.gradient_penalty_weight:
-            critic = lambda images: self.critic(images, labels, training=training)
+
+            def critic(images):
+                return self.critic(images, labels, training=training)
+
             epsilon = self.draw_interpolation_weights(count)
-            penalty = self.config.gradient_penalty_weight * gradient_penalty(critic, real, fake, epsilon)
+            penalty = self.config.gradient_penalty_weight * gradient_penalty(
+                critic, real, fake, epsilon
+            )
         return CriticTerms(real_term + fake_term + penalty, real_term, fake_term, penalty)
 
     def clip_critic(self) -> None:
@@ -289,7 +319,9 @@ class GANModel(keras.Model):
         real_batches = interleaved_batches(images, steps)
         label_batches = interleaved_batches(labels, steps) if self.num_classes else [None] * steps
         count = tf.shape(real_batches[0])[0]
-        for real, batch_labels in zip(real_batches, label_batches):  # unrolled: k is a constant
+        for real, batch_labels in zip(
+            real_batches, label_batches, strict=True
+        ):  # unrolled: k is a constant
             # sample noise and generate m fakes, with the real images' labels when conditional
             fake = self.generator(self.draw_noise(count), batch_labels, training=True)
             # update the critic on its real and fake terms (and the gradient penalty)
@@ -297,18 +329,26 @@ class GANModel(keras.Model):
                 terms = self.critic_terms(real, fake, batch_labels, training=True)
                 critic_loss = tf.nn.compute_average_loss(terms.total)
             gradients = tape.gradient(critic_loss, self.critic.trainable_variables)
-            self.critic_optimizer.apply_gradients(zip(gradients, self.critic.trainable_variables))
+            self.critic_optimizer.apply_gradients(
+                zip(gradients, self.critic.trainable_variables, strict=True)
+            )
             # keep the critic's weights in [-c, c] (weight clipping)
             self.clip_critic()
-            self.record(critic_loss=terms.total, critic_real=terms.real, critic_fake=terms.fake,
-                        gradient_penalty=terms.penalty)
+            self.record(
+                critic_loss=terms.total,
+                critic_real=terms.real,
+                critic_fake=terms.fake,
+                gradient_penalty=terms.penalty,
+            )
         # sample fresh noise and update the generator against the updated critic
         with tf.GradientTape() as tape:
             fake = self.generator(self.draw_noise(count), batch_labels, training=True)
             per_example = self.loss_pair.generator(self.critic(fake, batch_labels, training=True))
             generator_loss = tf.nn.compute_average_loss(per_example)
         gradients = tape.gradient(generator_loss, self.generator.trainable_variables)
-        self.generator_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables))
+        self.generator_optimizer.apply_gradients(
+            zip(gradients, self.generator.trainable_variables, strict=True)
+        )
         self.record(generator_loss=per_example)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
@@ -318,8 +358,13 @@ class GANModel(keras.Model):
         fake = self.generator(self.draw_noise(tf.shape(images)[0]), labels, training=False)
         terms = self.critic_terms(images, fake, labels, training=False)
         generator = self.loss_pair.generator(self.critic(fake, labels, training=False))
-        self.record(critic_loss=terms.total, critic_real=terms.real, critic_fake=terms.fake,
-                    gradient_penalty=terms.penalty, generator_loss=generator)
+        self.record(
+            critic_loss=terms.total,
+            critic_real=terms.real,
+            critic_fake=terms.fake,
+            gradient_penalty=terms.penalty,
+            generator_loss=generator,
+        )
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def record(self, **values) -> None:
@@ -358,11 +403,14 @@ def _doubled(labels):
     return None if labels is None else tf.concat([labels, labels], 0)
 
 
-def build_gan(config: GANConfig = GAN, generator: keras.Model | None = None,
-              critic: keras.Model | None = None) -> GANModel:
+def build_gan(
+    config: GANConfig = GAN, generator: keras.Model | None = None, critic: keras.Model | None = None
+) -> GANModel:
     """A built, compiled GAN with one optimizer per network; call inside `strategy.scope()`. Networks
     not given are built from `config.networks`."""
     model = GANModel(config, generator, critic)
-    model.compile(generator_optimizer=config.generator_optimizer.build(),
-                  critic_optimizer=config.critic_optimizer.build())
+    model.compile(
+        generator_optimizer=config.generator_optimizer.build(),
+        critic_optimizer=config.critic_optimizer.build(),
+    )
     return model.build_for_training()

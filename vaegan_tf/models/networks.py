@@ -9,11 +9,12 @@ functions, and the two thin wrappers that make any of them conditional.
   in the loss). The report uses no batch norm in D ("it receives data from two sources") and lists none
   in G; both are options.
 - `dcgan`: Radford, Metz & Chintala (2016), Figure 2 and Sec. 3, adapted to 28x28: z is projected to
-  7x7x256 (a matrix multiply, "the result is reshaped"), one fractionally strided 5x5 convolution to
-  14x14x128 and one to the 28x28 image (tanh); batch norm in G but at its output, ReLU. D mirrors it:
+  7x7x128 (a matrix multiply, "the result is reshaped"), one fractionally strided 5x5 convolution to
+  14x14x64 and one to the 28x28 image (tanh); batch norm in G but at its output, ReLU. D mirrors it:
   5x5 stride-2 convolutions to 14x14x64 and 7x7x128, LeakyReLU 0.2, batch norm but on the input layer,
   no pooling and no hidden FC layer, then one linear output. Two stride-2 stages instead of the paper's
-  four (64x64 images); weights from N(0, 0.02) (Sec. 4).
+  four (64x64 images), with the widths of the authors' released code's last two stages (64 and 128
+  feature maps next to the image, doubling away from it); weights from N(0, 0.02) (Sec. 4).
 
 `Generator` and `Critic` wrap a body network. Unconditional they pass z, or x, straight through.
 Conditional (Mirza & Osindero 2014) they join the one-hot label y to the input: G's body gets [z, y];
@@ -33,7 +34,9 @@ import tensorflow as tf
 from vaegan_tf.models.layers import conv_block, hidden_layers
 
 ARCHITECTURES = ("fc", "dcgan")
-LEAKY = "leaky_relu"  # Keras' slope is 0.2, Radford et al.'s (Sec. 3); the fc nets read the same way
+LEAKY = (
+    "leaky_relu"  # Keras' slope is 0.2, Radford et al.'s (Sec. 3); the fc nets read the same way
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +45,9 @@ class NetworkConfig:
     generator_batch_norm: bool = False  # fc: none listed; dcgan: Radford et al. Sec. 3
     critic_batch_norm: bool = False  # Srinivasan et al. Sec. 3.2.1: none in D; dcgan: Radford's
     dropout: float = 0.3  # after each of the critic's hidden layers (Srinivasan et al.); 0: none
-    init_stddev: float | None = None  # N(0, stddev) weights (Radford et al. Sec. 4: 0.02); None: Keras'
+    init_stddev: float | None = (
+        None  # N(0, stddev) weights (Radford et al. Sec. 4: 0.02); None: Keras'
+    )
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -59,7 +64,9 @@ DCGAN = NetworkConfig(
 )
 
 
-def _initialised(layers: list[keras.layers.Layer], stddev: float | None) -> list[keras.layers.Layer]:
+def _initialised(
+    layers: list[keras.layers.Layer], stddev: float | None
+) -> list[keras.layers.Layer]:
     """Sets N(0, stddev) kernels on layers not yet built (`layers.conv_block` takes no initialiser)."""
     if stddev is not None:
         for layer in layers:
@@ -92,9 +99,9 @@ def fc_critic_body(config: NetworkConfig = FC, units=(1024, 512, 256)) -> keras.
 
 
 def dcgan_generator_body(
-    image_shape, config: NetworkConfig = DCGAN, filters=(256, 128)
+    image_shape, config: NetworkConfig = DCGAN, filters=(128, 64)
 ) -> keras.Sequential:
-    """[z (, y)] -> project to (H/4)x(W/4)x256 (BN, ReLU) -> deconv5 128 s2 (BN, ReLU) -> deconv5 C s2,
+    """[z (, y)] -> project to (H/4)x(W/4)x128 (BN, ReLU) -> deconv5 64 s2 (BN, ReLU) -> deconv5 C s2,
     tanh -> [B, H, W, C]."""
     bn = config.generator_batch_norm
     start = (image_shape[0] // 4, image_shape[1] // 4, filters[0])
@@ -102,7 +109,9 @@ def dcgan_generator_body(
         *hidden_layers((math.prod(start),), "relu", bn),
         keras.layers.Reshape(start),
         *conv_block(filters[1], 2, bn, transpose=True),
-        keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=2, padding="same", activation="tanh"),
+        keras.layers.Conv2DTranspose(
+            image_shape[-1], 5, strides=2, padding="same", activation="tanh"
+        ),
     ]
     return keras.Sequential(_initialised(layers, config.init_stddev), name="generator_body")
 
@@ -140,8 +149,9 @@ class Critic(keras.Model):
     """images [B, H, W, C] (and labels [B]) -> one score per image [B]. `label_maps`: the conditional
     label joins as K planes on the image's channels (CDCGAN); else the body gets a flat vector."""
 
-    def __init__(self, body: keras.Model, num_classes: int | None = None, label_maps: bool = False,
-                 **kwargs):
+    def __init__(
+        self, body: keras.Model, num_classes: int | None = None, label_maps: bool = False, **kwargs
+    ):
         super().__init__(**kwargs)
         self.body, self.num_classes, self.label_maps = body, num_classes, label_maps
 
@@ -150,7 +160,9 @@ class Critic(keras.Model):
         if self.num_classes:
             y = one_hot(labels, self.num_classes)
             if self.label_maps:
-                y = tf.broadcast_to(y[:, None, None, :], [*tf.unstack(tf.shape(images)[:3]), self.num_classes])
+                y = tf.broadcast_to(
+                    y[:, None, None, :], [*tf.unstack(tf.shape(images)[:3]), self.num_classes]
+                )
             inputs = tf.concat([inputs, y], -1)
         return tf.squeeze(self.body(inputs, training=training), -1)
 
@@ -165,7 +177,10 @@ def build_networks(config: NetworkConfig, image_shape, num_classes: int | None =
                 f"the dcgan nets upsample side / 4 twice; image_shape {image_shape} needs height and "
                 "width divisible by 4"
             )
-        generator_body, critic_body = dcgan_generator_body(image_shape, config), dcgan_critic_body(config)
+        generator_body, critic_body = (
+            dcgan_generator_body(image_shape, config),
+            dcgan_critic_body(config),
+        )
     label_maps = config.architecture == "dcgan"
     return (
         Generator(generator_body, num_classes, name="generator"),

@@ -7,7 +7,10 @@ one (Sec. 4.4: two hidden layers of 200 softplus units, z = 50) with its trainin
 norm on every layer but the outputs, Adam, lr 1e-3, batch 100). Leaves out: convolutional variants and
 other layer sizes live in the configs of the experiments that need them; `decoder="deconv"` swaps in
 Sec. 4.3's convolutional decoder (an option for the VAE-GAN: in short scratch runs the fully connected
-one lost the game to the conv discriminator, see `vae_gan`).
+one lost the game to the conv discriminator, see `vae_gan`). `encoder="conv"` puts convolutions before
+the linear heads: the conv VAE of Srinivasan, Baur & Huber (2018), Sec. 3.1.2 ("2 layers, kernel size
+3, stride 1, padding 1"; the filter counts, which they do not give, are `encoder_filters`), each with
+the config's batch norm and activation, flattened into the heads; its decoder stays the dense one.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses
 from vaegan_tf.models.interface import refuse_labels
 from vaegan_tf.models.latent import GaussianLatentModel
-from vaegan_tf.models.layers import deconv_decoder_layers, hidden_layers
+from vaegan_tf.models.layers import conv_block, deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
 
@@ -37,13 +40,28 @@ class VAEConfig:
     learning_rate: float = 1e-3  # Sec. 4: VAEs without GANs
     seed: int = 0
     decoder: str = "dense"  # "deconv": Sec. 4.3's convolutional decoder (`deconv_decoder_layers`), z alone in
+    encoder: str = "dense"  # "conv": convolutions (`encoder_filters`, 3x3, stride 1, same) before the heads
+    encoder_filters: tuple[int, ...] = (16, 32)  # the conv encoder's (Srinivasan et al. give no counts)
 
     def __post_init__(self):
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown VAE decoder {self.decoder!r}; choose one of {DECODERS}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"unknown VAE encoder {self.encoder!r}; choose one of {ENCODERS}")
 
 
 DECODERS = ("dense", "deconv")
+ENCODERS = ("dense", "conv")
+
+
+def encoder_layers(config: VAEConfig) -> list[keras.layers.Layer]:
+    """x -> flattened features: the dense hidden layers, or 3x3 stride-1 convolutions (`encoder="conv"`)."""
+    if config.encoder == "conv":
+        convolutions = [layer for filters in config.encoder_filters
+                        for layer in conv_block(filters, 1, config.batch_norm, activation=config.activation,
+                                                kernel_size=3)]
+        return [*convolutions, keras.layers.Flatten()]
+    return [keras.layers.Flatten(), *hidden_layers(config.hidden_units, config.activation, config.batch_norm)]
 
 
 class VAE(GaussianLatentModel):
@@ -52,9 +70,8 @@ class VAE(GaussianLatentModel):
     def __init__(self, config: VAEConfig = VAEConfig(), **kwargs):
         super().__init__(config.latent_dim, config.seed, **kwargs)
         self.config = config
-        self.encoder = keras.Sequential(
-            [keras.layers.Flatten(), *hidden_layers(config.hidden_units, config.activation, config.batch_norm),
-             keras.layers.Dense(2 * config.latent_dim)], name="encoder")
+        self.encoder = keras.Sequential([*encoder_layers(config), keras.layers.Dense(2 * config.latent_dim)],
+                                        name="encoder")
         self.decoder = keras.Sequential(
             deconv_decoder_layers(config.image_shape, config.batch_norm) if config.decoder == "deconv" else
             [*hidden_layers(config.hidden_units[::-1], config.activation, config.batch_norm),
