@@ -1,0 +1,19 @@
+"""`make hw4_table`: the one table over every model of Srinivasan, Baur & Huber (2018) (FD, KID, IS, digit
+coverage, conditional accuracy, ELBO and NLL, epochs, wall time, beside real-vs-real) and every claim's
+verdict, from the results of make hw4_vae, hw4_gan, hw4_cgan and hw4_wgan, into results/hw4/."""
+
+from pathlib import Path
+
+import common_flags
+
+from vaegan_tf.studies import hw4_report
+
+
+def main(_):
+    run = common_flags.run_settings()
+    with run.session("hw4"):
+        print(hw4_report.write_table(Path(run.results_root), run.results("hw4")))
+
+
+if __name__ == "__main__":
+    common_flags.run(main)

@@ -1,0 +1,288 @@
+import dataclasses
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaegan_tf import records
+from vaegan_tf.models import gan, networks
+from vaegan_tf.models.cvae import build_cvae
+from vaegan_tf.models.vae import VAEConfig, build_vae
+from vaegan_tf.studies import hw4, hw4_report
+
+
+def test_the_reports_vaes():
+    """FC: 784 -> 100 ReLU (BN) -> z = 2 and back; conv: two 3x3 stride-1 'same' convolutions first."""
+    keras.utils.set_random_seed(0)
+    fc, conv = build_vae(hw4.VAE), build_vae(hw4.CONV_VAE)
+    dense = [layer for layer in fc.encoder.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [100, 4]  # the hidden layer, then mu and log sigma^2
+    convolutions = [
+        layer for layer in conv.encoder.layers if isinstance(layer, keras.layers.Conv2D)
+    ]
+    assert [(c.filters, c.kernel_size, c.strides, c.padding) for c in convolutions] == [
+        (16, (3, 3), (1, 1), "same"),
+        (32, (3, 3), (1, 1), "same"),
+    ]
+    assert conv.encoder.layers[-1].input.shape[-1] == 28 * 28 * 32  # stride 1 keeps 28x28
+    assert [type(layer).__name__ for layer in conv.decoder.layers] == [
+        type(layer).__name__ for layer in fc.decoder.layers
+    ]  # the decoder did not change
+    x = tf.cast(tf.random.uniform((3, 28, 28, 1), seed=1) < 0.3, tf.float32)
+    assert conv.encode_mean(x).shape == (3, 2) and conv.decode(tf.zeros((3, 2))).shape == (
+        3,
+        28,
+        28,
+        1,
+    )
+    logs = conv.train_step((x, tf.zeros(3, tf.int32)))
+    assert np.isfinite(float(logs["loss"]))
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization)
+        for layer in build_vae(hw4.PLAIN_VAE).layers
+    )
+    with pytest.raises(ValueError, match="encoder"):
+        VAEConfig(encoder="rnn")
+
+
+def test_default_vae_keeps_its_dense_encoder():
+    keras.utils.set_random_seed(0)
+    model = build_vae(VAEConfig(hidden_units=(8,), latent_dim=2))
+    kinds = [type(layer).__name__ for layer in model.encoder.layers]
+    assert kinds == ["Flatten", "Dense", "BatchNormalization", "Activation", "Dense"]
+
+
+def test_coverage_by_hand():
+    logits = np.eye(10)[[0, 0, 0, 1, 1, 2, 2, 2, 2, 2]] * 5.0
+    shares = hw4.digit_shares(logits)
+    np.testing.assert_allclose(shares, [0.3, 0.2, 0.5] + [0] * 7)
+    measured = hw4.coverage(shares)
+    assert measured["digits_covered"] == 3 and measured["largest_share"] == 0.5
+    expected = math.exp(-(0.3 * math.log(0.3) + 0.2 * math.log(0.2) + 0.5 * math.log(0.5)))
+    assert measured["effective_digits"] == pytest.approx(expected)
+    assert hw4.coverage(np.full(10, 0.1))["effective_digits"] == pytest.approx(10.0)
+    nearly_absent = np.array([0.19] + [0.09] * 9)
+    nearly_absent[1] = 0.01  # below 2%: not covered
+    nearly_absent[0] += 0.08
+    assert hw4.coverage(nearly_absent)["digits_covered"] == 9
+
+
+def test_labelled_likelihood_pairs_each_draw_with_its_images_label():
+    """The estimator flattens draws draw-major ([count * B]): row c * B + b belongs to image b."""
+    keras.utils.set_random_seed(0)
+    cvae = build_cvae(dataclasses.replace(hw4.CVAE, fc_hidden_units=(8,)))
+    bound = hw4.LabelledLikelihood(cvae)
+    labels = np.array([3, 7], np.int32)
+    bound.labels.assign(labels)
+    z = tf.random.normal((3 * 2, 2), seed=2)
+    means = bound.likelihood(z, training=False).mean()
+    for row in range(6):
+        expected = cvae.decode(z[row : row + 1], labels[row % 2 : row % 2 + 1])
+        np.testing.assert_allclose(means[row : row + 1], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_labelled_nll_is_below_the_conditional_elbo():
+    keras.utils.set_random_seed(0)
+    cvae = build_cvae(dataclasses.replace(hw4.CVAE, fc_hidden_units=(8,)))
+    images = (np.random.default_rng(0).random((6, 28, 28, 1)) < 0.2).astype(np.float32)
+    labels = np.arange(6) % 10
+    nll = hw4.LabelledLikelihood(cvae).heldout_nll(
+        images, labels, num_samples=200, seed=0, batch_size=3
+    )
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32))).batch(6)
+    elbo = cvae.evaluate(dataset, verbose=0, return_dict=True)["loss"]
+    assert (
+        nll < elbo
+    )  # 200 importance samples tighten the one-sample bound (Burda et al. Theorem 1)
+    assert nll > elbo - 50  # and it is the same quantity, not some other number
+
+
+class FakeGenerator:
+    latent_dim = 3
+
+    def decode(self, z, labels=None):
+        return np.full((len(z), 28, 28, 1), 0.5, np.float32)
+
+
+def test_epoch_snapshots_resume_and_restart(tmp_path):
+    path = tmp_path / "epochs.npz"
+    codes = (np.zeros((4, 3), np.float32), None)
+
+    def session(first_epoch, last_epoch):
+        snapshots = hw4.EpochSnapshots(path, codes, codes, None, None)
+        snapshots.set_model(FakeGenerator())
+        snapshots.on_train_begin()
+        for epoch in range(first_epoch, last_epoch):
+            snapshots.on_epoch_begin(epoch)
+            snapshots.on_epoch_end(epoch)
+        return snapshots.load()
+
+    assert [row["epoch"] for row in session(0, 3)["rows"]] == [1, 2, 3]
+    resumed = session(2, 4)  # a backup after epoch 2: epoch 3 is trained again
+    assert [row["epoch"] for row in resumed["rows"]] == [1, 2, 3, 4] and sorted(
+        resumed["grids"]
+    ) == [1, 2, 3, 4]
+    assert [row["epoch"] for row in session(0, 1)["rows"]] == [
+        1
+    ]  # a fresh start forgets the old run
+
+
+def test_layer_gradients_cover_every_kernel():
+    keras.utils.set_random_seed(0)
+    model = gan.build_gan(dataclasses.replace(gan.WGAN_GP, image_shape=(28, 28, 1)))
+    gradients = hw4.layer_gradients(model, tf.random.uniform((4, 28, 28, 1), -1, 1))
+    kernels = {
+        name: [v for v in net.trainable_variables if "kernel" in v.path]
+        for name, net in (("generator", model.generator), ("critic", model.critic))
+    }
+    for name, layers in gradients.items():
+        assert [values.size for values in layers.values()] == [
+            int(np.prod(v.shape)) for v in kernels[name]
+        ]
+        assert all(np.isfinite(v).all() and np.abs(v).max() > 0 for v in layers.values())
+
+
+def test_first_epoch_within():
+    assert hw4_report.first_epoch_within([200, 150, 120, 119], 120.5) == 3
+    assert hw4_report.first_epoch_within([200, 150], 100) is None
+
+
+def _vae_entry(curve, elbo):
+    return {"val_loss_by_epoch": curve, "test_negative_elbo": elbo, "title": "x"}
+
+
+def _vae_metrics(bn_curve, plain_curve):
+    entry = _vae_entry
+    return {
+        "models": {
+            "vae": entry(bn_curve, 140.0),
+            "vae_no_bn": entry(plain_curve, 141.0),
+            "conv_vae": entry(bn_curve, 140.5),
+            "cvae": entry(bn_curve, 130.0),
+        }
+    }
+
+
+def test_batch_norm_claim_reads_the_curves():
+    plain = [180, 160, 150] + [145] * 11 + [140] * 6  # reaches 140 at epoch 15
+    claim = hw4_report.vae_claims(_vae_metrics([150, 140.5] + [139] * 18, plain))[0]
+    assert (
+        claim["verdict"] == "holds"
+        and "at epoch 2" in claim["measured"]
+        and "epoch 15" in claim["measured"]
+    )
+    claim = hw4_report.vae_claims(_vae_metrics(plain, [150, 140.5] + [139] * 18))[0]
+    assert claim["verdict"] == "does not hold"
+
+
+def _fd_rows(values):
+    return [{"epoch": e, "frechet_distance": v} for e, v in values]
+
+
+def test_gan_claims_compare_matched_epochs():
+    rows = _fd_rows
+    metrics = {
+        "models": {
+            "gan": {
+                "title": "GAN",
+                "epochs": 150,
+                "seconds_per_epoch": 10,
+                "by_epoch": rows([(150, 30.0)]),
+            },
+            "dcgan": {
+                "title": "DCGAN",
+                "epochs": 30,
+                "seconds_per_epoch": 60,
+                "by_epoch": rows([(20, 25.0)]),
+            },
+        }
+    }
+
+    def verdict(start):
+        return next(
+            c["verdict"] for c in hw4_report.gan_claims(metrics) if c["claim"].startswith(start)
+        )
+
+    assert verdict("The DCGAN at around epoch 20") == "holds"
+    assert verdict("The DCGAN took much longer") == "holds"
+    metrics["models"]["dcgan"]["by_epoch"] = rows([(20, 31.0)])
+    assert verdict("The DCGAN at around epoch 20") == "does not hold"
+
+
+def _quality(fd):
+    return {
+        "frechet_distance": fd,
+        "kid": 0.1,
+        "inception_score": 5.0,
+        "digits_covered": 10,
+        "effective_digits": 9.5,
+        "digit_shares": [0.1] * 10,
+        "conditional_accuracy": 0.5,
+    }
+
+
+def test_table_lists_every_group_in_order_beside_real_images(tmp_path):
+    quality = _quality
+    real = {**quality(1.0), "conditional_accuracy": 0.99}
+    gan_metrics = {
+        "order": ["gan", "dcgan"],
+        "claims": [],
+        "real_vs_real": real,
+        "models": {
+            "dcgan": {
+                "title": "DCGAN",
+                "epochs": 30,
+                "wall_seconds": 600,
+                "sample_quality": quality(20.0),
+            },
+            "gan": {
+                "title": "GAN",
+                "epochs": 150,
+                "wall_seconds": 1200,
+                "sample_quality": quality(40.0),
+            },
+        },
+    }
+    (tmp_path / "hw4_gan").mkdir()
+    records.write_json(tmp_path / "hw4_gan" / "metrics.json", gan_metrics)
+    readme = hw4_report.write_table(tmp_path, tmp_path).read_text()
+    table = readme.split("## Every claim")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "FD" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| GAN", "| DCGAN", "| real training images"]
+    assert "| 40.00 |" in rows[0] and "| 20.0 |" in rows[0]  # FD, then minutes of training
+    assert json.loads((tmp_path / "table.json").read_text())["groups"] == ["gan"]
+
+
+def test_smoke_checks_catch_a_wrong_interpolation(tmp_path):
+    config = hw4.HW4Config(group="gan", smoke=True)
+    strips = np.random.default_rng(0).random((6, 6, 28, 28))
+    ends = np.stack([strips[:, 0], strips[:, -1]])
+    arrays = {
+        "interpolations": {"gan": strips},
+        "interpolation_ends": {"gan": ends},
+        "by_epoch": {},
+    }
+    hw4.check_outputs(config, {"models": {}}, arrays, tmp_path)
+    arrays["interpolation_ends"]["gan"] = ends[::-1]  # z2 first: the strips run backwards
+    with pytest.raises(hw4.OutputCheckFailed, match="G\\(z1\\)"):
+        hw4.check_outputs(config, {"models": {}}, arrays, tmp_path)
+
+
+def test_group_models_are_the_reports():
+    config = hw4.HW4Config(group="wgan")
+    specs = {spec.key: spec for spec in hw4.models_of(config)}
+    assert specs["wgan_gp"].config.networks.critic_batch_norm is False  # Gulrajani et al.
+    assert specs["wgan_gp_bn"].config.networks.critic_batch_norm is True
+    assert (
+        specs["wgan_clip"].config.clip_value == 0.01 and specs["wgan_clip"].config.critic_steps == 5
+    )
+    assert specs["wgan_clip_bn"].config.networks.critic_batch_norm is True
+    gan_specs = {s.key: s for s in hw4.models_of(hw4.HW4Config(group="gan"))}
+    assert gan_specs["gan"].epochs == 150 and gan_specs["gan"].config.networks.architecture == "fc"
+    assert all(spec.conditional for spec in hw4.models_of(hw4.HW4Config(group="cgan")))
+    with pytest.raises(ValueError, match="hw4 group"):
+        hw4.HW4Config(group="pixelvae")
+    assert networks.DCGAN.init_stddev == 0.02

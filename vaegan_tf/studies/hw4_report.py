@@ -1,0 +1,514 @@
+"""The figures, claims and READMEs of `vaegan_tf.studies.hw4`: each claim of Srinivasan, Baur & Huber
+(2018) that its figures only showed, read against the measured numbers (holds / does not hold), and the
+one table over every model of the report (`make hw4_table`, results/hw4/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vaegan_tf import records  # noqa: E402
+
+GROUP_TITLES = {
+    "vae": "the VAEs (Sec. 3.1.2, Figs. 3-6)",
+    "gan": "GAN and DCGAN (Figs. 7-9)",
+    "cgan": "CGAN and CDCGAN (Fig. 10)",
+    "wgan": "WGAN with clipping and with gradient penalty (Figs. 11-12)",
+}
+BN_TOLERANCE = 1.0  # nats above the plain VAE's last validation loss that count as reaching it
+
+
+# Figures
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def vae_loss_figure(logs: dict, titles: dict, path: Path) -> Path:
+    """Left: negative ELBO per epoch with and without batch norm on the same axes (train solid,
+    validation dashed). Right: every VAE's validation curve."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for key, colour in (("vae", "C0"), ("vae_no_bn", "C3")):
+        log = logs[key]
+        left.plot(log["epoch"], log["loss"], "-", color=colour, label=f"{titles[key]}, train")
+        left.plot(
+            log["epoch"], log["val_loss"], "--", color=colour, label=f"{titles[key]}, validation"
+        )
+    for key, log in logs.items():
+        right.plot(log["epoch"], log["val_loss"], marker=".", label=titles[key])
+    for axis, title in ((left, "Batch norm or not"), (right, "Validation, every VAE")):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("negative ELBO (nats)")
+        axis.set_title(title)
+        axis.legend()
+    return _save(fig, path)
+
+
+def fd_by_epoch_figure(rows_by_title: dict, path: Path, real: float | None = None) -> Path:
+    """The Frechet distance of each model's per-epoch samples, log scale."""
+    fig, axis = plt.subplots(figsize=(6, 4), layout="constrained")
+    for title, rows in rows_by_title.items():
+        points = [
+            (row["epoch"], row["frechet_distance"]) for row in rows if "frechet_distance" in row
+        ]
+        if points:
+            axis.plot(*zip(*points, strict=True), marker=".", label=title)
+    if real is not None:
+        axis.axhline(real, color="grey", linestyle=":", label="real training images")
+    axis.set_yscale("log")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("Frechet distance (evaluator features)")
+    axis.legend()
+    return _save(fig, path)
+
+
+def gradient_histograms(gradients: dict, path: Path, title: str) -> Path:
+    """One row per layer, generator left and critic right: histograms of log10 |gradient| per kernel."""
+    networks = list(gradients)
+    rows = max(len(layers) for layers in gradients.values())
+    fig, axes = plt.subplots(
+        rows,
+        len(networks),
+        figsize=(5 * len(networks), 1.8 * rows),
+        squeeze=False,
+        layout="constrained",
+    )
+    for column, network in enumerate(networks):
+        for row in range(rows):
+            axis = axes[row, column]
+            layers = list(gradients[network].items())
+            if row >= len(layers):
+                axis.set_visible(False)
+                continue
+            name, values = layers[row]
+            axis.hist(
+                np.log10(np.abs(values) + 1e-30),
+                bins=60,
+                range=(-12, 0),
+                color="C0" if column else "C2",
+            )
+            axis.set_title(f"{network} {name}", fontsize=9)
+        axes[-1, column].set_xlabel("log10 |gradient|")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def digit_shares_figure(metrics: dict, path: Path) -> Path | None:
+    """The share of each digit among each model's samples (the evaluator's argmax), real images last."""
+    shares = {
+        entry["title"]: entry["sample_quality"]["digit_shares"]
+        for entry in metrics["models"].values()
+        if isinstance(entry.get("sample_quality"), dict)
+    }
+    if not shares or "real_vs_real" not in metrics:
+        return None
+    shares["real training images"] = metrics["real_vs_real"]["digit_shares"]
+    fig, axis = plt.subplots(figsize=(10, 4), layout="constrained")
+    width = 0.8 / len(shares)
+    for i, (title, values) in enumerate(shares.items()):
+        axis.bar(
+            np.arange(10) + (i - (len(shares) - 1) / 2) * width,
+            values,
+            width,
+            label=title,
+            color="grey" if title == "real training images" else None,
+        )
+    axis.set_xticks(range(10))
+    axis.set_xlabel("digit (evaluator's argmax)")
+    axis.set_ylabel("share of samples")
+    axis.legend(fontsize=8)
+    return _save(fig, path)
+
+
+# Claims: each a dict with the report's words, what was measured, and the verdict.
+
+
+def _claim(text: str, measured: str, holds: bool | None) -> dict:
+    verdict = "not measured" if holds is None else ("holds" if holds else "does not hold")
+    return {"claim": text, "measured": measured, "verdict": verdict}
+
+
+def _quality(entry: dict) -> dict | None:
+    quality = entry.get("sample_quality")
+    return quality if isinstance(quality, dict) else None
+
+
+def _fd_at(entry: dict, epoch: int) -> float | None:
+    for row in entry.get("by_epoch", []):
+        if row["epoch"] == epoch and "frechet_distance" in row:
+            return row["frechet_distance"]
+    return None
+
+
+def first_epoch_within(losses, target: float) -> int | None:
+    """The first (1-based) epoch whose loss is at most `target`, or None."""
+    for epoch, loss in enumerate(losses, start=1):
+        if loss <= target:
+            return epoch
+    return None
+
+
+def vae_claims(metrics: dict) -> list[dict]:
+    models = metrics["models"]
+    bn, plain = models["vae"]["val_loss_by_epoch"], models["vae_no_bn"]["val_loss_by_epoch"]
+    target = plain[-1] + BN_TOLERANCE
+    bn_epoch, plain_epoch = first_epoch_within(bn, target), first_epoch_within(plain, target)
+    claims = [
+        _claim(
+            "Batch norm: the BN VAE's validation loss reaches the plain VAE's converged value in 2 epochs "
+            "instead of 15 (Sec. 4.1.1)",
+            f"within {BN_TOLERANCE:g} nat of the plain VAE's last validation loss ({plain[-1]:.2f}): BN VAE at "
+            f"epoch {bn_epoch}, plain VAE at epoch {plain_epoch}",
+            None if bn_epoch is None else bn_epoch * 2 <= plain_epoch,
+        )
+    ]
+    fc, conv = models["vae"], models["conv_vae"]
+    gap = conv["test_negative_elbo"] - fc["test_negative_elbo"]
+    fc_q, conv_q = _quality(fc), _quality(conv)
+    measured = f"test negative ELBO conv - FC = {gap:+.2f} nats"
+    close = abs(gap) < 2.0
+    if fc_q and conv_q:
+        ratio = conv_q["frechet_distance"] / fc_q["frechet_distance"]
+        measured += f"; FD conv / FC = {ratio:.2f}"
+        close = close and 0.8 <= ratio <= 1.25
+    claims.append(
+        _claim(
+            "The conv VAE is not significantly different from the FC VAE (Sec. 4.1.1; "
+            "read: ELBO within 2 nats and FD within 25%)",
+            measured,
+            close,
+        )
+    )
+    cvae = models["cvae"]
+    claims.append(
+        _claim(
+            "The CVAE achieves a lower loss (Fig. 4)",
+            f"test negative ELBO: CVAE -log p(x|y) bound {cvae['test_negative_elbo']:.2f}, VAE -log p(x) bound "
+            f"{fc['test_negative_elbo']:.2f} nats",
+            cvae["test_negative_elbo"] < fc["test_negative_elbo"],
+        )
+    )
+    if "mean_pixel" in cvae:
+        claims.append(
+            _claim(
+                "CVAE samples are brighter (Fig. 5)",
+                f"mean pixel of 10,000 samples: CVAE {cvae['mean_pixel']:.3f}, VAE "
+                f"{fc['mean_pixel']:.3f}",
+                cvae["mean_pixel"] > fc["mean_pixel"],
+            )
+        )
+    return claims
+
+
+def gan_claims(metrics: dict) -> list[dict]:
+    models = metrics["models"]
+    gan, dcgan = models["gan"], models["dcgan"]
+    claims = []
+    gan_q, dcgan_q = _quality(gan), _quality(dcgan)
+    if gan_q and dcgan_q:
+        claims.append(
+            _claim(
+                "DCGAN images are much sharper than the GAN's (Sec. 4.2.1, Fig. 7)",
+                f"FD DCGAN {dcgan_q['frechet_distance']:.2f} vs GAN {gan_q['frechet_distance']:.2f} (after "
+                f"{dcgan['epochs']} and {gan['epochs']} epochs); sharpness ratio to real digits DCGAN "
+                f"{dcgan_q['sharpness_ratio']:.2f}, GAN {gan_q['sharpness_ratio']:.2f}",
+                dcgan_q["frechet_distance"] < gan_q["frechet_distance"],
+            )
+        )
+    late, early = _fd_at(gan, 150), _fd_at(dcgan, 20)
+    claims.append(
+        _claim(
+            "The DCGAN at around epoch 20 is as good as the GAN at 150 (Sec. 4.2.1)",
+            "per-epoch FD, DCGAN epoch 20: "
+            + (f"{early:.2f}" if early is not None else "not reached")
+            + ", GAN epoch 150: "
+            + (f"{late:.2f}" if late is not None else "not reached"),
+            None if late is None or early is None else early <= late,
+        )
+    )
+    claims.append(
+        _claim(
+            "The DCGAN took much longer to train (Sec. 4.2.1)",
+            f"{dcgan['seconds_per_epoch']:.0f} s an epoch against the GAN's {gan['seconds_per_epoch']:.0f} s",
+            dcgan["seconds_per_epoch"] > 2 * gan["seconds_per_epoch"],
+        )
+    )
+    for entry in (gan, dcgan):
+        losses = entry.get("generator_loss_by_epoch")
+        if losses:
+            claims.append(
+                _claim(
+                    f"{entry['title']}: the generator's loss is high at first and falls over training (Fig. 8)",
+                    f"generator loss epoch 1: {losses[0]:.3f}, highest {max(losses):.3f} (epoch "
+                    f"{int(np.argmax(losses)) + 1}), last: {losses[-1]:.3f}",
+                    losses[-1] < losses[0],
+                )
+            )
+    return claims
+
+
+def cgan_claims(metrics: dict) -> list[dict]:
+    claims = []
+    for entry in metrics["models"].values():
+        quality = _quality(entry)
+        if quality:
+            claims.append(
+                _claim(
+                    f"{entry['title']} draws the digit asked for (Fig. 10, controlled generation; read: 90% "
+                    "of samples classified as their label)",
+                    f"conditional accuracy {quality['conditional_accuracy']:.4f}; digits covered "
+                    f"{quality['digits_covered']}",
+                    quality["conditional_accuracy"] >= 0.9,
+                )
+            )
+    return claims
+
+
+def wasserstein_estimate(entry: dict) -> float | None:
+    """-(critic real term + fake term) of the last epoch: the critic's estimate of W(P_r, P_g)."""
+    real, fake = entry.get("critic_real_by_epoch"), entry.get("critic_fake_by_epoch")
+    return None if not real else -(real[-1] + fake[-1])
+
+
+def wgan_claims(metrics: dict) -> list[dict]:
+    models = metrics["models"]
+    claims = []
+    for entry in models.values():
+        quality = _quality(entry)
+        if quality:
+            claims.append(
+                _claim(
+                    f"{entry['title']}: mode collapse, very similar samples (Fig. 12)",
+                    f"digits covered {quality['digits_covered']} of 10, effective digits "
+                    f"{quality['effective_digits']:.1f}, largest share {quality['largest_share']:.2f}",
+                    quality["digits_covered"] < 10 or quality["effective_digits"] < 7,
+                )
+            )
+    for plain, with_bn in (("wgan_clip", "wgan_clip_bn"), ("wgan_gp", "wgan_gp_bn")):
+        a, b = models[plain], models[with_bn]
+        qa, qb = _quality(a), _quality(b)
+        wa, wb = wasserstein_estimate(a), wasserstein_estimate(b)
+        measured = f"critic's W estimate in the last epoch: {wb:.4g} with BN, {wa:.4g} without"
+        holds = wb < wa
+        if qa and qb:
+            measured += (
+                f"; FD {qb['frechet_distance']:.2f} with BN, {qa['frechet_distance']:.2f} without"
+            )
+            holds = holds and qb["frechet_distance"] > qa["frechet_distance"]
+        claims.append(
+            _claim(
+                f"{b['title']}: batch norm in the critic stops it from learning (Sec. 4.2.2)",
+                measured,
+                holds,
+            )
+        )
+    for entry in models.values():
+        medians = entry.get("gradient_median_abs")
+        if medians:
+            g, c = (
+                np.median(list(medians["generator"].values())),
+                np.median(list(medians["critic"].values())),
+            )
+            claims.append(
+                _claim(
+                    f"{entry['title']}: most generator gradients are very small (Fig. 11(b))",
+                    f"median |gradient| over the layers' medians: generator {g:.2e}, critic {c:.2e}",
+                    g < c / 10,
+                )
+            )
+    return claims
+
+
+CLAIMS = {"vae": vae_claims, "gan": gan_claims, "cgan": cgan_claims, "wgan": wgan_claims}
+
+
+# READMEs
+
+
+def _number(value, digits=2):
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def table_rows(metrics: dict) -> list[str]:
+    """One line per model: FD, KID, IS, coverage, conditional accuracy, ELBO, NLL, epochs, minutes."""
+    lines = []
+    for key in metrics.get("order", metrics["models"]):
+        entry = metrics["models"][key]
+        quality = _quality(entry) or {}
+        conditional = quality.get("conditional_accuracy") if "per_class" in entry else None
+        lines.append(
+            f"| {entry['title']} | {_number(quality.get('frechet_distance'))} | "
+            f"{_number(quality.get('kid'), 4)} | {_number(quality.get('inception_score'))} | "
+            f"{quality.get('digits_covered', 'n/a')} ({_number(quality.get('effective_digits'), 1)}) | "
+            f"{_number(conditional, 4)} | {_number(entry.get('test_negative_elbo'))} | "
+            f"{_number(entry.get('test_nll'))} | {entry['epochs']} | {entry['wall_seconds'] / 60:.1f} |"
+        )
+    return lines
+
+
+TABLE_HEADER = [
+    "| model | FD | KID | IS | digits covered (effective) | conditional accuracy | test -ELBO (nats) | "
+    "test NLL (nats) | epochs | training min |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
+
+
+def real_row(metrics: dict) -> str | None:
+    real = metrics.get("real_vs_real")
+    if not real:
+        return None
+    return (
+        f"| real training images | {real['frechet_distance']:.2f} | {real['kid']:.4f} | "
+        f"{real['inception_score']:.2f} | {real['digits_covered']} ({real['effective_digits']:.1f}) | "
+        f"{real['conditional_accuracy']:.4f} | | | | |"
+    )
+
+
+def claims_table(claims: list[dict]) -> list[str]:
+    return [
+        "| the report says | measured | verdict |",
+        "|---|---|---|",
+        *[f"| {c['claim']} | {c['measured']} | **{c['verdict']}** |" for c in claims],
+    ]
+
+
+def write_group_readme(out: Path, group: str) -> Path:
+    metrics, config, env = records.read_run(out)
+    figures = sorted(path.name for path in Path(out).glob("*.png"))
+    lines = [
+        f"# {out.name}: Srinivasan, Baur & Huber (2018), {GROUP_TITLES[group]}",
+        "",
+        records.provenance(env, f"make hw4_{group}"),
+        "",
+    ]
+    if "real_vs_real" in metrics:
+        quality = next((e["sample_quality"] for e in metrics["models"].values() if _quality(e)), {})
+        lines += [
+            f"Samples: {quality.get('count', 'n/a')} per model from shared z (and labels, per digit "
+            "alike), scored against the test images by the evaluator classifier. "
+            + records.evaluator_sentence({k: _quality(e) for k, e in metrics["models"].items()}),
+            "",
+        ]
+    else:
+        lines += ["Sample quality: " + str(metrics.get("sample_quality")), ""]
+    lines += [*TABLE_HEADER, *table_rows(metrics)]
+    if real_row(metrics):
+        lines.append(real_row(metrics))
+    lines += [
+        "",
+        "Effective digits: exp(entropy of the digit shares), 10 for uniform shares; a digit is "
+        "covered when at least 2% of samples are classified as it. Likelihoods on one fixed binarization "
+        "of the test images; the CVAE's are of p(x | y).",
+        "",
+        "## The report's claims",
+        "",
+        *claims_table(metrics["claims"]),
+        "",
+        "## Figures",
+        "",
+        ", ".join(f"`{f}`" for f in figures),
+    ]
+    path = Path(out) / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cross_group_claims(groups: dict) -> list[dict]:
+    """Claims that compare models of different groups (the report's conclusion)."""
+
+    def fd(group, key):
+        entry = groups.get(group, {}).get("models", {}).get(key, {})
+        quality = _quality(entry)
+        return None if quality is None else quality
+
+    claims = []
+    for plain, conditional in (("gan", "cgan"), ("dcgan", "cdcgan")):
+        a, b = fd("gan", plain), fd("cgan", conditional)
+        if a and b:
+            claims.append(
+                _claim(
+                    f"Conditioning on the label helps the {plain.upper()} (Sec. 5, Sec. 3.2.1 item 2)",
+                    f"FD {b['frechet_distance']:.2f} conditional vs {a['frechet_distance']:.2f}; digits covered "
+                    f"{b['digits_covered']} vs {a['digits_covered']}",
+                    b["frechet_distance"] < a["frechet_distance"],
+                )
+            )
+    dcgan = fd("gan", "dcgan")
+    for key in ("wgan_clip", "wgan_gp"):
+        w = fd("wgan", key)
+        if w and dcgan:
+            claims.append(
+                _claim(
+                    f"{key.upper().replace('_', ' ')} does no better than the DCGAN (Sec. 4.2.2)",
+                    f"FD {w['frechet_distance']:.2f} vs DCGAN {dcgan['frechet_distance']:.2f}",
+                    w["frechet_distance"] >= dcgan["frechet_distance"],
+                )
+            )
+    vae, best_gan = fd("vae", "vae"), dcgan
+    if vae and best_gan:
+        claims.append(
+            _claim(
+                "GANs produce sharper images than VAEs (Sec. 5)",
+                f"sharpness ratio to real digits: DCGAN {best_gan['sharpness_ratio']:.2f}, "
+                f"VAE {vae['sharpness_ratio']:.2f}",
+                abs(best_gan["sharpness_ratio"] - 1) < abs(vae["sharpness_ratio"] - 1),
+            )
+        )
+    return claims
+
+
+def write_table(results_root: Path, out: Path) -> Path:
+    """results/hw4/README.md: the one table over every model of the report, beside real-vs-real, and
+    every claim's verdict, from the group results found under `results_root`."""
+    groups = {}
+    for group in GROUP_TITLES:
+        folder = Path(results_root) / f"hw4_{group}"
+        if (folder / "metrics.json").exists():
+            groups[group] = records.read_json(folder / "metrics.json")
+    if not groups:
+        raise FileNotFoundError(
+            f"no hw4 group results under {results_root}: run make hw4_vae (or _gan, _cgan, "
+            "_wgan) first"
+        )
+    lines = [
+        "# hw4: every model of Srinivasan, Baur & Huber (2018), measured",
+        "",
+        "Each row comes from its group's results folder (its README gives the command, commit and wall "
+        "time); groups not yet run are missing.",
+        "",
+        *TABLE_HEADER,
+    ]
+    real = None
+    for metrics in groups.values():
+        lines += table_rows(metrics)
+        real = real or real_row(metrics)
+    if real:
+        lines.append(real)
+    lines += [
+        "",
+        "Lucic et al. (2018) report MNIST FIDs on Inception features (NS GAN 6.8, WGAN 6.7, WGAN-GP "
+        "20.3, VAE 23.8, best of a large sweep): not comparable with these evaluator features in "
+        "absolute terms; compare the ordering.",
+        "",
+        "## Every claim",
+        "",
+    ]
+    claims = [c for metrics in groups.values() for c in metrics["claims"]] + cross_group_claims(
+        groups
+    )
+    lines += claims_table(claims)
+    records.write_json(Path(out) / "table.json", {"groups": sorted(groups), "claims": claims})
+    path = Path(out) / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
