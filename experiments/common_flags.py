@@ -119,6 +119,8 @@ def run(main) -> None:
     def guarded(argv):
         records.COMMAND = reproducing_command(argv[0], sys.argv[1:])
         try:
+            if FLAGS.strategy == "multiworker":  # before any tensor exists: see distribute._multiworker
+                distribute.make_strategy("multiworker")
             return main(argv)
         except app.UsageError as error:
             _fail(f"usage error: {error}", 2)

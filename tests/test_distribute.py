@@ -1,11 +1,16 @@
+import json
 import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaegan_tf import distribute
+from vaegan_tf import data, distribute, training
 from vaegan_tf.models.vae import VAE, VAEConfig, build_vae
 
 CONFIG = VAEConfig(image_shape=(4, 4, 1), hidden_units=(16, 8), latent_dim=3)  # batch norm on, as in the paper
@@ -52,9 +57,14 @@ def test_strategy_choices():
             distribute.make_strategy("gpu")
 
 
-def test_multiworker_needs_tf_config(monkeypatch):
+def test_multiworker_needs_tf_config_and_to_come_first(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
+        distribute.make_strategy("multiworker")
+    tf.zeros([1]).numpy()  # this process's runtime has started: too late for collective ops, and said so
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_loopback_ports(2)]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    with pytest.raises(ValueError, match="must be created before TensorFlow runs anything"):
         distribute.make_strategy("multiworker")
 
 
@@ -68,3 +78,74 @@ def test_two_mirrored_runs_in_one_process(splits, tmp_path):
         run = training.RunConfig(name, 1, strategy="mirrored", work_root=str(tmp_path), steps_per_epoch=2, verbose=0)
         outcome = training.train(run, lambda: build_vae(VAEConfig(hidden_units=(8,), latent_dim=2)), stream)
         assert np.isfinite(outcome.history["loss"][0])
+
+
+TESTS = Path(__file__).resolve().parent
+RNG_IMAGES = np.random.default_rng(1).integers(0, 256, (8, 4, 4, 1), dtype=np.uint8)
+
+
+def build_noiseless():
+    model = NoiselessVAE(CONFIG)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model.build_for_training()
+
+
+def one_harness_step(strategy: str, work_root: str) -> training.TrainingOutcome:
+    """One step of the suite's harness on a global batch of all 8 images, thresholded (deterministic)."""
+    stream = data.pipeline(data.Split(RNG_IMAGES, np.arange(8) % 10), batch_size=8, preprocessing="threshold",
+                           shuffle=True, seed=0)
+    run = training.RunConfig("step", 1, strategy=strategy, work_root=work_root, steps_per_epoch=1, verbose=0)
+    return training.train(run, build_noiseless, stream)
+
+
+def multiworker_child(out: str, work_root: str) -> None:
+    """What each worker process runs: the harness under MultiWorkerMirroredStrategy, its results saved."""
+    distribute.make_strategy("multiworker")  # first thing, as an experiment's entry point does
+    outcome = one_harness_step("multiworker", work_root)
+    np.savez(out, loss=np.array(outcome.history["loss"]), replicas=outcome.strategy.num_replicas_in_sync,
+             **{f"w{i}": w.numpy() for i, w in enumerate(outcome.model.weights)})
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for each in sockets:
+        each.bind(("127.0.0.1", 0))
+    ports = [each.getsockname()[1] for each in sockets]
+    for each in sockets:
+        each.close()
+    return ports
+
+
+def test_two_workers_on_localhost_take_the_step_one_device_takes(tmp_path):
+    """MultiWorkerMirroredStrategy for real: two processes on 127.0.0.1, one CPU each, TF_CONFIG, the
+    suite's pipeline (auto-sharded by data) and harness. Each worker sees half the global batch; their
+    synchronized step must equal one device's step on the whole batch."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_loopback_ports(2)]}
+    workers = []
+    for index in range(2):
+        code = (f"import sys; sys.path[:0] = [{str(TESTS)!r}]; import test_distribute; "
+                f"test_distribute.multiworker_child({str(tmp_path / f'worker{index}.npz')!r}, "
+                f"{str(tmp_path / 'cluster')!r})")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True))
+    try:
+        errors = [worker.communicate(timeout=240)[1] for worker in workers]
+    except subprocess.TimeoutExpired:
+        pytest.fail("the two workers did not finish one step within 240 s")
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, error in zip(workers, errors):
+        assert worker.returncode == 0, error[-3000:]
+    single = one_harness_step("cpu", str(tmp_path / "single"))
+    for index in range(2):
+        result = np.load(tmp_path / f"worker{index}.npz")
+        assert int(result["replicas"]) == 2
+        np.testing.assert_allclose(result["loss"], single.history["loss"], rtol=1e-5)
+        for i, weight in enumerate(single.model.weights):
+            np.testing.assert_allclose(result[f"w{i}"], weight.numpy(), rtol=1e-4, atol=1e-6)
+    # the chief (worker 0) finished the run; the other worker logged in a folder of its own
+    assert (tmp_path / "cluster" / "step" / "finished.json").exists()
+    assert (tmp_path / "cluster" / "step" / "worker-1" / "log.csv").exists()
