@@ -64,6 +64,35 @@ def test_unlabelled_terms_are_q_weighted_sums_of_one_label_at_a_time(discriminat
     np.testing.assert_allclose(summed, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("architecture", ["fc", "conv"])
+def test_every_label_terms_read_h_once_with_the_same_values_and_gradients(architecture):
+    """The shared first layer of the mean network (the default) against h tiled K times."""
+    model = tiny(architecture=architecture)
+    noise = tf.random.normal((10 * 3, 3), seed=9)
+    model.m2.draw_noise = lambda shape: noise  # the same z in both computations
+    x = binary_images(3, seed=10)
+    variables = model.m2.trainable_variables + model.discriminator.trainable_variables
+
+    def terms(shared, discriminator):
+        with tf.GradientTape() as tape:
+            h = model.m2.trunk(x, training=True)
+            found = model._every_label(x, h, True, discriminator, shared_first_layer=shared)
+            total = tf.reduce_mean(found if discriminator else found.total)
+        return found, tape.gradient(total, variables)
+
+    for discriminator in (True, False):
+        (fast, fast_gradients), (tiled, tiled_gradients) = (
+            terms(True, discriminator),
+            terms(False, discriminator),
+        )
+        for a, b in zip(tf.nest.flatten(fast), tf.nest.flatten(tiled), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        for a, b in zip(fast_gradients, tiled_gradients, strict=True):
+            assert (a is None) == (b is None)
+            if a is not None:  # float32 sums in another order: tolerance on the gradient's scale
+                np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5 * max(1.0, np.abs(b).max()))
+
+
 def test_generator_pair_term_is_kl_plus_feature_distance_plus_two_cross_entropies():
     model = tiny(similarity_weight=2.0, gan_weight=3.0)
     model.m2.draw_noise = lambda shape: tf.zeros(shape)

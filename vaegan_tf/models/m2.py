@@ -70,6 +70,11 @@ def for_labels(
     return dataclasses.replace(config, alpha=alpha_scale * (num_total / num_labelled))
 
 
+def tile_labels(t: tf.Tensor, k: int) -> tf.Tensor:
+    """t [B, ...] repeated K times along the batch, label-major: [K*B, ...]."""
+    return tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
+
+
 def _conv_block(filters, activation, batch_norm, transpose=False):
     layer = (keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D)(
         filters, 5, padding="same", use_bias=not batch_norm
@@ -116,9 +121,12 @@ class M2(keras.Model):
     """Classifier q(y|x) and conditional generator p(x|y,z) trained together on labelled and
     unlabelled x."""
 
-    def __init__(self, config: M2Config = M2Config(), **kwargs):
+    def __init__(self, config: M2Config = M2Config(), shared_first_layer: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.config = config
+        # how the sum over labels runs the mean network (`posterior_for_every_label`); not in the
+        # config, as both ways compute the same function with the same variables
+        self.shared_first_layer = shared_first_layer
         trunk, mean_hidden, decoder, head = _networks(config)
         self.trunk = keras.Sequential(trunk, name="trunk")
         self.class_head = keras.layers.Dense(config.num_classes, name="class_logits")
@@ -174,21 +182,47 @@ class M2(keras.Model):
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)
 
-    def labelled_terms(self, x, h, y_onehot, training: bool):
-        """(-log p(x|y,z) [B], KL(q(z|x,y) || p(z)) [B]) for one reparameterised z."""
-        posterior = self.posterior(h, y_onehot, training)
+    def posterior_for_every_label(self, h, training: bool) -> tfd.Distribution:
+        """q(z|x,y) for each of the K labels, label-major: batch [K*B], as `posterior` of h tiled K
+        times with labels 0..K-1 repeated B times. The mean network's first Dense on [h, y] is
+        W_h h + W_y y (its one kernel, sliced): W_h h is computed once per image and the row W_y e_k
+        added per label, instead of multiplying the tiled [h, y] by the whole kernel."""
+        k, batch = self.config.num_classes, tf.shape(h)[0]
+        first, *rest = self.mean_net.layers
+        kernel = tf.cast(first.kernel, h.dtype)
+        width = h.shape[-1]
+        per_image = tf.matmul(h, kernel[:width])  # [B, U]
+        per_label = kernel[width:]  # [K, U]
+        hidden = tf.reshape(per_label[:, None, :] + per_image[None], [k * batch, -1])
+        if first.use_bias:
+            hidden = hidden + tf.cast(first.bias, hidden.dtype)
+        for layer in rest:
+            hidden = layer(hidden, training=training)
+        scale = tf.exp(0.5 * self.log_variance_head(h))
+        return tfd.Independent(
+            tfd.Normal(hidden, tf.tile(scale, [k, 1])), reinterpreted_batch_ndims=1
+        )
+
+    def labelled_terms(self, x, h, y_onehot, training: bool, posterior=None):
+        """(-log p(x|y,z) [B], KL(q(z|x,y) || p(z)) [B]) for one reparameterised z; `posterior`
+        given, h is not read."""
+        if posterior is None:
+            posterior = self.posterior(h, y_onehot, training)
         normal = posterior.distribution
         z = normal.loc + normal.scale * self.draw_noise(tf.shape(normal.loc))
         likelihood = self.likelihood(z, y_onehot, training)
         return losses.reconstruction_nll(x, likelihood), losses.kl_to_prior(posterior, self.prior())
 
-    def bounds_for_every_label(self, x, h, training: bool) -> tf.Tensor:
-        """L(x, y) for each of the K labels: [B, K] (one decoder pass over the K*B pairs)."""
+    def bounds_for_every_label(self, x, h, training: bool, shared_first_layer=None) -> tf.Tensor:
+        """L(x, y) for each of the K labels: [B, K] (one decoder pass over the K*B pairs). The mean
+        network reads h once per image (`posterior_for_every_label`) unless `shared_first_layer` is
+        False (default: the model's), which tiles h K times."""
+        shared = self.shared_first_layer if shared_first_layer is None else shared_first_layer
         k, batch = self.config.num_classes, tf.shape(x)[0]
-        labels = tf.repeat(tf.range(k), batch)
-        tiled = lambda t: tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
+        labels = tf.one_hot(tf.repeat(tf.range(k), batch), k)
+        posterior = self.posterior_for_every_label(h, training) if shared else None
         reconstruction, kl = self.labelled_terms(
-            tiled(x), tiled(h), tf.one_hot(labels, k), training
+            tile_labels(x, k), None if shared else tile_labels(h, k), labels, training, posterior
         )
         bounds = losses.labelled_bound(reconstruction, kl, k)
         return tf.transpose(tf.reshape(bounds, [k, batch]))
@@ -246,9 +280,9 @@ class M2(keras.Model):
         return {"error": self.trackers["error"].result()}
 
 
-def build_m2(config: M2Config = M2Config()) -> M2:
+def build_m2(config: M2Config = M2Config(), shared_first_layer: bool = True) -> M2:
     """A built, compiled M2; call inside `strategy.scope()`."""
-    model = M2(config)
+    model = M2(config, shared_first_layer)
     model.compile(optimizer=adam_for(config))
     model.build_for_training()
     return model

@@ -50,7 +50,7 @@ from vaegan_tf import losses
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER
 from vaegan_tf.models.cvae_gan import CVAEGANConfig, Discriminator
-from vaegan_tf.models.m2 import M2, M2Config, adam_for
+from vaegan_tf.models.m2 import M2, M2Config, adam_for, tile_labels
 
 tfd = tfp.distributions
 
@@ -114,11 +114,12 @@ class SSLVAEGAN(AdversarialModel):
         """Class logits of q(y|x)."""
         return self.m2(x, training=training)
 
-    def _images(self, x, h, y, training: bool, prior_y=None):
+    def _images(self, x, h, y, training: bool, prior_y=None, posterior=None):
         """(KL [N], pixel NLL [N], reconstruction x~_y, prior sample Dec(z, prior_y)) for label
-        vectors y [N, K]; prior_y defaults to y."""
+        vectors y [N, K]; prior_y defaults to y; `posterior` given, h is not read."""
         prior_y = y if prior_y is None else prior_y
-        posterior = self.m2.posterior(h, y, training)
+        if posterior is None:
+            posterior = self.m2.posterior(h, y, training)
         normal = posterior.distribution
         likelihood = self.m2.likelihood(
             normal.loc + normal.scale * self.m2.draw_noise(tf.shape(normal.loc)), y, training
@@ -161,21 +162,33 @@ class SSLVAEGAN(AdversarialModel):
             per_pair += pixel_nll
         return PairTerms(per_pair, similarity, gan, self.config.gan_weight * prior_gan, kl)
 
-    def _pairs(self, x, h, y, training: bool, discriminator: bool, prior_y=None):
+    def _pairs(self, x, h, y, training: bool, discriminator: bool, prior_y=None, posterior=None):
         """L_D (discriminator=True) or the PairTerms of each (x, y) pair."""
-        kl, pixel_nll, rebuilt, generated = self._images(x, h, y, training, prior_y)
+        kl, pixel_nll, rebuilt, generated = self._images(x, h, y, training, prior_y, posterior)
         if discriminator:
             return self.discriminator_terms(x, y, rebuilt, generated, training)
         return self.generator_terms(x, y, kl, pixel_nll, rebuilt, generated, training, prior_y)
 
-    def _every_label(self, x, h, training: bool, discriminator: bool):
+    def _every_label(self, x, h, training: bool, discriminator: bool, shared_first_layer=None):
         """L_D or the PairTerms of x with each of the K labels decoded, one column per label:
-        [B, K]."""
+        [B, K]. The mean network reads h once per image (`M2.posterior_for_every_label`) unless
+        `shared_first_layer` is False (default: the M2's), which tiles h K times."""
+        shared = self.m2.shared_first_layer if shared_first_layer is None else shared_first_layer
         k, batch = self.config.num_classes, tf.shape(x)[0]
-        tiled = lambda t: tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
         labels = tf.one_hot(tf.repeat(tf.range(k), batch), k)
-        terms = self._pairs(tiled(x), tiled(h), labels, training, discriminator)
-        by_label = lambda t: tf.transpose(tf.reshape(t, [k, batch]))
+        posterior = self.m2.posterior_for_every_label(h, training) if shared else None
+        terms = self._pairs(
+            tile_labels(x, k),
+            None if shared else tile_labels(h, k),
+            labels,
+            training,
+            discriminator,
+            posterior=posterior,
+        )
+
+        def by_label(t):
+            return tf.transpose(tf.reshape(t, [k, batch]))
+
         return by_label(terms) if discriminator else PairTerms(*(by_label(t) for t in terms))
 
     def unlabelled_generator_loss(self, terms: PairTerms, q: tf.Tensor) -> tf.Tensor:
