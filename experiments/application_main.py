@@ -1,26 +1,37 @@
-"""The flags and `main` shared by figure8.py and figure9.py (the FC CVAE applications of Sec. 4.4)."""
+"""The flags and `main` shared by figure8.py and figure9.py (the FC CVAE applications of Sec.
+4.4)."""
 
 import dataclasses
 
+import common_flags
 from absl import flags
 
-import common_flags
 from vaegan_tf.studies import cvae_applications
 
 flags.DEFINE_integer("epochs", cvae_applications.ApplicationConfig.epochs, "Training epochs.")
-flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps, 1,000 validation and test images.")
+flags.DEFINE_boolean(
+    "smoke", False, "A short run: 1 epoch of 50 steps, 1,000 validation and test images."
+)
 common_flags.at_least_one("epochs")
 FLAGS = flags.FLAGS
 
 
 def main_for(defaults: cvae_applications.ApplicationConfig):
     def main(_):
-        config = dataclasses.replace(defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings())
+        config = dataclasses.replace(
+            defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings()
+        )
         if FLAGS.smoke:
-            chosen = common_flags.smoke_values("50 steps per epoch, 1,000 validation and test images, no evaluator",
-                                               epochs=1)
-            config = dataclasses.replace(config, name=config.name + "_smoke", epochs=chosen["epochs"],
-                                         require_evaluator=False, run=common_flags.smoke_settings(steps_per_epoch=50))
+            chosen = common_flags.smoke_values(
+                "50 steps per epoch, 1,000 validation and test images, no evaluator", epochs=1
+            )
+            config = dataclasses.replace(
+                config,
+                name=config.name + "_smoke",
+                epochs=chosen["epochs"],
+                require_evaluator=False,
+                run=common_flags.smoke_settings(steps_per_epoch=50),
+            )
         common_flags.check_evaluator(config.require_evaluator)
         with config.run.session(config.name):
             print(cvae_applications.run_application(config))

@@ -1,10 +1,11 @@
-"""Flags every experiment shares, and `run`, the entry point every experiment calls instead of `app.run`
-(absl flags live only in experiments/; the library takes configs).
+"""Flags every experiment shares, and `run`, the entry point every experiment calls instead of
+`app.run` (absl flags live only in experiments/; the library takes configs).
 
-`run` parses the flags (a bad value is one line: `usage error: ...`, exit 2), records the `make` command
-that reproduces the run (results READMEs name it), and turns the errors a user can fix (missing or
-corrupt data, a locked or refused work folder, a diverged run, a missing evaluator) into one line naming
-the fix, exit 1, without a traceback; `--debug` or VAEGAN_TF_DEBUG=1 shows the traceback too."""
+`run` parses the flags (a bad value is one line: `usage error: ...`, exit 2), records the `make`
+command that reproduces the run (results READMEs name it), and turns the errors a user can fix
+(missing or corrupt data, a locked or refused work folder, a diverged run, a missing evaluator) into
+one line naming the fix, exit 1, without a traceback; `--debug` or VAEGAN_TF_DEBUG=1 shows the
+traceback too."""
 
 import os
 import shlex
@@ -17,26 +18,50 @@ from absl import app, flags
 from vaegan_tf import data, distribute, evaluate, mnist_mirror, records, training
 from vaegan_tf.studies.common import RunSettings
 
-flags.DEFINE_integer("seed", 0, "Seeds Python, NumPy, TensorFlow and the data pipeline.", lower_bound=0)
+flags.DEFINE_integer(
+    "seed", 0, "Seeds Python, NumPy, TensorFlow and the data pipeline.", lower_bound=0
+)
 flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "Where to train (tf.distribute).")
-flags.DEFINE_enum("source", "auto", data.SOURCES,
-                  "Where data comes from: auto = a prepared tfds copy, else the offline MNIST mirror.")
+flags.DEFINE_enum(
+    "source",
+    "auto",
+    data.SOURCES,
+    "Where data comes from: auto = a prepared tfds copy, else the offline MNIST mirror.",
+)
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_string("results_root", "results", "Final artifacts go to <results_root>/<name>/.")
 flags.DEFINE_string("work_root", "work", "Scratch: checkpoints, logs, TensorBoard (git-ignored).")
-flags.DEFINE_boolean("debug", False, "Show the traceback of errors a user can fix (or VAEGAN_TF_DEBUG=1).")
+flags.DEFINE_boolean(
+    "debug", False, "Show the traceback of errors a user can fix (or VAEGAN_TF_DEBUG=1)."
+)
 
 FLAGS = flags.FLAGS
 
 # Errors whose message names the fix: the user needs that line, not a traceback.
-USER_ERRORS = (app.UsageError, data.DataError, mnist_mirror.MirrorError, training.TrainingDiverged,
-               training.ResumeRefused, training.RunLocked, evaluate.EvaluatorUnavailable)
+USER_ERRORS = (
+    app.UsageError,
+    data.DataError,
+    mnist_mirror.MirrorError,
+    training.TrainingDiverged,
+    training.ResumeRefused,
+    training.RunLocked,
+    evaluate.EvaluatorUnavailable,
+)
 
 # experiments/<script>.py -> its make target; flags that only say where files go are not part of a
 # command that reproduces a result
-MAKE_TARGETS = {"vae_mnist": "vae", "evaluator": "evaluator", "benchmark": "benchmark", "table1": "table1",
-                "figure6": "figure6", "figure7": "figure7", "figure8": "figure8", "figure9": "figure9",
-                "vaegan": "vaegan", "dfcvae": "dfcvae"}
+MAKE_TARGETS = {
+    "vae_mnist": "vae",
+    "evaluator": "evaluator",
+    "benchmark": "benchmark",
+    "table1": "table1",
+    "figure6": "figure6",
+    "figure7": "figure7",
+    "figure8": "figure8",
+    "figure9": "figure9",
+    "vaegan": "vaegan",
+    "dfcvae": "dfcvae",
+}
 WHERE_FLAGS = ("results_root", "work_root", "data_dir", "debug", "nodebug")
 
 
@@ -45,32 +70,45 @@ def at_least_one(*names: str, allow_none: bool = False) -> None:
     evaluated and published as a result)."""
     for name in names:
         flags.register_validator(
-            name, lambda value: (allow_none and value is None) or (value is not None and value >= 1),
-            message=f"--{name} must be a whole number >= 1")
+            name,
+            lambda value: (allow_none and value is None) or (value is not None and value >= 1),
+            message=f"--{name} must be a whole number >= 1",
+        )
 
 
 def run_settings(**overrides) -> RunSettings:
     """Where the experiment runs and writes, from the shared flags."""
-    return RunSettings(strategy=FLAGS.strategy, source=FLAGS.source, data_dir=FLAGS.data_dir,
-                       results_root=FLAGS.results_root, work_root=FLAGS.work_root, **overrides)
+    return RunSettings(
+        strategy=FLAGS.strategy,
+        source=FLAGS.source,
+        data_dir=FLAGS.data_dir,
+        results_root=FLAGS.results_root,
+        work_root=FLAGS.work_root,
+        **overrides,
+    )
 
 
 SMOKE_EVALUATION_IMAGES = 1000
 
 
 def smoke_settings(steps_per_epoch: int) -> RunSettings:
-    """A --smoke run: a few training steps, evaluated on the first 1,000 validation and test images."""
+    """A --smoke run: a few training steps, evaluated on the first 1,000 validation and test
+    images."""
     return run_settings(steps_per_epoch=steps_per_epoch, evaluation_images=SMOKE_EVALUATION_IMAGES)
 
 
 def smoke_values(description: str, **smoke_flags) -> dict:
-    """--smoke's value of each named flag, except where the flag was given on the command line, which
-    is honoured; prints one line saying what --smoke sets (`description`: what it sets beyond flags)."""
+    """--smoke's value of each named flag, except where the flag was given on the command line,
+    which is honoured; prints one line saying what --smoke sets (`description`: what it sets beyond
+    flags)."""
     given = {name: FLAGS[name].value for name in smoke_flags if FLAGS[name].present}
     sets = [f"--{name}={value}" for name, value in smoke_flags.items() if name not in given]
     kept = [f"--{name}={value}" for name, value in given.items()]
-    print(f"--smoke sets {', '.join([*sets, description])}"
-          + (f"; keeps {', '.join(kept)} as given" if kept else ""), file=sys.stderr)
+    print(
+        f"--smoke sets {', '.join([*sets, description])}"
+        + (f"; keeps {', '.join(kept)} as given" if kept else ""),
+        file=sys.stderr,
+    )
     return {**smoke_flags, **given}
 
 
@@ -85,7 +123,10 @@ def reproducing_command(script: str, argv: list[str]) -> str:
     """The `make` line that reproduces a run of experiments/<script> with `argv`'s flags."""
     stem = Path(script).stem
     target = f"make {MAKE_TARGETS.get(stem, stem)}"
-    shorthands = {("vae_mnist", "--smoke"): "make smoke", ("table1", "--quick"): "make table1 QUICK=1"}
+    shorthands = {
+        ("vae_mnist", "--smoke"): "make smoke",
+        ("table1", "--quick"): "make table1 QUICK=1",
+    }
     args = []
     for arg in argv:
         name = arg.lstrip("-").split("=", 1)[0]
@@ -97,7 +138,9 @@ def reproducing_command(script: str, argv: list[str]) -> str:
 
 
 def _debugging() -> bool:
-    return os.environ.get("VAEGAN_TF_DEBUG", "") not in ("", "0") or bool(FLAGS.is_parsed() and FLAGS.debug)
+    return os.environ.get("VAEGAN_TF_DEBUG", "") not in ("", "0") or bool(
+        FLAGS.is_parsed() and FLAGS.debug
+    )
 
 
 def _fail(message: str, code: int):
@@ -116,10 +159,13 @@ def _parse(argv: list[str]) -> list[str]:
 
 def run(main) -> None:
     """`app.run(main)` for an experiment's entry point (see the module docstring)."""
+
     def guarded(argv):
         records.COMMAND = reproducing_command(argv[0], sys.argv[1:])
         try:
-            if FLAGS.strategy == "multiworker":  # before any tensor exists: see distribute._multiworker
+            if (
+                FLAGS.strategy == "multiworker"
+            ):  # before any tensor exists: see distribute._multiworker
                 distribute.make_strategy("multiworker")
             return main(argv)
         except app.UsageError as error:

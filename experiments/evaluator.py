@@ -1,13 +1,13 @@
-"""`make evaluator`: trains the LeNet-style evaluator classifier on real MNIST, caches it, and records
-its test accuracy and the real-vs-real baseline (train vs test) of every sample-quality metric in
-results/evaluator/. See vaegan_tf/evaluate.py for what each metric is."""
+"""`make evaluator`: trains the LeNet-style evaluator classifier on real MNIST, caches it, and
+records its test accuracy and the real-vs-real baseline (train vs test) of every sample-quality
+metric in results/evaluator/. See vaegan_tf/evaluate.py for what each metric is."""
 
 import dataclasses
 import time
 
+import common_flags
 from absl import flags
 
-import common_flags
 from vaegan_tf import data, evaluate, records
 
 flags.DEFINE_integer("epochs", evaluate.EvaluatorConfig.epochs, "Training epochs.")
@@ -21,21 +21,39 @@ def main(_):
     settings = common_flags.run_settings()
     splits = data.load("mnist", split="tf1", source=FLAGS.source, data_dir=FLAGS.data_dir)
     with settings.session("evaluator"):
-        evaluator = evaluate.train_evaluator(splits, config, strategy=FLAGS.strategy, work_root=FLAGS.work_root)
-        metrics = {"test_accuracy": evaluator.info["test_accuracy"], "accuracy_floor": evaluate.ACCURACY_FLOOR,
-                   "real_vs_real": evaluate.real_baseline(evaluator, splits, seed=FLAGS.seed)}
+        evaluator = evaluate.train_evaluator(
+            splits, config, strategy=FLAGS.strategy, work_root=FLAGS.work_root
+        )
+        metrics = {
+            "test_accuracy": evaluator.info["test_accuracy"],
+            "accuracy_floor": evaluate.ACCURACY_FLOOR,
+            "real_vs_real": evaluate.real_baseline(evaluator, splits, seed=FLAGS.seed),
+        }
         out = settings.results("evaluator")
         records.write_json(out / "metrics.json", metrics)
-        records.write_json(out / "config.json",
-                           {"evaluator": config, "data": {"dataset": "mnist", "split": "tf1", "source": splits.source}})
-        records.write_json(out / "environment.json", records.environment(
-            strategy_description=evaluator.info["distribution"], epochs=evaluator.info["epochs"],
-            wall_seconds=evaluator.info["wall_seconds"],
-            total_seconds=time.perf_counter() - started))
+        records.write_json(
+            out / "config.json",
+            {
+                "evaluator": config,
+                "data": {"dataset": "mnist", "split": "tf1", "source": splits.source},
+            },
+        )
+        records.write_json(
+            out / "environment.json",
+            records.environment(
+                strategy_description=evaluator.info["distribution"],
+                epochs=evaluator.info["epochs"],
+                wall_seconds=evaluator.info["wall_seconds"],
+                total_seconds=time.perf_counter() - started,
+            ),
+        )
         evaluate.write_readme(out)
-    print(f"evaluator test accuracy {metrics['test_accuracy']:.4f}; results in {settings.results('evaluator')}/")
+    out = settings.results("evaluator")
+    print(f"evaluator test accuracy {metrics['test_accuracy']:.4f}; results in {out}/")
     if metrics["test_accuracy"] < evaluate.ACCURACY_FLOOR:
-        raise SystemExit(f"test accuracy below the {evaluate.ACCURACY_FLOOR} floor: the cache will be refused")
+        raise SystemExit(
+            f"test accuracy below the {evaluate.ACCURACY_FLOOR} floor: the cache will be refused"
+        )
 
 
 if __name__ == "__main__":

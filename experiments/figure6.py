@@ -1,31 +1,50 @@
-"""`make figure6`: Figure 6 of Chen, Fang, Ju (2016), CVAE samples per digit on MNIST (`--dataset=svhn`
-for the SVHN panel, where tfds can download it), with conditional accuracy, FD, KID and sharpness beside
-real data. Details and the choices the paper leaves open: vaegan_tf/studies/cvae_figures.py."""
+"""`make figure6`: Figure 6 of Chen, Fang, Ju (2016), CVAE samples per digit on MNIST
+(`--dataset=svhn` for the SVHN panel, where tfds can download it), with conditional accuracy, FD,
+KID and sharpness beside real data. Details and the choices the paper leaves open:
+vaegan_tf/studies/cvae_figures.py."""
 
 import dataclasses
 
+import common_flags
 from absl import flags
 
-import common_flags
 from vaegan_tf.studies import cvae_figures
 
 DEFAULTS = cvae_figures.Figure6Config()
 flags.DEFINE_enum("dataset", "mnist", ["mnist", "svhn"], "Which panel of the figure.")
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Training epochs.")
-flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 50 steps, 100 samples per digit, 1,000 validation and test images.")
+flags.DEFINE_boolean(
+    "smoke",
+    False,
+    "A short run: 1 epoch of 50 steps, 100 samples per digit, 1,000 validation and test images.",
+)
 common_flags.at_least_one("epochs")
 FLAGS = flags.FLAGS
 
 
 def main(_):
     config = dataclasses.replace(
-        DEFAULTS, dataset=FLAGS.dataset, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings(),
-        name="figure6" if FLAGS.dataset == "mnist" else f"figure6_{FLAGS.dataset}")
+        DEFAULTS,
+        dataset=FLAGS.dataset,
+        epochs=FLAGS.epochs,
+        seed=FLAGS.seed,
+        run=common_flags.run_settings(),
+        name="figure6" if FLAGS.dataset == "mnist" else f"figure6_{FLAGS.dataset}",
+    )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
-            "50 steps per epoch, 100 samples per digit, 1,000 validation and test images, no evaluator", epochs=1)
-        config = dataclasses.replace(config, name=config.name + "_smoke", epochs=chosen["epochs"], samples_per_class=100,
-                                     run=common_flags.smoke_settings(steps_per_epoch=50), require_evaluator=False)
+            "50 steps per epoch, 100 samples per digit, 1,000 validation and test images, "
+            "no evaluator",
+            epochs=1,
+        )
+        config = dataclasses.replace(
+            config,
+            name=config.name + "_smoke",
+            epochs=chosen["epochs"],
+            samples_per_class=100,
+            run=common_flags.smoke_settings(steps_per_epoch=50),
+            require_evaluator=False,
+        )
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
         print(cvae_figures.run_figure6(config))

@@ -1,20 +1,32 @@
-"""`make figure7`: Figure 7 of Chen, Fang, Ju (2016), CVAE-GAN samples per digit on MNIST, side by side with
-the Figure 6 CVAE from the same z and y, and the table that measures "less blurry": conditional accuracy,
-FD, KID, sharpness per model and per digit. Details and open choices: vaegan_tf/studies/figure7.py."""
+"""`make figure7`: Figure 7 of Chen, Fang, Ju (2016), CVAE-GAN samples per digit on MNIST, side by
+side with the Figure 6 CVAE from the same z and y, and the table that measures "less blurry":
+conditional accuracy, FD, KID, sharpness per model and per digit. Details and open choices:
+vaegan_tf/studies/figure7.py."""
 
 import dataclasses
 
+import common_flags
 from absl import flags
 
-import common_flags
 from vaegan_tf.studies import figure7
 
 DEFAULTS = figure7.Figure7Config()
-flags.DEFINE_enum("preset", DEFAULTS.preset, sorted(figure7.PRESETS),
-                  "CVAE-GAN loss weights: the paper's equations, or the authors' code.")
+flags.DEFINE_enum(
+    "preset",
+    DEFAULTS.preset,
+    sorted(figure7.PRESETS),
+    "CVAE-GAN loss weights: the paper's equations, or the authors' code.",
+)
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "CVAE-GAN training epochs.")
-flags.DEFINE_integer("cvae_epochs", DEFAULTS.cvae.epochs, "Epochs of the CVAE compared with (make figure6's).")
-flags.DEFINE_boolean("smoke", False, "A short run: 1 epoch of 20 steps per model, 50 samples per digit, 1,000 validation and test images.")
+flags.DEFINE_integer(
+    "cvae_epochs", DEFAULTS.cvae.epochs, "Epochs of the CVAE compared with (make figure6's)."
+)
+flags.DEFINE_boolean(
+    "smoke",
+    False,
+    "A short run: 1 epoch of 20 steps per model, 50 samples per digit, 1,000 validation and test "
+    "images.",
+)
 common_flags.at_least_one("epochs", "cvae_epochs")
 FLAGS = flags.FLAGS
 
@@ -23,17 +35,34 @@ def main(_):
     run = common_flags.run_settings()
     name = figure7.results_name(FLAGS.preset)
     cvae = dataclasses.replace(DEFAULTS.cvae, epochs=FLAGS.cvae_epochs, seed=FLAGS.seed, run=run)
-    config = dataclasses.replace(DEFAULTS, name=name, preset=FLAGS.preset, epochs=FLAGS.epochs, seed=FLAGS.seed,
-                                 run=run, cvae=cvae)
+    config = dataclasses.replace(
+        DEFAULTS,
+        name=name,
+        preset=FLAGS.preset,
+        epochs=FLAGS.epochs,
+        seed=FLAGS.seed,
+        run=run,
+        cvae=cvae,
+    )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
-            "20 steps per epoch, 50 samples per digit, 1,000 validation and test images, no evaluator",
-            epochs=1, cvae_epochs=1)
+            "20 steps per epoch, 50 samples per digit, 1,000 validation and test images, "
+            "no evaluator",
+            epochs=1,
+            cvae_epochs=1,
+        )
         smoke_run = common_flags.smoke_settings(steps_per_epoch=20)
         config = dataclasses.replace(
-            config, name=name + "_smoke", epochs=chosen["epochs"], samples_per_class=50, run=smoke_run,
+            config,
+            name=name + "_smoke",
+            epochs=chosen["epochs"],
+            samples_per_class=50,
+            run=smoke_run,
             require_evaluator=False,
-            cvae=dataclasses.replace(cvae, name="figure6_smoke", epochs=chosen["cvae_epochs"], run=smoke_run))
+            cvae=dataclasses.replace(
+                cvae, name="figure6_smoke", epochs=chosen["cvae_epochs"], run=smoke_run
+            ),
+        )
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
         print(figure7.run_figure7(config))

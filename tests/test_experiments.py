@@ -1,4 +1,3 @@
-import dataclasses
 import importlib
 import json
 import os
@@ -21,15 +20,33 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_vae_study_writes_every_artifact(tmp_path, splits, monkeypatch):
     monkeypatch.setattr(data, "load", lambda *args, **kwargs: splits)
     config = vae_mnist.VAEStudyConfig(
-        model=VAEConfig(hidden_units=(16,), latent_dim=2), epochs=1, importance_samples=4, quality_samples=50,
-        run=RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=3),
-        require_evaluator=False)
+        model=VAEConfig(hidden_units=(16,), latent_dim=2),
+        epochs=1,
+        importance_samples=4,
+        quality_samples=50,
+        run=RunSettings(
+            results_root=str(tmp_path / "results"),
+            work_root=str(tmp_path / "work"),
+            steps_per_epoch=3,
+        ),
+        require_evaluator=False,
+    )
     metrics = vae_mnist.run(config)
     out = tmp_path / "results" / "vae_mnist"
-    for name in ("samples.png", "reconstructions.png", "loss_curves.png", "training_log.csv", "metrics.json",
-                 "config.json", "environment.json", "README.md"):
+    for name in (
+        "samples.png",
+        "reconstructions.png",
+        "loss_curves.png",
+        "training_log.csv",
+        "metrics.json",
+        "config.json",
+        "environment.json",
+        "README.md",
+    ):
         assert (out / name).stat().st_size > 0, name
-    assert metrics["test_nll"] <= metrics["test_negative_elbo"] + 5  # a bound that tightens, up to MC noise
+    assert (
+        metrics["test_nll"] <= metrics["test_negative_elbo"] + 5
+    )  # a bound that tightens, up to MC noise
     assert metrics["sample_quality"].startswith("skipped")
     environment = json.loads((out / "environment.json").read_text())
     assert environment["epochs"] == 1 and environment["wall_seconds"] >= 0
@@ -39,29 +56,49 @@ def test_vae_study_writes_every_artifact(tmp_path, splits, monkeypatch):
 
 def run_experiment(*args, cwd, script="vae_mnist.py", extra_env=None):
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / script), *args], cwd=cwd,
-                          capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_smoke_mode_runs_on_real_mnist(tmp_path):
-    """`make smoke`: the real model on the real (mirrored) MNIST, a sample grid in results/smoke/."""
+    """`make smoke`: the real model on the real (mirrored) MNIST, a sample grid in
+    results/smoke/."""
     done = run_experiment("--smoke", "--results_root=results", "--work_root=work", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "results" / "smoke" / "samples.png").stat().st_size > 10_000
     metrics = json.loads((tmp_path / "results" / "smoke" / "metrics.json").read_text())
     assert metrics["test_images"] == 1000 and metrics["test_negative_elbo"] < 300
     readme = (tmp_path / "results" / "smoke" / "README.md").read_text()
-    assert "Produced by `make smoke`" in readme and "make vae" not in readme and "10,000 test" not in readme
+    assert (
+        "Produced by `make smoke`" in readme
+        and "make vae" not in readme
+        and "10,000 test" not in readme
+    )
     assert "--smoke sets --epochs=2" in done.stderr  # it says what it overrides
 
 
-@pytest.mark.parametrize("script, name, figure", [
-    ("figure6.py", "figure6_smoke", "figure6.png"), ("figure7.py", "figure7_smoke", "side_by_side.png"),
-    ("figure8.py", "figure8_smoke", "figure8.png"), ("vaegan.py", "vaegan_smoke", "samples.png"),
-    ("dfcvae.py", "dfcvae_smoke", "samples.png")])
+@pytest.mark.parametrize(
+    "script, name, figure",
+    [
+        ("figure6.py", "figure6_smoke", "figure6.png"),
+        ("figure7.py", "figure7_smoke", "side_by_side.png"),
+        ("figure8.py", "figure8_smoke", "figure8.png"),
+        ("vaegan.py", "vaegan_smoke", "samples.png"),
+        ("dfcvae.py", "dfcvae_smoke", "samples.png"),
+    ],
+)
 def test_experiment_smoke_mode_runs_on_real_mnist(tmp_path, script, name, figure):
-    """Each experiment's --smoke: its flags, data, training and report wired end to end, a few steps."""
-    done = run_experiment("--smoke", "--results_root=results", "--work_root=work", cwd=tmp_path, script=script)
+    """Each experiment's --smoke: its flags, data, training and report wired end to end, a few
+    steps."""
+    done = run_experiment(
+        "--smoke", "--results_root=results", "--work_root=work", cwd=tmp_path, script=script
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "results" / name
     assert (out / figure).stat().st_size > 5_000 and "smoke" in (out / "README.md").read_text()
@@ -81,7 +118,9 @@ def test_benchmark_measures_positive_rates(splits):
     from vaegan_tf import benchmark
     from vaegan_tf.models.vae import VAEConfig, build_vae
 
-    stream = data.pipeline(splits.train, batch_size=10, preprocessing="dynamic_binarize", shuffle=True)
+    stream = data.pipeline(
+        splits.train, batch_size=10, preprocessing="dynamic_binarize", shuffle=True
+    )
     assert benchmark.pipeline_images_per_second(stream, 10, steps=5, warmup=2) > 0
     model = build_vae(VAEConfig(hidden_units=(8,), latent_dim=2))
     assert benchmark.training_images_per_second(model, stream, 10, steps=5, warmup=2) > 0
@@ -90,33 +129,77 @@ def test_benchmark_measures_positive_rates(splits):
 def test_benchmark_readme_names_the_commit_devices_and_every_rate(tmp_path):
     from vaegan_tf import benchmark, records
 
-    records.write_json(tmp_path / "metrics.json", {
-        "batch_size": 100, "timed_steps": 300, "pipeline_images_per_second": {"unit": 235030},
-        "training_images_per_second": {"vae_fc": 6872, "evaluator_lenet": 571}})
-    records.write_json(tmp_path / "environment.json", {
-        "git_commit": "abc123", "git_dirty_at_start": [], "packages": {"tensorflow": "2.21.0"},
-        "distribution": {"strategy": "MirroredStrategy", "replicas": 2, "devices": ["/gpu:0", "/gpu:1"]}})
+    records.write_json(
+        tmp_path / "metrics.json",
+        {
+            "batch_size": 100,
+            "timed_steps": 300,
+            "pipeline_images_per_second": {"unit": 235030},
+            "training_images_per_second": {"vae_fc": 6872, "evaluator_lenet": 571},
+        },
+    )
+    records.write_json(
+        tmp_path / "environment.json",
+        {
+            "git_commit": "abc123",
+            "git_dirty_at_start": [],
+            "packages": {"tensorflow": "2.21.0"},
+            "distribution": {
+                "strategy": "MirroredStrategy",
+                "replicas": 2,
+                "devices": ["/gpu:0", "/gpu:1"],
+            },
+        },
+    )
     readme = benchmark.write_readme(tmp_path).read_text()
-    assert "`abc123`" in readme and "MirroredStrategy over /gpu:0, /gpu:1" in readme and "uncommitted" not in readme
-    assert "| training, vae_fc | 6,872 |" in readme and "| input pipeline alone, unit | 235,030 |" in readme
-    assert "over 300 steps of batch 100" in readme and "34x as many images" in readme and "compute" in readme
+    assert (
+        "`abc123`" in readme
+        and "MirroredStrategy over /gpu:0, /gpu:1" in readme
+        and "uncommitted" not in readme
+    )
+    assert (
+        "| training, vae_fc | 6,872 |" in readme
+        and "| input pipeline alone, unit | 235,030 |" in readme
+    )
+    assert (
+        "over 300 steps of batch 100" in readme
+        and "34x as many images" in readme
+        and "compute" in readme
+    )
 
 
 def test_provenance_says_when_a_run_was_resumed():
     from vaegan_tf import records
 
-    env = {"git_commit": "abc", "epochs": 10, "wall_seconds": 120.0, "total_seconds": 90.0,
-           "packages": {"tensorflow": "2.21.0"}, "devices": ["/cpu:0"], "distribution": None}
+    env = {
+        "git_commit": "abc",
+        "epochs": 10,
+        "wall_seconds": 120.0,
+        "total_seconds": 90.0,
+        "packages": {"tensorflow": "2.21.0"},
+        "devices": ["/cpu:0"],
+        "distribution": None,
+    }
     fresh = records.provenance(env, "make vae")
     assert "resumed" not in fresh and "(1.5 min in all)" in fresh
-    resumed = records.provenance({**env, "resumed_from_epoch": 4, "resumed_from_commit": "def"}, "make vae")
+    resumed = records.provenance(
+        {**env, "resumed_from_epoch": 4, "resumed_from_commit": "def"}, "make vae"
+    )
     assert "resumed after epoch 4" in resumed and "`def`" in resumed and "`abc`" in resumed
-    # the process time of a resumed run is shorter than its training time: say which session it covers
+    # a resumed run's process time is shorter than its training time: say which session it covers
     assert "(1.5 min in all in the last session)" in resumed
+    reused = records.provenance(
+        {**env, "reused_finished": True, "resumed_from_commit": "def"}, "make vae"
+    )
+    assert (
+        "weights of an earlier finished run (10 epochs in 2.0 min of training) reused, trained at "
+        "commit `def` (1.5 min in all)"
+    ) in reused and "resumed" not in reused
 
 
 def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(monkeypatch):
-    """`make table1 ARGS=--rows=...` must not overwrite the whole table, and its README gives its own command."""
+    """`make table1 ARGS=--rows=...` must not overwrite the whole table, and its README gives its
+    own command."""
     monkeypatch.syspath_prepend(str(ROOT / "experiments"))
     table1 = importlib.import_module("table1")
 
@@ -129,9 +212,15 @@ def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(mon
         assert (table1.results_name(), table1.make_command()) == ("table1", "make table1")
         parse("--quick", "--rows=conv+gan+pixel", "--labels=1000")
         assert table1.results_name() == "table1_quick_rows-conv+gan+pixel_labels-1000"
-        assert table1.make_command() == "make table1 QUICK=1 ARGS='--rows=conv+gan+pixel --labels=1000'"
+        assert (
+            table1.make_command()
+            == "make table1 QUICK=1 ARGS='--rows=conv+gan+pixel --labels=1000'"
+        )
         config = table1.config_from_flags()
-        assert config.rows == ("conv+gan+pixel",) and config.epochs["conv+gan+pixel"] == table1.QUICK_EPOCHS
+        assert (
+            config.rows == ("conv+gan+pixel",)
+            and config.epochs["conv+gan+pixel"] == table1.QUICK_EPOCHS
+        )
         parse("--rows=conv,gann")
         with pytest.raises(app.UsageError, match="unknown --rows"):
             table1.config_from_flags()
@@ -151,30 +240,52 @@ def test_smoke_settings_evaluate_on_the_first_images_only(splits, monkeypatch):
 def test_evaluator_sentence_names_the_fingerprints_that_scored_a_table():
     from vaegan_tf import records
 
-    quality = {"CVAE": {"fid": 1.0, "evaluator": "7afa844a3699"}, "real": {"evaluator": "7afa844a3699"}}
+    quality = {
+        "CVAE": {"fid": 1.0, "evaluator": "7afa844a3699"},
+        "real": {"evaluator": "7afa844a3699"},
+    }
     assert "fingerprint 7afa844a3699 " in records.evaluator_sentence(quality)
     mixed = {**quality, "old": {"evaluator": "0123456789ab"}}
     assert "0123456789ab, 7afa844a3699" in records.evaluator_sentence(mixed)
-    assert records.evaluator_sentence({"CVAE": {"fid": 1.0}, "note": "skipped"}) == ""  # results from before
+    assert (
+        records.evaluator_sentence({"CVAE": {"fid": 1.0}, "note": "skipped"}) == ""
+    )  # results from before
 
 
 def test_figure7_reading_follows_the_numbers():
     from vaegan_tf.studies import figure7_report
 
-    row = lambda accuracy, fd, sharpness: {"conditional_accuracy": accuracy, "frechet_distance": fd,
-                                           "sharpness_ratio": sharpness}
-    quality = {"CVAE": row(0.94, 17.0, 0.43), "CVAE-GAN": row(0.28, 135.0, 1.03), "real training images": row(1, 0.5, 1)}
+    def row(accuracy, fd, sharpness):
+        return {
+            "conditional_accuracy": accuracy,
+            "frechet_distance": fd,
+            "sharpness_ratio": sharpness,
+        }
+
+    quality = {
+        "CVAE": row(0.94, 17.0, 0.43),
+        "CVAE-GAN": row(0.28, 135.0, 1.03),
+        "real training images": row(1, 0.5, 1),
+    }
     worse = figure7_report.reading(quality)
-    assert "closer to real sharpness" in worse and "farther from the test" in worse and "less often (28.0%" in worse
+    assert (
+        "closer to real sharpness" in worse
+        and "farther from the test" in worse
+        and "less often (28.0%" in worse
+    )
     quality["CVAE-GAN"] = row(0.97, 12.0, 0.30)
     better = figure7_report.reading(quality)
-    assert "farther from real sharpness" in better and "closer to the test" in better and "more often" in better
+    assert (
+        "farther from real sharpness" in better
+        and "closer to the test" in better
+        and "more often" in better
+    )
 
 
 @pytest.fixture
 def experiment(monkeypatch):
-    """Imports experiments/<name>.py into this process and removes the flags it defined afterwards, so
-    that experiments defining the same flag (--epochs) can be tested one after the other."""
+    """Imports experiments/<name>.py into this process and removes the flags it defined afterwards,
+    so that experiments defining the same flag (--epochs) can be tested one after the other."""
     monkeypatch.syspath_prepend(str(ROOT / "experiments"))
     importlib.import_module("common_flags")
     before, loaded = set(flags.FLAGS), []
@@ -192,21 +303,40 @@ def experiment(monkeypatch):
         sys.modules.pop(name, None)
 
 
-@pytest.mark.parametrize("module, argv, message", [
-    ("vae_mnist", ["--epochs=0"], "--epochs must be a whole number >= 1"),
-    ("vae_mnist", ["--epochs=-3"], "--epochs must be a whole number >= 1"),
-    ("vae_mnist", ["--smoke", "--epochs=0"], "--epochs must be a whole number >= 1"),
-    ("vae_mnist", ["--importance_samples=0"], "--importance_samples must be a whole number >= 1"),
-    ("vae_mnist", ["--seed=-1"], "--seed=-1"),
-    ("vae_mnist", ["--seed=x"], "invalid literal for int"),
-    ("figure6", ["--epochs=0"], "--epochs must be"), ("figure7", ["--cvae_epochs=0"], "--cvae_epochs must be"),
-    ("figure8", ["--epochs=0"], "--epochs must be"), ("vaegan", ["--epochs=0"], "--epochs must be"),
-    ("vaegan", ["--baseline_epochs=0"], "--baseline_epochs must be"), ("evaluator", ["--epochs=0"], "--epochs"),
-    ("benchmark", ["--steps=0"], "--steps must be")])
-def test_numeric_flags_are_refused_in_one_line_before_any_work(experiment, capsys, module, argv, message):
+@pytest.mark.parametrize(
+    "module, argv, message",
+    [
+        ("vae_mnist", ["--epochs=0"], "--epochs must be a whole number >= 1"),
+        ("vae_mnist", ["--epochs=-3"], "--epochs must be a whole number >= 1"),
+        ("vae_mnist", ["--smoke", "--epochs=0"], "--epochs must be a whole number >= 1"),
+        (
+            "vae_mnist",
+            ["--importance_samples=0"],
+            "--importance_samples must be a whole number >= 1",
+        ),
+        ("vae_mnist", ["--seed=-1"], "--seed=-1"),
+        ("vae_mnist", ["--seed=x"], "invalid literal for int"),
+        ("figure6", ["--epochs=0"], "--epochs must be"),
+        ("figure7", ["--cvae_epochs=0"], "--cvae_epochs must be"),
+        ("figure8", ["--epochs=0"], "--epochs must be"),
+        ("vaegan", ["--epochs=0"], "--epochs must be"),
+        ("vaegan", ["--baseline_epochs=0"], "--baseline_epochs must be"),
+        ("evaluator", ["--epochs=0"], "--epochs"),
+        ("benchmark", ["--steps=0"], "--steps must be"),
+    ],
+)
+def test_numeric_flags_are_refused_in_one_line_before_any_work(
+    experiment, capsys, module, argv, message
+):
     import common_flags
 
-    experiment("variant_main" if module == "vaegan" else "application_main" if module == "figure8" else module)
+    experiment(
+        "variant_main"
+        if module == "vaegan"
+        else "application_main"
+        if module == "figure8"
+        else module
+    )
     with pytest.raises(SystemExit) as refused:
         common_flags._parse([f"{module}.py", *argv])
     error = capsys.readouterr().err
@@ -218,14 +348,21 @@ def test_vaegan_epochs_default_to_the_study_s_own(experiment):
     import common_flags
 
     experiment("variant_main")
-    common_flags._parse(["vaegan.py"])  # --epochs unset (None) is allowed: the study picks its default
+    common_flags._parse(
+        ["vaegan.py"]
+    )  # --epochs unset (None) is allowed: the study picks its default
 
 
 def test_smoke_says_what_it_sets_and_honours_flags_given_with_it(experiment, capsys):
     vae_main = experiment("vae_mnist")
     flags.FLAGS(["vae_mnist.py", "--smoke"])
     config = vae_main.config_from_flags()
-    assert (config.name, config.epochs, config.importance_samples, config.test_images) == ("smoke", 2, 10, 1000)
+    assert (config.name, config.epochs, config.importance_samples, config.test_images) == (
+        "smoke",
+        2,
+        10,
+        1000,
+    )
     said = capsys.readouterr().err
     assert said.startswith("--smoke sets --epochs=2, --importance_samples=10, 100 steps per epoch")
     flags.FLAGS.unparse_flags()
@@ -241,16 +378,30 @@ def test_the_command_a_readme_names_is_the_one_that_ran(experiment):
     import common_flags
 
     command = common_flags.reproducing_command
-    assert command("experiments/vae_mnist.py", ["--smoke", "--results_root=r", "--work_root=w"]) == "make smoke"
+    assert (
+        command("experiments/vae_mnist.py", ["--smoke", "--results_root=r", "--work_root=w"])
+        == "make smoke"
+    )
     assert command("experiments/vae_mnist.py", []) == "make vae"
-    assert command("vae_mnist.py", ["--epochs=10", "--strategy=cpu"]) == "make vae ARGS='--epochs=10 --strategy=cpu'"
+    assert (
+        command("vae_mnist.py", ["--epochs=10", "--strategy=cpu"])
+        == "make vae ARGS='--epochs=10 --strategy=cpu'"
+    )
     assert command("table1.py", ["--quick", "--rows=fc"]) == "make table1 QUICK=1 ARGS=--rows=fc"
     assert command("figure7.py", ["--smoke"]) == "make figure7 ARGS=--smoke"
     from vaegan_tf import records
 
-    env = {"git_commit": "abc", "epochs": 2, "wall_seconds": 6.0, "packages": {"tensorflow": "2.21.0"},
-           "devices": ["/cpu:0"], "distribution": None}
-    assert records.provenance({**env, "command": "make smoke"}, "make vae").startswith("Produced by `make smoke`")
+    env = {
+        "git_commit": "abc",
+        "epochs": 2,
+        "wall_seconds": 6.0,
+        "packages": {"tensorflow": "2.21.0"},
+        "devices": ["/cpu:0"],
+        "distribution": None,
+    }
+    assert records.provenance({**env, "command": "make smoke"}, "make vae").startswith(
+        "Produced by `make smoke`"
+    )
     assert records.provenance(env, "make vae").startswith("Produced by `make vae`")
 
 
@@ -261,11 +412,14 @@ USER_ERRORS = [
     training.ResumeRefused("backup of seed 0: delete work/x to start over"),
     training.RunLocked("already running, pid 123"),
     evaluate.EvaluatorUnavailable("no evaluator: run `make evaluator`"),
-    app.UsageError("--balance is a VAE-GAN setting")]
+    app.UsageError("--balance is a VAE-GAN setting"),
+]
 
 
 @pytest.mark.parametrize("raised", USER_ERRORS, ids=lambda error: type(error).__name__)
-def test_errors_a_user_can_fix_print_one_line_without_a_traceback(experiment, monkeypatch, capsys, raised):
+def test_errors_a_user_can_fix_print_one_line_without_a_traceback(
+    experiment, monkeypatch, capsys, raised
+):
     import common_flags
 
     def main(_):
@@ -277,7 +431,9 @@ def test_errors_a_user_can_fix_print_one_line_without_a_traceback(experiment, mo
         common_flags.run(main)
     printed = capsys.readouterr().err
     assert stopped.value.code == (2 if isinstance(raised, app.UsageError) else 1)
-    assert printed.endswith(f"{raised}\n") and printed.count("\n") == 1 and "Traceback" not in printed
+    assert (
+        printed.endswith(f"{raised}\n") and printed.count("\n") == 1 and "Traceback" not in printed
+    )
     monkeypatch.setenv("VAEGAN_TF_DEBUG", "1")  # or --debug: the traceback too, for a bug report
     flags.FLAGS.unparse_flags()
     with pytest.raises(SystemExit):
@@ -299,8 +455,13 @@ def test_a_bug_is_not_hidden_as_a_user_error(experiment, monkeypatch):
 
 def test_missing_evaluator_is_reported_before_any_training(tmp_path):
     """make vae without an evaluator: one line naming the fix, in seconds, and nothing trained."""
-    env = {"VAEGAN_TF_EVALUATOR_DIR": str(tmp_path / "no_evaluator"), "VAEGAN_TF_CACHE": str(tmp_path / "cache")}
-    done = run_experiment("--epochs=1", "--results_root=results", "--work_root=work", cwd=tmp_path, extra_env=env)
+    env = {
+        "VAEGAN_TF_EVALUATOR_DIR": str(tmp_path / "no_evaluator"),
+        "VAEGAN_TF_CACHE": str(tmp_path / "cache"),
+    }
+    done = run_experiment(
+        "--epochs=1", "--results_root=results", "--work_root=work", cwd=tmp_path, extra_env=env
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: no evaluator")
     assert "make evaluator" in done.stderr

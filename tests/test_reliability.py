@@ -24,16 +24,20 @@ EPOCHS, STEPS = 4, 6
 
 
 def tiny_run(work_root) -> training.RunConfig:
-    return training.RunConfig("run", EPOCHS, work_root=str(work_root), verbose=0, steps_per_epoch=STEPS)
+    return training.RunConfig(
+        "run", EPOCHS, work_root=str(work_root), verbose=0, steps_per_epoch=STEPS
+    )
 
 
 def tiny_stream():
-    return data.pipeline(fake_splits().train, batch_size=50, preprocessing="dynamic_binarize", shuffle=True)
+    return data.pipeline(
+        fake_splits().train, batch_size=50, preprocessing="dynamic_binarize", shuffle=True
+    )
 
 
 class Pause(keras.callbacks.Callback):
-    """In the child: at `epoch` (0-based), after batch `batch`, prints `signal` and waits: for a line on
-    stdin (`hold`) or until killed (`kill`)."""
+    """In the child: at `epoch` (0-based), after batch `batch`, prints `signal` and waits: for a
+    line on stdin (`hold`) or until killed (`kill`)."""
 
     def __init__(self, mode, epoch, batch):
         super().__init__()
@@ -53,16 +57,28 @@ class Pause(keras.callbacks.Callback):
 
 def child(mode: str, work_root: str) -> None:
     """What the other process runs: the tiny run, paused in epoch 3 (after two backed-up epochs)."""
-    training.train(tiny_run(work_root), lambda: build_vae(TINY), tiny_stream(),
-                   callbacks=[Pause(mode, epoch=2, batch=2)])
+    training.train(
+        tiny_run(work_root),
+        lambda: build_vae(TINY),
+        tiny_stream(),
+        callbacks=[Pause(mode, epoch=2, batch=2)],
+    )
     print("FINISHED", flush=True)
 
 
 def start_child(mode, work_root) -> subprocess.Popen:
-    code = f"import sys; sys.path[:0] = [{str(TESTS)!r}]; import test_reliability; " \
-           f"test_reliability.child({mode!r}, {str(work_root)!r})"
-    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    code = (
+        f"import sys; sys.path[:0] = [{str(TESTS)!r}]; import test_reliability; "
+        f"test_reliability.child({mode!r}, {str(work_root)!r})"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
 
 
 def wait_for(process: subprocess.Popen, word: str, timeout: float = 180) -> str:
@@ -91,7 +107,9 @@ def test_a_second_run_on_the_same_work_folder_fails_at_once_naming_the_first(tmp
         started = time.perf_counter()
         with pytest.raises(training.RunLocked, match=f"'run' is already running, pid {first.pid}"):
             training.train(tiny_run(tmp_path), lambda: build_vae(TINY), tiny_stream())
-        with pytest.raises(training.RunLocked, match=f"pid {first.pid}"):  # a whole study session too
+        with pytest.raises(
+            training.RunLocked, match=f"pid {first.pid}"
+        ):  # a whole study session too
             with RunSettings(work_root=str(tmp_path)).session("run"):
                 pass
         assert time.perf_counter() - started < 10  # at once, not after waiting for the first run
@@ -116,7 +134,9 @@ def test_a_run_killed_mid_epoch_resumes_from_its_backup_with_a_contiguous_log(tm
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=60)
     work = tmp_path / "run"
-    assert (work / "lock").read_text().strip() == str(victim.pid)  # the dead run's lock file is still there
+    assert (work / "lock").read_text().strip() == str(
+        victim.pid
+    )  # the dead run's lock file is still there
     assert not (work / "finished.json").exists()
     outcome = training.train(tiny_run(tmp_path), lambda: build_vae(TINY), tiny_stream())
     assert outcome.resumed_from_epoch == 2 and outcome.epochs_trained == EPOCHS
@@ -140,10 +160,14 @@ def test_results_are_the_old_run_or_the_new_one_never_a_mix(tmp_path, monkeypatc
     write_files(final, **{"metrics.json": "old", "only_in_old_run.png": "old"})
     with settings.session("study"):
         out = settings.results("study")
-        assert out != final and out.name == "study"  # READMEs titled by the folder's name stay right
+        assert (
+            out != final and out.name == "study"
+        )  # READMEs titled by the folder's name stay right
         write_files(out, **{"metrics.json": "new"})
         assert settings.results("study") == out
-        assert (final / "metrics.json").read_text() == "old"  # nothing visible before the study completes
+        assert (
+            final / "metrics.json"
+        ).read_text() == "old"  # nothing visible before the study completes
     assert {p.name: p.read_text() for p in final.iterdir()} == {"metrics.json": "new"}
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["study"]  # no staging left
     with pytest.raises(RuntimeError, match="evaluation failed"):
@@ -156,8 +180,9 @@ def test_results_are_the_old_run_or_the_new_one_never_a_mix(tmp_path, monkeypatc
 
 
 def test_staging_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     write_files(tmp_path / "results" / f".staging-{dead}" / "study", **{"metrics.json": "half"})
     settings = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"))
     with settings.session("study"):

@@ -1,13 +1,13 @@
 """Data sets, splits, preprocessing and `tf.data` pipelines for every experiment of the suite.
 
-MNIST comes from tensorflow-datasets when it has a prepared copy (or can download one), else from the
-verified offline mirror in `mnist_mirror` (real MNIST, original order). Fashion-MNIST comes from Debian's
-`dataset-fashion-mnist` IDX files or tfds; SVHN (`svhn_cropped`) and CIFAR-10 only through tfds, which
-needs the network the first time.
+MNIST comes from tensorflow-datasets when it has a prepared copy (or can download one), else from
+the verified offline mirror in `mnist_mirror` (real MNIST, original order). Fashion-MNIST comes from
+Debian's `dataset-fashion-mnist` IDX files or tfds; SVHN (`svhn_cropped`) and CIFAR-10 only through
+tfds, which needs the network the first time.
 
-Splits follow Chen, Fang and Ju (2016), Sec. 4.2 and the TF1 `input_data` reader their code used: the first
-5,000 training images are the validation set, the other 55,000 train, and the full 10,000 test images test
-(the paper's "test set of 5,000" is an error). `full` keeps the plain 60k/10k.
+Splits follow Chen, Fang and Ju (2016), Sec. 4.2 and the TF1 `input_data` reader their code used:
+the first 5,000 training images are the validation set, the other 55,000 train, and the full 10,000
+test images test (the paper's "test set of 5,000" is an error). `full` keeps the plain 60k/10k.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: np.ndarray) -> "Split":
+    def subset(self, indices: np.ndarray) -> Split:
         return Split(self.images[indices], self.labels[indices])
 
 
@@ -70,9 +70,11 @@ def _check_choice(value: str, choices, what: str) -> None:
         raise DataError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
 
 
-def load(name: str = "mnist", *, split: str = "tf1", source: str = "auto",
-         data_dir: str | None = None) -> DatasetSplits:
-    """Loads `name` as uint8 arrays and splits it (`tf1`: 55k/5k/10k for MNIST, `full`: no validation)."""
+def load(
+    name: str = "mnist", *, split: str = "tf1", source: str = "auto", data_dir: str | None = None
+) -> DatasetSplits:
+    """Loads `name` as uint8 arrays and splits it (`tf1`: 55k/5k/10k for MNIST, `full`: no
+    validation)."""
     _check_choice(name, DATASETS, "dataset")
     _check_choice(split, SPLITS, "split")
     _check_choice(source, SOURCES, "source")
@@ -94,8 +96,10 @@ def _load_arrays(name, source, data_dir):
         return _from_debian_fashion(), "debian:dataset-fashion-mnist"
     if source == "auto":
         return _from_tfds(name, data_dir), "tfds"
-    raise DataError(f"source {source!r} does not provide {name!r}: mirror is for mnist, debian for "
-                    "fashion_mnist, tfds for all")
+    raise DataError(
+        f"source {source!r} does not provide {name!r}: mirror is for mnist, debian for "
+        "fashion_mnist, tfds for all"
+    )
 
 
 def _tfds_prepared(name: str, data_dir: str | None) -> bool:
@@ -112,19 +116,29 @@ def _from_tfds(name: str, data_dir: str | None):
 
     tfds_name = DATASETS[name][0]
     try:
-        train, test = tfds.load(tfds_name, split=["train", "test"], data_dir=data_dir, as_supervised=True,
-                                shuffle_files=False, download=True)
+        train, test = tfds.load(
+            tfds_name,
+            split=["train", "test"],
+            data_dir=data_dir,
+            as_supervised=True,
+            shuffle_files=False,
+            download=True,
+        )
     except Exception as error:
         raise DataError(
-            f"tensorflow-datasets could not provide {tfds_name!r} ({type(error).__name__}: {error}). It "
-            "downloads on first use and needs the network; prepare it on a connected machine "
-            f"(`tfds build {tfds_name}`) and pass its --data_dir.") from error
+            f"tensorflow-datasets could not provide {tfds_name!r} ({type(error).__name__}: "
+            f"{error}). It downloads on first use and needs the network; prepare it on a connected "
+            "machine "
+            f"(`tfds build {tfds_name}`) and pass its --data_dir."
+        ) from error
     return (*_as_arrays(train), *_as_arrays(test))
 
 
 def _as_arrays(dataset: tf.data.Dataset):
     """(uint8 images, int64 labels) of a tfds split, in its stored order."""
-    batches = list(dataset.batch(10000).as_numpy_iterator())  # not batch_size=-1: it aborts on mock data
+    batches = list(
+        dataset.batch(10000).as_numpy_iterator()
+    )  # not batch_size=-1: it aborts on mock data
     images = np.concatenate([b[0] for b in batches]).astype(np.uint8)
     return images, np.concatenate([b[1] for b in batches]).astype(np.int64)
 
@@ -145,7 +159,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path} is not an unsigned-byte IDX file")
     rank = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(rank))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank))
     data = np.frombuffer(raw, np.uint8, offset=4 + 4 * rank)
     if data.size != int(np.prod(shape)):
         raise DataError(f"{path} is truncated: expected {shape}, found {data.size} values")
@@ -160,29 +174,46 @@ def _find_idx(directory: Path, stem: str) -> Path | None:
 
 
 def _from_debian_fashion():
-    stems = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-             "t10k-labels-idx1-ubyte")
+    stems = (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
     env_dir = os.environ.get("FASHION_MNIST_DIR")
     for directory in ([Path(env_dir)] if env_dir else []) + [Path(d) for d in DEBIAN_FASHION_DIRS]:
         paths = [_find_idx(directory, stem) for stem in stems]
         if all(paths):
             x_train, y_train, x_test, y_test = (read_idx(p) for p in paths)
-            return x_train[..., None], y_train.astype(np.int64), x_test[..., None], y_test.astype(np.int64)
-    raise DataError("Fashion-MNIST IDX files not found: `apt-get install dataset-fashion-mnist` (Debian), "
-                    "set FASHION_MNIST_DIR, or use --source=tfds with a prepared tfds copy")
+            return (
+                x_train[..., None],
+                y_train.astype(np.int64),
+                x_test[..., None],
+                y_test.astype(np.int64),
+            )
+    raise DataError(
+        "Fashion-MNIST IDX files not found: `apt-get install dataset-fashion-mnist` (Debian), "
+        "set FASHION_MNIST_DIR, or use --source=tfds with a prepared tfds copy"
+    )
 
 
-def balanced_subset(labels: np.ndarray, size: int, *, seed: int, num_classes: int = 10) -> np.ndarray:
+def balanced_subset(
+    labels: np.ndarray, size: int, *, seed: int, num_classes: int = 10
+) -> np.ndarray:
     """Sorted indices of `size` examples, `size / num_classes` from each class, chosen by `seed`."""
     if size <= 0 or size % num_classes:
-        raise DataError(f"labelled subset size {size} must be a positive multiple of {num_classes} classes")
+        raise DataError(
+            f"labelled subset size {size} must be a positive multiple of {num_classes} classes"
+        )
     per_class = size // num_classes
     rng = np.random.default_rng(seed)
     chosen = []
     for label in range(num_classes):
         members = np.flatnonzero(labels == label)
         if len(members) < per_class:
-            raise DataError(f"class {label} has {len(members)} examples, fewer than {per_class} asked for")
+            raise DataError(
+                f"class {label} has {len(members)} examples, fewer than {per_class} asked for"
+            )
         chosen.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(chosen))
 
@@ -195,7 +226,8 @@ def left_right_halves(images):
 
 def preprocess(images: tf.Tensor, mode: str, seed: tf.Tensor | None = None) -> tf.Tensor:
     """uint8 images -> float32: `unit` [0, 1], `symmetric` [-1, 1] (GANs), `threshold` (> 0.5),
-    `dynamic_binarize` (Bernoulli draws with the pixel intensity as probability; needs a [2] seed)."""
+    `dynamic_binarize` (Bernoulli draws with the pixel intensity as probability; needs a [2]
+    seed)."""
     _check_choice(mode, PREPROCESSING, "preprocessing")
     unit = tf.cast(images, tf.float32) / 255.0
     if mode == "symmetric":
@@ -208,11 +240,17 @@ def preprocess(images: tf.Tensor, mode: str, seed: tf.Tensor | None = None) -> t
 
 
 def _check_batch_size(batch_size: int, split: Split, drop_remainder: bool) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise DataError(f"batch size must be a whole number >= 1, not {batch_size!r}")
     if drop_remainder and batch_size > len(split):
-        raise DataError(f"batch size {batch_size} is larger than the {len(split)} examples of the split: "
-                        "with drop_remainder no batch would be left")
+        raise DataError(
+            f"batch size {batch_size} is larger than the {len(split)} examples of the split: "
+            "with drop_remainder no batch would be left"
+        )
 
 
 def steps_per_epoch(split: Split, batch_size: int, drop_remainder: bool = False) -> int:
@@ -220,13 +258,21 @@ def steps_per_epoch(split: Split, batch_size: int, drop_remainder: bool = False)
     return len(split) // batch_size if drop_remainder else -(-len(split) // batch_size)
 
 
-def pipeline(split: Split, *, batch_size: int, preprocessing: str = "unit", shuffle: bool = False,
-             seed: int = 0, drop_remainder: bool = False) -> tf.data.Dataset:
-    """(images, labels) batches. Without `shuffle`: one pass in order (evaluation). With `shuffle`: an
-    endless stream of epochs (give `fit` `steps_per_epoch`), epoch e in the order of a stateless
-    permutation keyed by (seed, e), each batch binarized with a key of (seed, e, batch). Every draw is a
-    function of the seed alone, never of how often a dataset was iterated, so equal seeds give equal runs.
-    The raw bytes stay in memory, which is what `.cache()` would give; batches are prefetched."""
+def pipeline(
+    split: Split,
+    *,
+    batch_size: int,
+    preprocessing: str = "unit",
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """(images, labels) batches. Without `shuffle`: one pass in order (evaluation). With `shuffle`:
+    an endless stream of epochs (give `fit` `steps_per_epoch`), epoch e in the order of a stateless
+    permutation keyed by (seed, e), each batch binarized with a key of (seed, e, batch). Every draw
+    is a function of the seed alone, never of how often a dataset was iterated, so equal seeds give
+    equal runs. The raw bytes stay in memory, which is what `.cache()` would give; batches are
+    prefetched."""
     _check_choice(preprocessing, PREPROCESSING, "preprocessing")
     _check_batch_size(batch_size, split, drop_remainder)
     images, labels = tf.constant(split.images), tf.constant(split.labels.astype(np.int32))
@@ -236,17 +282,30 @@ def pipeline(split: Split, *, batch_size: int, preprocessing: str = "unit", shuf
         order = tf.range(count, dtype=tf.int64)
         if shuffle:
             order = tf.random.experimental.stateless_shuffle(order, seed=tf.stack([seed, epoch]))
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(
+            batch_size, drop_remainder=drop_remainder
+        )
         return batches.enumerate().map(lambda step, indices: (epoch, step, indices))
 
     def load_batch(epoch, step, indices):
         key = tf.stack([tf.cast(seed, tf.int64), epoch * 1_000_003 + step])
-        return preprocess(tf.gather(images, indices), preprocessing, key), tf.gather(labels, indices)
+        return preprocess(tf.gather(images, indices), preprocessing, key), tf.gather(
+            labels, indices
+        )
 
-    epochs = tf.data.Dataset.counter() if shuffle else tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
-    dataset = epochs.flat_map(epoch_batches).map(load_batch, num_parallel_calls=tf.data.AUTOTUNE,
-                                                  deterministic=True)
-    length = tf.data.INFINITE_CARDINALITY if shuffle else steps_per_epoch(split, batch_size, drop_remainder)
+    epochs = (
+        tf.data.Dataset.counter()
+        if shuffle
+        else tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+    )
+    dataset = epochs.flat_map(epoch_batches).map(
+        load_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    length = (
+        tf.data.INFINITE_CARDINALITY
+        if shuffle
+        else steps_per_epoch(split, batch_size, drop_remainder)
+    )
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(length))  # flat_map hides it
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

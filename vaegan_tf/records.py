@@ -1,6 +1,6 @@
-"""What a results folder records besides its figures (config.json, metrics.json, environment.json), and
-how a folder is replaced whole (`replace_directory`), so a reader never finds half of one run and half of
-another."""
+"""What a results folder records besides its figures (config.json, metrics.json, environment.json),
+and how a folder is replaced whole (`replace_directory`), so a reader never finds half of one run
+and half of another."""
 
 from __future__ import annotations
 
@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-PACKAGES = ("tensorflow", "keras", "tensorflow-probability", "tensorflow-datasets", "numpy", "matplotlib")
+PACKAGES = (
+    "tensorflow",
+    "keras",
+    "tensorflow-probability",
+    "tensorflow-datasets",
+    "numpy",
+    "matplotlib",
+)
 
 
 def jsonable(value):
@@ -48,7 +55,8 @@ def write_json(path: Path, value) -> Path:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Writes `path` through a temporary sibling and a rename: a crash leaves the old file or the new one."""
+    """Writes `path` through a temporary sibling and a rename: a crash leaves the old file or the
+    new one."""
     partial = Path(path).with_name(f".{Path(path).name}.partial-{os.getpid()}")
     partial.write_text(text)
     partial.replace(path)
@@ -58,23 +66,32 @@ _RENAME_EXCHANGE, _AT_FDCWD = 2, -100
 
 
 def _exchange(first: Path, second: Path) -> bool:
-    """Swaps two paths in one system call (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    """Swaps two paths in one system call (Linux renameat2 RENAME_EXCHANGE); False where
+    unsupported."""
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):
         return False
-    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+    if (
+        renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+        == 0
+    ):
         return True
     code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # an old kernel or a file system without it
+    if code in (
+        errno.ENOSYS,
+        errno.EINVAL,
+        errno.ENOTSUP,
+    ):  # an old kernel or a file system without it
         return False
     raise OSError(code, f"cannot swap {first} and {second}: {os.strerror(code)}")
 
 
 def replace_directory(new: Path, target: Path) -> None:
-    """Puts the folder `new` at `target` (same file system) in one step and deletes what was there: a
-    reader sees the old folder or the new one, never a mix. Without an atomic swap (not Linux), two
-    renames; a crash between them leaves the old folder beside `target` as `.<name>.old-<pid>`."""
+    """Puts the folder `new` at `target` (same file system) in one step and deletes what was
+    there: a reader sees the old folder or the new one, never a mix. Without an atomic swap (not
+    Linux), two renames; a crash between them leaves the old folder beside `target` as
+    `.<name>.old-<pid>`."""
     new, target = Path(new), Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
@@ -100,18 +117,19 @@ def _process_alive(pid: int) -> bool:
 
 
 def remove_abandoned(parent: Path, prefix: str) -> None:
-    """Removes `<parent>/<prefix><pid>` folders whose process is gone (a run killed before it finished)."""
+    """Removes `<parent>/<prefix><pid>` folders whose process is gone (a run killed before it
+    finished)."""
     for folder in Path(parent).glob(f"{prefix}*"):
-        pid = folder.name[len(prefix):]
+        pid = folder.name[len(prefix) :]
         if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def staged_directory(target: Path):
-    """Yields an empty folder with `target`'s name, under `<parent>/.staging-<pid>/`, to be filled in
-    place of `target`. If the block completes, it replaces `target` in one step (`replace_directory`);
-    if it fails, it is removed and `target` is left as it was."""
+    """Yields an empty folder with `target`'s name, under `<parent>/.staging-<pid>/`, to be filled
+    in place of `target`. If the block completes, it replaces `target` in one step
+    (`replace_directory`); if it fails, it is removed and `target` is left as it was."""
     target = Path(target)
     remove_abandoned(target.parent, ".staging-")
     scratch = target.parent / f".staging-{os.getpid()}"
@@ -124,7 +142,7 @@ def staged_directory(target: Path):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         with contextlib.suppress(OSError):
-            scratch.rmdir()  # only once empty: other folders of this process may still be staged there
+            scratch.rmdir()  # once empty: other folders of this process may still be staged there
 
 
 def read_json(path: Path):
@@ -133,7 +151,9 @@ def read_json(path: Path):
 
 def read_run(out: Path) -> tuple[dict, dict, dict]:
     """(metrics, config, environment) of the run recorded in `out`, for rendering its README."""
-    return tuple(read_json(Path(out) / f"{name}.json") for name in ("metrics", "config", "environment"))
+    return tuple(
+        read_json(Path(out) / f"{name}.json") for name in ("metrics", "config", "environment")
+    )
 
 
 def _git(*args: str) -> str | None:
@@ -144,17 +164,22 @@ def _git(*args: str) -> str | None:
         return None
 
 
-# Taken when a run starts (this module is imported then), not when it ends: commits made while a long
-# run trains must not be credited with its results. `dirty` lists tracked files changed but not committed.
+# Taken when a run starts (this module is imported then), not when it ends: commits made while a
+# long run trains must not be credited with its results. `dirty`: tracked files not committed.
 START_COMMIT = _git("rev-parse", "HEAD")
 START_DIRTY = (_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
-# The command that reproduces this process's run (`make smoke`, `make vae ARGS='--epochs=10'`), set by the
-# experiment's entry point; a README names it instead of the study's usual command when it is set.
+# The command that reproduces this process's run (`make smoke`, `make vae ARGS='--epochs=10'`), set
+# by the experiment's entry point; a README names it instead of the study's usual command.
 COMMAND: str | None = None
 
 
-def environment(*, strategy_description: dict | None = None, epochs: int | None = None,
-                wall_seconds: float | None = None, **extra) -> dict:
+def environment(
+    *,
+    strategy_description: dict | None = None,
+    epochs: int | None = None,
+    wall_seconds: float | None = None,
+    **extra,
+) -> dict:
     """Versions, devices, the strategy used, epochs trained and wall time, for environment.json."""
     versions = {}
     for package in PACKAGES:
@@ -178,42 +203,68 @@ def environment(*, strategy_description: dict | None = None, epochs: int | None 
 
 
 def evaluator_sentence(quality: dict) -> str:
-    """Which evaluator scored a sample-quality table (its weights' fingerprint), or "" for results measured
-    before fingerprints were recorded."""
-    prints = sorted({row["evaluator"] for row in quality.values() if isinstance(row, dict) and "evaluator" in row})
+    """Which evaluator scored a sample-quality table (its weights' fingerprint), or "" for results
+    measured before fingerprints were recorded."""
+    prints = sorted(
+        {
+            row["evaluator"]
+            for row in quality.values()
+            if isinstance(row, dict) and "evaluator" in row
+        }
+    )
     if not prints:
         return ""
-    return (f"Scored by the evaluator with fingerprint {', '.join(prints)} (`make evaluator`; FD and KID from "
-            "another evaluator differ in their last digits).")
+    return (
+        f"Scored by the evaluator with fingerprint {', '.join(prints)} (`make evaluator`; FD and "
+        "KID from another evaluator differ in their last digits)."
+    )
 
 
 def provenance(env: dict, command: str) -> str:
-    """One sentence for a results README: what produced it, at which commit, how long it trained, where.
-    The command recorded in `env` (the one actually run, e.g. `make smoke`) wins over `command`, the
-    study's usual one."""
+    """One sentence for a results README: what produced it, at which commit, how long it trained,
+    where. The command recorded in `env` (the one actually run, e.g. `make smoke`) wins over
+    `command`, the study's usual one."""
     command = env.get("command") or command
     where = env.get("distribution") or {}
-    trained = (f"{env['epochs']} epochs in {env['wall_seconds'] / 60:.1f} min of training"
-               if env.get("epochs") is not None else "no training")
+    trained = (
+        f"{env['epochs']} epochs in {env['wall_seconds'] / 60:.1f} min of training"
+        if env.get("epochs") is not None
+        else "no training"
+    )
     resumed = env.get("resumed_from_epoch")
     # a resumed run's training time spans sessions, its process time only the last one
-    total = (f" ({env['total_seconds'] / 60:.1f} min in all{' in the last session' if resumed else ''})"
-             if env.get("total_seconds") else "")
+    total = (
+        f" ({env['total_seconds'] / 60:.1f} min in all{' in the last session' if resumed else ''})"
+        if env.get("total_seconds")
+        else ""
+    )
     if env.get("reused_finished"):
-        trained = (f"weights of an earlier finished run ({trained}) reused"
-                   + (f", trained at commit `{env['resumed_from_commit']}`" if env.get("resumed_from_commit") else ""))
+        trained = f"weights of an earlier finished run ({trained}) reused" + (
+            f", trained at commit `{env['resumed_from_commit']}`"
+            if env.get("resumed_from_commit")
+            else ""
+        )
         resumed = None
     if resumed:
         trained += " over more than one session"
-        total += f", resumed after epoch {resumed} from a backup made at commit `{env.get('resumed_from_commit')}`"
-    dirty = f", with uncommitted changes to {', '.join(env['git_dirty_at_start'])}" if env.get("git_dirty_at_start") else ""
+        made_at = env.get("resumed_from_commit")
+        total += f", resumed after epoch {resumed} from a backup made at commit `{made_at}`"
+    dirty = (
+        f", with uncommitted changes to {', '.join(env['git_dirty_at_start'])}"
+        if env.get("git_dirty_at_start")
+        else ""
+    )
     place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
-    return (f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total}, on {place}, "
-            f"TensorFlow {env['packages']['tensorflow']}" + (f", data from {env['data_source']}." if env.get("data_source") else "."))
+    return (
+        f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total}, on "
+        f"{place}, TensorFlow {env['packages']['tensorflow']}"
+        + (f", data from {env['data_source']}." if env.get("data_source") else ".")
+    )
 
 
 def _parse_float(text):
-    """A CSVLogger cell; non-numeric cells (Keras writes "NA" for a metric an epoch did not report) are NaN."""
+    """A CSVLogger cell; non-numeric cells (Keras writes "NA" for a metric an epoch did not report)
+    are NaN."""
     try:
         return float(text)
     except (TypeError, ValueError):
@@ -231,5 +282,7 @@ def read_csv_log(csv_path) -> dict[str, np.ndarray]:
     if "epoch" not in columns:
         raise ValueError(f"{csv_path} has no 'epoch' column; columns are {columns}")
     log = {name: np.array([_parse_float(row[name]) for row in rows]) for name in columns}
-    log["epoch"] = log["epoch"] + 1  # Keras counts epochs from 0; plots and tables read better from 1
+    log["epoch"] = (
+        log["epoch"] + 1
+    )  # Keras counts epochs from 0; plots and tables read better from 1
     return log

@@ -1,24 +1,24 @@
-"""The one training harness: build inside the strategy, `fit` with Keras callbacks, resume, stop on NaN.
+"""The one training harness: build in the strategy, `fit` with Keras callbacks, resume, stop on NaN.
 
-Scratch output (backup checkpoint, CSV log, TensorBoard) goes to `work/<name>/`, which git ignores, and
-belongs to one process at a time: a lock file (`fcntl.flock`) makes a second run of the same name fail at
-once with the pid of the first (`RunLocked`).
+Scratch output (backup checkpoint, CSV log, TensorBoard) goes to `work/<name>/`, which git ignores,
+and belongs to one process at a time: a lock file (`fcntl.flock`) makes a second run of the same
+name fail at once with the pid of the first (`RunLocked`).
 
-An interrupted run restarted with the same config resumes from the last completed epoch (the backup of
-`keras.callbacks.BackupAndRestore`, written here by `FiniteBackup`). A backup is written only when every
-value it saves, weights and optimizer slots alike, is finite and the epoch ran to its end; it replaces the
-previous one in a single rename, so a kill during the write leaves the previous one. A non-finite metric
-stops training with `TrainingDiverged`, which names the epoch the backup keeps (or says there is none); a
-non-finite backup (left by an older version of this harness) is refused on resume. `run.json` beside the
-backup says which seed, schedule and commit made it: a backup of another seed or schedule is refused
-(`ResumeRefused`), one made by another commit is resumed with a warning, and the outcome says where it
-resumed from (results record it). The CSV log of a resumed run is cut back to the backup's epoch, so it
-stays contiguous.
+An interrupted run restarted with the same config resumes from the last completed epoch (the backup
+of `keras.callbacks.BackupAndRestore`, written here by `FiniteBackup`). A backup is written only
+when every value it saves, weights and optimizer slots alike, is finite and the epoch ran to its
+end; it replaces the previous one in a single rename, so a kill during the write leaves the previous
+one. A non-finite metric stops training with `TrainingDiverged`, which names the epoch the backup
+keeps (or says there is none); a non-finite backup (left by an older version of this harness) is
+refused on resume. `run.json` beside the backup says which seed, schedule and commit made it: a
+backup of another seed or schedule is refused (`ResumeRefused`), one made by another commit is
+resumed with a warning, and the outcome says where it resumed from (results record it). The CSV log
+of a resumed run is cut back to the backup's epoch, so it stays contiguous.
 
-A run that completed all its epochs leaves `final.weights.h5` with `finished.json`; an untrained or partly
-trained model never does. A finished run of the same name, seed, schedule and model is loaded instead of
-trained again (with a warning if another commit trained it), never deleted: delete `work/<name>/` to train
-it anew.
+A run that completed all its epochs leaves `final.weights.h5` with `finished.json`; an untrained or
+partly trained model never does. A finished run of the same name, seed, schedule and model is loaded
+instead of trained again (with a warning if another commit trained it), never deleted: delete
+`work/<name>/` to train it anew.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import keras
@@ -54,7 +54,9 @@ class RunConfig:
     strategy: str = "auto"
     work_root: str = "work"
     steps_per_epoch: int | None = None  # None: the whole training set each epoch
-    verbose: int | None = None  # None: a progress bar on a terminal, one line per epoch in a log file
+    verbose: int | None = (
+        None  # None: a progress bar on a terminal, one line per epoch in a log file
+    )
     nan_check_every: int = 50  # batches; a check is a host round trip, so not every step
     # `signature(model_config)`: a backup or finished run of another model is not this run's
     model_signature: str | None = None
@@ -62,15 +64,26 @@ class RunConfig:
     def __post_init__(self):
         if not self.name or "/" in self.name or self.name in (".", ".."):
             raise ValueError(f"run name {self.name!r} must be a plain folder name")
-        for field, value in (("epochs", self.epochs), ("nan_check_every", self.nan_check_every),
-                             ("steps_per_epoch", self.steps_per_epoch)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"run {self.name!r}: {field} must be a whole number >= 1, not {value!r}")
+        for field, value in (
+            ("epochs", self.epochs),
+            ("nan_check_every", self.nan_check_every),
+            ("steps_per_epoch", self.steps_per_epoch),
+        ):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
+                raise ValueError(
+                    f"run {self.name!r}: {field} must be a whole number >= 1, not {value!r}"
+                )
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"run {self.name!r}: seed must be a whole number >= 0, not {self.seed!r}")
+            raise ValueError(
+                f"run {self.name!r}: seed must be a whole number >= 0, not {self.seed!r}"
+            )
         if self.strategy not in distribute.STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of "
-                             f"{', '.join(distribute.STRATEGIES)}")
+            raise ValueError(
+                f"unknown strategy {self.strategy!r}; choose one of "
+                f"{', '.join(distribute.STRATEGIES)}"
+            )
 
     @property
     def work_dir(self) -> Path:
@@ -92,7 +105,11 @@ class TrainingOutcome:
 
 FINISHED, FINAL_WEIGHTS, LOCK = "finished.json", "final.weights.h5", "lock"
 BACKUP, BACKUP_WEIGHTS, BACKUP_EPOCH, BACKUP_PROGRESS = (
-    "backup", "latest.weights.h5", "training_metadata.json", "progress.json")
+    "backup",
+    "latest.weights.h5",
+    "training_metadata.json",
+    "progress.json",
+)
 
 
 class TrainingDiverged(RuntimeError):
@@ -116,14 +133,16 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-# ---- one process per work folder ---------------------------------------------------------------------
+# ---- one process per work folder ------------------------------------------------------------
 
-_HELD_LOCKS: dict[str, list] = {}  # resolved lock path -> [open file, depth]: a process may re-enter its own
+_HELD_LOCKS: dict[
+    str, list
+] = {}  # resolved lock path -> [open file, depth]: a process may re-enter its own
 
 
 def _cluster_task() -> str | None:
-    """`<type>-<index>` of this process in the TF_CONFIG cluster, or None for a lone process or the chief
-    (the `chief` task, else worker 0): the one that writes the run's shared files."""
+    """`<type>-<index>` of this process in the TF_CONFIG cluster, or None for a lone process or the
+    chief (the `chief` task, else worker 0): the one that writes the run's shared files."""
     task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task") or {}
     kind, index = task.get("type"), task.get("index", 0)
     if not task or kind == "chief" or (kind == "worker" and index == 0):
@@ -134,8 +153,8 @@ def _cluster_task() -> str | None:
 @contextlib.contextmanager
 def exclusive(work_dir: Path, name: str | None = None):
     """Holds an exclusive lock on `work_dir` for the block; raises `RunLocked` at once if another
-    process holds it. The lock is an `fcntl.flock` on `work_dir/lock`, which the kernel releases when the
-    process dies, so a killed run never leaves it held. Re-entrant within one process."""
+    process holds it. The lock is an `fcntl.flock` on `work_dir/lock`, which the kernel releases
+    when the process dies, so a killed run never leaves it held. Re-entrant within one process."""
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     task = _cluster_task()
@@ -155,8 +174,10 @@ def exclusive(work_dir: Path, name: str | None = None):
         handle.seek(0)
         owner = handle.read().strip() or "unknown"
         handle.close()
-        raise RunLocked(f"run {name or work_dir.name!r} is already running, pid {owner}, in {work_dir}: "
-                        "wait for it to finish or stop it, or give this run another --work_root") from None
+        raise RunLocked(
+            f"run {name or work_dir.name!r} is already running, pid {owner}, in {work_dir}: "
+            "wait for it to finish or stop it, or give this run another --work_root"
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
@@ -170,11 +191,12 @@ def exclusive(work_dir: Path, name: str | None = None):
         handle.close()  # closing releases the flock
 
 
-# ---- the finite backup --------------------------------------------------------------------------------
+# ---- the finite backup ----------------------------------------------------------------------
+
 
 def count_nonfinite(weights_file: Path) -> tuple[int, int]:
-    """(non-finite values, all floating-point values) stored in a Keras `.weights.h5` file: every layer's
-    weights and every optimizer's slots, as written by `save_weights`."""
+    """(non-finite values, all floating-point values) stored in a Keras `.weights.h5` file: every
+    layer's weights and every optimizer's slots, as written by `save_weights`."""
     counts = [0, 0]
 
     def visit(_, item):
@@ -193,7 +215,8 @@ def _nonfinite_metrics(logs) -> dict[str, float]:
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops at the first non-finite training metric (checked every `every` batches and each epoch)."""
+    """Stops at the first non-finite training metric (checked every `every` batches and each
+    epoch)."""
 
     def __init__(self, every: int):
         super().__init__()
@@ -217,7 +240,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class CumulativeClock(keras.callbacks.Callback):
-    """Wall time and epochs over interruptions; the backup stores them with the epoch they belong to."""
+    """Wall time and epochs over interruptions; the backup stores them with the epoch they belong
+    to."""
 
     def __init__(self, seconds: float = 0.0, epochs: int = 0):
         super().__init__()
@@ -233,16 +257,27 @@ class CumulativeClock(keras.callbacks.Callback):
 
 class FiniteBackup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that keeps only epochs worth resuming. At each epoch's end it writes the
-    weights (with every optimizer slot), the epoch and the clock into `<backup>.next/`, reads the weights
-    file back, and only if the epoch ran to its end (`epoch_completed()`) and every stored value is finite
-    swaps the folder in for the previous backup in one rename. Otherwise the previous backup stays and
-    training stops. Restoring is Keras's own (`on_train_begin`). On a cluster every worker checks its own
-    copy, so all take the same decision, and only the chief keeps it."""
+    weights (with every optimizer slot), the epoch and the clock into `<backup>.next/`, reads the
+    weights file back, and only if the epoch ran to its end (`epoch_completed()`) and every stored
+    value is finite swaps the folder in for the previous backup in one rename. Otherwise the
+    previous backup stays and training stops. Restoring is Keras's own (`on_train_begin`). On a
+    cluster every worker checks its own copy, so all take the same decision, and only the chief
+    keeps it."""
 
-    def __init__(self, backup_dir: Path, clock: CumulativeClock, epoch_completed: Callable[[], bool],
-                 keep: bool = True):
+    def __init__(
+        self,
+        backup_dir: Path,
+        clock: CumulativeClock,
+        epoch_completed: Callable[[], bool],
+        keep: bool = True,
+    ):
         super().__init__(str(backup_dir), delete_checkpoint=False)
-        self.directory, self.clock, self.epoch_completed, self.keep = Path(backup_dir), clock, epoch_completed, keep
+        self.directory, self.clock, self.epoch_completed, self.keep = (
+            Path(backup_dir),
+            clock,
+            epoch_completed,
+            keep,
+        )
         self.saved_epoch: int | None = None  # the epoch this session's last backup holds
         self.refused: str | None = None  # why the first refused epoch was not backed up
 
@@ -251,27 +286,34 @@ class FiniteBackup(keras.callbacks.BackupAndRestore):
         if not self.epoch_completed():
             self.refused = f"epoch {epoch + 1} not backed up: a training metric was non-finite"
             return
-        staging = self.directory.with_name(f"{self.directory.name}.next" + ("" if self.keep else f"-{os.getpid()}"))
+        staging = self.directory.with_name(
+            f"{self.directory.name}.next" + ("" if self.keep else f"-{os.getpid()}")
+        )
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
             self.model.save_weights(str(staging / BACKUP_WEIGHTS))
             bad, total = count_nonfinite(staging / BACKUP_WEIGHTS)
             if bad:
-                self.refused = f"epoch {epoch + 1} ended with {bad:,} of {total:,} stored values non-finite"
+                self.refused = (
+                    f"epoch {epoch + 1} ended with {bad:,} of {total:,} stored values non-finite"
+                )
                 self.model.stop_training = True
                 return
             if not self.keep:
                 return
             (staging / BACKUP_EPOCH).write_text(json.dumps({"epoch": epoch + 1, "batch": 0}))
-            (staging / BACKUP_PROGRESS).write_text(json.dumps({"wall_seconds": self.clock.seconds,
-                                                                "epochs": epoch + 1}))
+            (staging / BACKUP_PROGRESS).write_text(
+                json.dumps({"wall_seconds": self.clock.seconds, "epochs": epoch + 1})
+            )
             records.replace_directory(staging, self.directory)
             self.saved_epoch = epoch + 1
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def on_train_batch_end(self, batch, logs=None):  # epochs only: a mid-epoch backup is never resumed here
+    def on_train_batch_end(
+        self, batch, logs=None
+    ):  # epochs only: a mid-epoch backup is never resumed here
         pass
 
 
@@ -280,8 +322,8 @@ def _read_json(path: Path) -> dict:
 
 
 def _recover_backup(work: Path) -> None:
-    """Cleans what a kill during a backup swap can leave: a half-written `backup.next*`; or, where the
-    swap is two renames, the old backup parked beside an absent `backup`."""
+    """Cleans what a kill during a backup swap can leave: a half-written `backup.next*`; or, where
+    the swap is two renames, the old backup parked beside an absent `backup`."""
     for leftover in work.glob(f"{BACKUP}.next*"):
         shutil.rmtree(leftover, ignore_errors=True)
     parked = sorted(work.glob(f".{BACKUP}.old-*"))
@@ -290,8 +332,8 @@ def _recover_backup(work: Path) -> None:
 
 
 def _truncate_log(log_csv: Path, epochs: int) -> None:
-    """Keeps the log rows of the first `epochs` epochs (Keras numbers them from 0): a session stopped
-    after logging an epoch it did not back up must not leave that row twice."""
+    """Keeps the log rows of the first `epochs` epochs (Keras numbers them from 0): a session
+    stopped after logging an epoch it did not back up must not leave that row twice."""
     if not log_csv.exists():
         return
     with open(log_csv, newline="") as handle:
@@ -308,10 +350,15 @@ def _truncate_log(log_csv: Path, epochs: int) -> None:
 
 
 def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
-    """(epoch to resume from, commit that made the backup, wall seconds it took); writes run.json for a
-    fresh run; raises `ResumeRefused` for a backup of another run or with non-finite values."""
-    identity = {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "model": run.model_signature,
-                "commit": records.START_COMMIT}
+    """(epoch to resume from, commit that made the backup, wall seconds it took); writes run.json
+    for a fresh run; raises `ResumeRefused` for a backup of another run or with non-finite
+    values."""
+    identity = {
+        "seed": run.seed,
+        "steps_per_epoch": run.steps_per_epoch,
+        "model": run.model_signature,
+        "commit": records.START_COMMIT,
+    }
     marker, backup = run.work_dir / "run.json", run.work_dir / BACKUP
     if not backup.exists():
         run.work_dir.mkdir(parents=True, exist_ok=True)
@@ -321,19 +368,25 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
     for key in ("seed", "steps_per_epoch", "model"):
         if saved.get(key) != identity[key]:
             raise ResumeRefused(
-                f"{backup} was made by a run with {key} {saved.get(key)!r}, not {identity[key]!r}: delete "
-                "that folder to start over, or use its settings to resume")
+                f"{backup} was made by a run with {key} {saved.get(key)!r}, not "
+                f"{identity[key]!r}: delete that folder to start over, or use its settings to "
+                "resume"
+            )
     if (backup / BACKUP_WEIGHTS).exists():
         bad, total = count_nonfinite(backup / BACKUP_WEIGHTS)
         if bad:
             raise ResumeRefused(
-                f"{backup} holds {bad:,} non-finite values of {total:,} (a diverged epoch backed up before "
-                f"backups were checked): delete {backup} to start over")
+                f"{backup} holds {bad:,} non-finite values of {total:,} (a diverged epoch backed "
+                f"up before backups were checked): delete {backup} to start over"
+            )
     epoch = _read_json(backup / BACKUP_EPOCH).get("epoch", 0)
     progress = _read_json(backup / BACKUP_PROGRESS) or _read_json(run.work_dir / BACKUP_PROGRESS)
     if saved.get("commit") != identity["commit"]:
-        print(f"warning: resuming {run.name!r} from epoch {epoch} of a backup made at commit "
-              f"{saved.get('commit')}; the code is now at {identity['commit']}", file=sys.stderr)
+        print(
+            f"warning: resuming {run.name!r} from epoch {epoch} of a backup made at commit "
+            f"{saved.get('commit')}; the code is now at {identity['commit']}",
+            file=sys.stderr,
+        )
     return epoch, saved.get("commit"), float(progress.get("wall_seconds", 0.0))
 
 
@@ -346,14 +399,19 @@ def _start_work_dir(work: Path, resuming: bool) -> None:
 
 
 def signature(model_config) -> str:
-    """A short fingerprint of a model config, so that a run's backup is resumed only by the same model."""
+    """A short fingerprint of a model config, so that a run's backup is resumed only by the same
+    model."""
     text = json.dumps(records.jsonable(model_config), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _identity(run: RunConfig) -> dict:
-    return {"seed": run.seed, "steps_per_epoch": run.steps_per_epoch, "epochs": run.epochs,
-            "model": run.model_signature}
+    return {
+        "seed": run.seed,
+        "steps_per_epoch": run.steps_per_epoch,
+        "epochs": run.epochs,
+        "model": run.model_signature,
+    }
 
 
 def _finished_run(run: RunConfig) -> dict | None:
@@ -371,45 +429,79 @@ def _reuse(run: RunConfig, build_model, finished: dict) -> TrainingOutcome:
     strategy = distribute.make_strategy(run.strategy)
     with strategy.scope():
         model = build_model()
-    with warnings.catch_warnings():  # the optimizer state is saved but not needed: this model is not trained on
+    with (
+        warnings.catch_warnings()
+    ):  # the optimizer state is saved but not needed: this model is not trained on
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model.load_weights(str(run.work_dir / FINAL_WEIGHTS))
     commit = finished.get("commit")
-    print(f"reusing the finished run in {run.work_dir} ({finished['epochs']} epochs"
-          + (f", trained at commit {commit}; the code is now at {records.START_COMMIT}" if commit !=
-             records.START_COMMIT else "") + f"); delete that folder to train it again", file=sys.stderr)
-    history = {key: values.tolist() for key, values in records.read_csv_log(run.work_dir / "log.csv").items()
-               if key != "epoch"}
-    return TrainingOutcome(model, history, finished["epochs"],
-                           finished["wall_seconds"], strategy, run.work_dir / "log.csv",
-                           resumed_from_commit=commit if commit != records.START_COMMIT else None,
-                           reused_finished=True)
+    print(
+        f"reusing the finished run in {run.work_dir} ({finished['epochs']} epochs"
+        + (
+            f", trained at commit {commit}; the code is now at {records.START_COMMIT}"
+            if commit != records.START_COMMIT
+            else ""
+        )
+        + "); delete that folder to train it again",
+        file=sys.stderr,
+    )
+    history = {
+        key: values.tolist()
+        for key, values in records.read_csv_log(run.work_dir / "log.csv").items()
+        if key != "epoch"
+    }
+    return TrainingOutcome(
+        model,
+        history,
+        finished["epochs"],
+        finished["wall_seconds"],
+        strategy,
+        run.work_dir / "log.csv",
+        resumed_from_commit=commit if commit != records.START_COMMIT else None,
+        reused_finished=True,
+    )
 
 
-def _diverged_message(run: RunConfig, found: str | None, backup: FiniteBackup, resumed_from: int) -> str:
+def _diverged_message(
+    run: RunConfig, found: str | None, backup: FiniteBackup, resumed_from: int
+) -> str:
     what = "; ".join(part for part in (found, backup.refused) if part)
     kept = backup.saved_epoch or resumed_from
     where = run.work_dir / BACKUP
     if kept:
-        return (f"run {run.name!r} diverged ({what}). The backup in {where} keeps epoch {kept}, the last "
-                "with every weight and optimizer slot finite: lower the learning rate or check the data, "
-                f"then rerun to resume from it, or delete {run.work_dir} to start over.")
-    return (f"run {run.name!r} diverged ({what}). No epoch ended with finite weights, so there is no "
-            "backup to resume: lower the learning rate or check the data, then rerun.")
+        return (
+            f"run {run.name!r} diverged ({what}). The backup in {where} keeps epoch {kept}, "
+            "the last with every weight and optimizer slot finite: lower the learning rate or "
+            f"check the data, then rerun to resume from it, or delete {run.work_dir} to start over."
+        )
+    return (
+        f"run {run.name!r} diverged ({what}). No epoch ended with finite weights, so there is no "
+        "backup to resume: lower the learning rate or check the data, then rerun."
+    )
 
 
-def train(run: RunConfig, build_model: Callable[[], keras.Model], train_data: tf.data.Dataset,
-          validation_data: tf.data.Dataset | None = None, callbacks=(), reuse_finished: bool = True
-          ) -> TrainingOutcome:
-    """Seeds, builds `build_model()` inside the strategy, fits for `run.epochs` (resuming if a backup
-    exists) and returns the trained model with its history and cumulative wall time. `callbacks` run
-    after the harness's own (so an epoch is backed up before they see it). An earlier finished run of the
-    same name, seed, schedule and model is loaded instead of trained again; `reuse_finished` is accepted
-    for callers written when that had to be asked for, and no longer changes anything."""
-    del reuse_finished  # always: a finished run of this very config is worth hours and is never thrown away
+def train(
+    run: RunConfig,
+    build_model: Callable[[], keras.Model],
+    train_data: tf.data.Dataset,
+    validation_data: tf.data.Dataset | None = None,
+    callbacks=(),
+    reuse_finished: bool = True,
+) -> TrainingOutcome:
+    """Seeds, builds `build_model()` inside the strategy, fits for `run.epochs` (resuming if a
+    backup exists) and returns the trained model with its history and cumulative wall time.
+    `callbacks` run after the harness's own (so an epoch is backed up before they see it). An
+    earlier finished run of the same name, seed, schedule and model is loaded instead of trained
+    again; `reuse_finished` is accepted for callers written when that had to be asked for, and no
+    longer changes anything."""
+    del (
+        reuse_finished
+    )  # always: a finished run of this very config is worth hours and is never thrown away
     if run.steps_per_epoch is None and train_data.cardinality() == tf.data.INFINITE_CARDINALITY:
-        raise ValueError(f"run {run.name!r}: the training stream is endless; set RunConfig.steps_per_epoch "
-                         "(data.steps_per_epoch gives one pass over a split)")
+        raise ValueError(
+            f"run {run.name!r}: the training stream is endless; set RunConfig.steps_per_epoch "
+            "(data.steps_per_epoch gives one pass over a split)"
+        )
     with exclusive(run.work_dir, run.name):
         if finished := _finished_run(run):
             return _reuse(run, build_model, finished)
@@ -426,7 +518,7 @@ def _train(run, build_model, train_data, validation_data, callbacks) -> Training
         _recover_backup(run.work_dir)
         resumed_from_epoch, resumed_from_commit, seconds = _check_resume(run)
         scratch = run.work_dir
-    else:  # resumes from the chief's backup (so the cluster shares one folder), logs in a folder of its own
+    else:  # resumes from the chief's backup (the cluster shares one folder), logs in its own folder
         epoch = _read_json(run.work_dir / BACKUP / BACKUP_EPOCH).get("epoch", 0)
         resumed_from_epoch, resumed_from_commit, seconds = epoch, None, 0.0
         scratch = run.work_dir / (_cluster_task() or "worker")
@@ -438,24 +530,47 @@ def _train(run, build_model, train_data, validation_data, callbacks) -> Training
     nan_stop = StopOnNonFinite(run.nan_check_every)
     clock = CumulativeClock(seconds, resumed_from_epoch)
     backup = FiniteBackup(run.work_dir / BACKUP, clock, lambda: nan_stop.found is None, keep=chief)
-    harness = [nan_stop, keras.callbacks.CSVLogger(str(log_csv), append=True), clock, backup,
-               keras.callbacks.TensorBoard(str(scratch / "tensorboard"), write_graph=False)]
-    history = model.fit(train_data, validation_data=validation_data, epochs=run.epochs,
-                        steps_per_epoch=run.steps_per_epoch, callbacks=[*harness, *callbacks],
-                        verbose=run.verbose if run.verbose is not None else (1 if sys.stdout.isatty() else 2),
-                        shuffle=False)  # the tf.data pipeline shuffles, with its own seed
+    harness = [
+        nan_stop,
+        keras.callbacks.CSVLogger(str(log_csv), append=True),
+        clock,
+        backup,
+        keras.callbacks.TensorBoard(str(scratch / "tensorboard"), write_graph=False),
+    ]
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=run.epochs,
+        steps_per_epoch=run.steps_per_epoch,
+        callbacks=[*harness, *callbacks],
+        verbose=run.verbose if run.verbose is not None else (1 if sys.stdout.isatty() else 2),
+        shuffle=False,
+    )  # the tf.data pipeline shuffles, with its own seed
     if nan_stop.found or backup.refused:
         raise TrainingDiverged(_diverged_message(run, nan_stop.found, backup, resumed_from_epoch))
     if clock.epochs != run.epochs:
         raise TrainingIncomplete(
-            f"run {run.name!r} stopped after {clock.epochs} of {run.epochs} epochs (a callback stopped it); "
-            f"the backup in {run.work_dir / BACKUP} resumes it")
+            f"run {run.name!r} stopped after {clock.epochs} of {run.epochs} epochs (a callback "
+            f"stopped it); the backup in {run.work_dir / BACKUP} resumes it"
+        )
     if chief:
         partial = run.work_dir / f"partial.{FINAL_WEIGHTS}"
         model.save_weights(str(partial))
         partial.replace(run.work_dir / FINAL_WEIGHTS)
-        records.write_text_atomically(run.work_dir / FINISHED, json.dumps(
-            {**_identity(run), "commit": records.START_COMMIT, "wall_seconds": clock.seconds}))
+        records.write_text_atomically(
+            run.work_dir / FINISHED,
+            json.dumps(
+                {**_identity(run), "commit": records.START_COMMIT, "wall_seconds": clock.seconds}
+            ),
+        )
         shutil.rmtree(run.work_dir / BACKUP, ignore_errors=True)
-    return TrainingOutcome(model, history.history, clock.epochs, clock.seconds, strategy, log_csv,
-                           resumed_from_epoch, resumed_from_commit)
+    return TrainingOutcome(
+        model,
+        history.history,
+        clock.epochs,
+        clock.seconds,
+        strategy,
+        log_csv,
+        resumed_from_epoch,
+        resumed_from_commit,
+    )
