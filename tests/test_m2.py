@@ -348,7 +348,11 @@ def test_kingma_cells_keep_their_identities():
             )
             assert ssl.cell_identity(study) == identity, (row, labels, seed)
         model = ssl.for_cell(ssl.preset(row, "kingma", labels), labels, 55000, seed=0)
-        assert training.signature(model) == KINGMA_MODEL_SIGNATURES[(row, labels)], (row, labels)
+        described = ssl.model_description(model)
+        assert training.signature(described) == KINGMA_MODEL_SIGNATURES[(row, labels)], (
+            row,
+            labels,
+        )
 
 
 # the ordered weight shapes of the kingma models at e52c687, whose backups and finished weights must

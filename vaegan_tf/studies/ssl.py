@@ -192,7 +192,7 @@ def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.T
         stream = mixed_stream(labelled, unlabelled, config)
         steps = data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
     run = config.run.training_run(
-        config.name, config.epochs, config.seed, steps, model_config=model_config
+        config.name, config.epochs, config.seed, steps, model_config=model_description(model_config)
     )
     validation = data.pipeline(
         splits.validation, batch_size=500, preprocessing=config.preprocessing
@@ -247,25 +247,70 @@ class Table1Config:
     name: str = "table1"
 
 
-# fields of SSLStudyConfig added after cells were measured, with the value the earlier cells had: at
-# that value a field is left out of `cell_identity`, so that those cells keep their identity
+# Cells measured before are found again by their identity, and their runs' backups and finished
+# weights by their model description, both hashes of JSON; what follows keeps both as they were at
+# e52c687 when the code they hash is reorganised.
+# Fields of SSLStudyConfig added since, with the value the earlier cells had: at that value a field
+# is left out of `cell_identity`.
 _IDENTITY_DEFAULTS = {"label_subset": "balanced"}
+# RunSettings as described then, where a cell ran and wrote being no part of what it measured.
+_RUN_DESCRIPTION = {
+    "data_dir": None,
+    "results_root": "results",
+    "source": "auto",
+    "strategy": "auto",
+    "work_root": "work",
+}
+# The paper's CVAE-GAN discriminator config, the SSL-VAE-GAN's default, as serialised then.
+_PAPER_DISCRIMINATOR_DESCRIPTION = {
+    "activation": "relu",
+    "cvae": {
+        "architecture": "conv",
+        "batch_norm": True,
+        "condition_dim": 10,
+        "fc_activation": "softplus",
+        "fc_hidden_units": [200, 200],
+        "image_shape": [28, 28, 1],
+        "latent_dim": 50,
+        "learning_rate": 0.0001,
+        "seed": 0,
+        "width_scale": 1.0,
+    },
+    "discriminator_filters": [16, 32, 64],
+    "discriminator_stride": 2,
+    "discriminator_units": [512, 500],
+    "gan_weight": 1.0,
+    "kl_weight": 1.0,
+    "learning_rate": 0.0001,
+    "num_classes": 10,
+    "reconstruction_in_discriminator": True,
+    "similarity_weight": 1.0,
+}
+
+
+def model_description(model: ModelConfig) -> dict:
+    """The model config as JSON, for `cell_identity` and the training run's signature: the
+    SSL-VAE-GAN's default discriminator is described as it was at e52c687, whatever shape its config
+    class has taken since."""
+    described = records.jsonable(model)
+    if (
+        isinstance(model, SSLVAEGANConfig)
+        and model.discriminator == SSLVAEGANConfig().discriminator
+    ):
+        described["discriminator"] = _PAPER_DISCRIMINATOR_DESCRIPTION
+    return described
 
 
 def cell_identity(study: SSLStudyConfig) -> str:
     """What makes two cells one measurement: model, schedule, batches, labels, seed and the
     evaluation images; not its name, nor where it ran or wrote."""
-    settings = study.run
-    what = records.jsonable(
-        dataclasses.replace(
-            study,
-            name="",
-            run=RunSettings(
-                steps_per_epoch=settings.steps_per_epoch,
-                evaluation_images=settings.evaluation_images,
-            ),
-        )
-    )
+    what = records.jsonable(dataclasses.replace(study, name="", run=RunSettings()))
+    what["model"] = model_description(study.model)
+    what["run"] = {
+        **_RUN_DESCRIPTION,
+        "steps_per_epoch": study.run.steps_per_epoch,
+        "evaluation_images": study.run.evaluation_images,
+    }
     for field, default in _IDENTITY_DEFAULTS.items():
         if what[field] == default:
             del what[field]
