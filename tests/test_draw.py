@@ -314,17 +314,134 @@ def assert_mirrored_equals_single(build, x, labels, loss_keys):
 
 def test_mirrored_draw_step_on_two_cpus_matches_one_device():
     """Conditional DRAW with a clip small enough to act on every tensor: clipping each replica's
-    half of the gradient (Keras' clipnorm) would move the weights twice as far as one
-    device does."""
+    half of the gradient (Keras' clipnorm) would move the weights twice as far as one device does.
+    Plain SGD, so the step is the clipped gradient. Two steps without attention, unrolled: a
+    mirrored step is traced once per replica, and the loop's form and attention have their own
+    tests."""
     config = dataclasses.replace(
-        TINY_CONDITIONAL, gradient_clip=1e-3, learning_rate=1e-2, adam_beta1=0.0
+        TINY_FULL, num_classes=10, steps=2, unroll=True, gradient_clip=1e-3
     )
 
     def build():
         model = NoiselessDRAW(config)
-        model.compile(
-            optimizer=keras.optimizers.SGD(1.0)
-        )  # plain SGD: the step is the clipped gradient
+        model.compile(optimizer=keras.optimizers.SGD(1.0))
         return model.build_for_training()
 
     assert_mirrored_equals_single(build, binary_images(8), np.arange(8) % 10, ["loss", "kl"])
+
+
+# -- DRAW-GAN --------------------------------------------------------------------------------------
+
+GAN_DRAW = dataclasses.replace(TINY, gradient_clip=None, adam_beta1=0.9)
+TEXT_GAN = dataclasses.replace(draw.PAPER_TEXT_GAN, draw=GAN_DRAW)
+AUTHORS_GAN = dataclasses.replace(draw.AUTHORS_CODE_GAN, draw=GAN_DRAW)
+
+
+def grey_images(count, seed=0):
+    return np.random.default_rng(seed).random((count, 8, 8, 1)).astype(np.float32)
+
+
+def noiseless(model):
+    model.draw.draw_noise = lambda shape: tf.zeros(shape)
+    return model
+
+
+def test_two_class_discriminator_as_one_logit_is_its_softmax():
+    keras.utils.set_random_seed(0)
+    wrapped = draw.build_discriminator("cvae")
+    x = tf.constant(grey_images(3))
+    logit, features = wrapped(x, training=False)
+    logits, _ = wrapped.discriminator(x, training=False)
+    np.testing.assert_allclose(tf.sigmoid(logit), tf.nn.softmax(logits)[:, 0], rtol=1e-5)
+    assert features.shape == (3, 500)
+    authors_logit, authors_features = draw.build_discriminator("authors")(x, training=False)
+    assert authors_logit.shape == (3,) and authors_features.shape == (3, 500)
+
+
+def test_authors_generator_loss_is_summed_squared_error_kl_and_five_times_log_one_minus_d():
+    """L_G = 256 ||x - x~||^2 + L^z + 5 log(1 - D(x_p)) per example (the authors' batch sum of
+    squared errors beside batch means), D on the prior samples alone."""
+    keras.utils.set_random_seed(0)
+    model = noiseless(draw.build_draw_gan(AUTHORS_GAN))
+    x = tf.constant(grey_images(4))
+    total, reconstruction, kl, gan_term = model.generator_terms(x, training=False)
+    rebuilt = model.reconstruct(x).numpy()  # z_t at their means: the zero noise of this model
+    np.testing.assert_allclose(
+        reconstruction, np.sum((x.numpy() - rebuilt) ** 2, axis=(1, 2, 3)), rtol=1e-4
+    )
+    generated = model.decode(np.zeros((4, model.latent_dim), np.float32))
+    score = model.discriminator(generated, training=False)[0]
+    np.testing.assert_allclose(
+        gan_term, np.log(1 - tf.sigmoid(score).numpy()), rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(total, kl + 256 * reconstruction + 5 * gan_term, rtol=1e-5)
+    d_loss, _, _ = model.discriminator_terms(x, training=False)
+    real = model.discriminator(x, training=False)[0]
+    expected = -np.log(tf.sigmoid(real).numpy()) - np.log(1 - tf.sigmoid(score).numpy())
+    np.testing.assert_allclose(d_loss, expected, rtol=1e-4)
+
+
+def test_text_reading_judges_prior_samples_and_reconstructions_in_one_call():
+    """Eqs. 2-3: L_G = L^z + L^x - log D(x_p) - log D(x~), L_D = -log D(x) - log(1 - D(x_p))
+    - log(1 - D(x~)), D's batch norm seeing x, x_p and x~ together (inference mode here)."""
+    keras.utils.set_random_seed(0)
+    model = noiseless(draw.build_draw_gan(TEXT_GAN))
+    x = tf.constant(grey_images(3))
+    total, reconstruction, kl, gan_term = model.generator_terms(x, training=False)
+    rebuilt = model.reconstruct(x)
+    generated = model.decode(np.zeros((3, model.latent_dim), np.float32))
+    d = tf.sigmoid(
+        model.discriminator(tf.concat([x, generated, rebuilt], 0), training=False)[0]
+    ).numpy()
+    d_real, d_generated, d_rebuilt = d[:3], d[3:6], d[6:]
+    np.testing.assert_allclose(gan_term, -np.log(d_generated) - np.log(d_rebuilt), rtol=1e-4)
+    p = rebuilt.numpy()
+    bernoulli = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=(1, 2, 3))
+    np.testing.assert_allclose(reconstruction, bernoulli, rtol=1e-4)
+    np.testing.assert_allclose(total, kl + reconstruction + gan_term, rtol=1e-5)
+    d_loss, real_correct, _ = model.discriminator_terms(x, training=False)
+    expected = -np.log(d_real) - np.log(1 - d_generated) - np.log(1 - d_rebuilt)
+    np.testing.assert_allclose(d_loss, expected, rtol=1e-4)
+    np.testing.assert_array_equal(real_correct, (d_real > 0.5).astype(np.float32))
+
+
+@pytest.mark.parametrize("config", [TEXT_GAN, AUTHORS_GAN], ids=["paper_text", "authors_code"])
+def test_one_draw_gan_step_changes_both_players_and_reports_finite_losses(config):
+    keras.utils.set_random_seed(0)
+    model = draw.build_draw_gan(config)
+    generator = [w.numpy().copy() for w in model.draw.trainable_weights]
+    critic = [w.numpy().copy() for w in model.discriminator.trainable_weights]
+    logs = model.train_step((tf.constant(grey_images(6)), tf.zeros(6, tf.int32)))
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    for before, weights in (
+        (generator, model.draw.trainable_weights),
+        (critic, model.discriminator.trainable_weights),
+    ):
+        changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, weights, strict=True)]
+        assert all(changed), [w.path for w, c in zip(weights, changed, strict=True) if not c]
+
+
+def test_draw_gan_refuses_bad_settings():
+    with pytest.raises(ValueError, match="generator_loss 'wasserstein'"):
+        draw.DRAWGANConfig(generator_loss="wasserstein")
+    with pytest.raises(ValueError, match="unconditional"):
+        draw.DRAWGANConfig(draw=TINY_CONDITIONAL)
+
+
+def test_mirrored_draw_gan_step_on_two_cpus_matches_one_device():
+    """The paper's reading, whose discriminator has (synchronized) batch norm over x, x_p and x~.
+    Plain SGD: Adam's first step, lr * g / (|g| + eps), magnifies float noise in gradients near eps.
+    One DRAW step without attention keeps the graph, traced once per replica, small."""
+    generator = dataclasses.replace(TINY_FULL, steps=1, unroll=True, gradient_clip=None)
+
+    def build():
+        model = noiseless(draw.DRAWGAN(dataclasses.replace(TEXT_GAN, draw=generator)))
+        model.compile(
+            generator_optimizer=keras.optimizers.SGD(1e-3),
+            discriminator_optimizer=keras.optimizers.SGD(1e-2),
+        )
+        return model.build_for_training()
+
+    assert_mirrored_equals_single(
+        build, grey_images(8), np.zeros(8, np.int32), ["generator_loss", "discriminator_loss", "kl"]
+    )

@@ -1,5 +1,6 @@
 """DRAW (Gregor et al. 2015), as reviewed and used in Chen, Fang, Ju (2016), Secs. 2.4 and 4.6, with
-its conditional variant (Sec. 2.4, the poster's per-digit sequences).
+its conditional variant (Sec. 2.4, the poster's per-digit sequences) and DRAW-GAN (Sec. 3.4, Figure
+11: `DRAWGAN`, whose docstring gives its two readings).
 
 A recurrent VAE that draws on a canvas over T steps. With sigma the logistic sigmoid, for t = 1..T:
     x^_t = x - sigma(c_{t-1})                               (error image)
@@ -61,10 +62,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
-from vaegan_tf.models import attention
+from vaegan_tf.models import attention, gan
+from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
 
 tfd = tfp.distributions
+# The steps hold no Python control flow on tensors (the loop is an explicit tf.while_loop), so
+# AutoGraph has nothing to convert; converting them anyway was half the time of tracing a step.
+no_autograph = tf.autograph.experimental.do_not_convert
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +213,7 @@ class DRAW(keras.Model):
         self.infer(
             tf.zeros((1, *self.config.image_shape)), labels
         )  # eagerly: layers build on first call
-        if self.optimizer is not None:
+        if getattr(self, "optimizer", None) is not None:  # uncompiled inside a DRAW-GAN
             self.optimizer.build(self.trainable_variables)
         self.built = True
         return self
@@ -385,6 +390,7 @@ class DRAW(keras.Model):
     def _labels(self, data):
         return data[1] if self.num_classes is not None else None
 
+    @no_autograph
     def train_step(self, data):
         x = data[0]
         with tf.GradientTape() as tape:
@@ -398,6 +404,7 @@ class DRAW(keras.Model):
         self.optimizer.apply(gradients, self.trainable_variables)
         return self._record(reconstruction, kl)
 
+    @no_autograph
     def test_step(self, data):
         """The bound with one draw of z_1..z_T per image (what Gregor et al. report)."""
         return self._record(*self.per_example_terms(data[0], self._labels(data)))
@@ -420,7 +427,7 @@ class DRAW(keras.Model):
         labels = labels_or_uniform(labels, count, self.num_classes, self.noise)
         return self.decode(self.draw_noise((count, self.latent_dim)), labels)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def _decode(self, z, labels):
         return tf.sigmoid(self.generate(z, labels)[0])
 
@@ -428,7 +435,7 @@ class DRAW(keras.Model):
         """Images sigma(c_T) for codes z [B, T * code_size], deterministically."""
         return self._decode(tf.convert_to_tensor(z, tf.float32), self._labels_tensor(labels))
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def _reconstruct(self, x, labels):
         noise = tf.zeros([self.config.steps, tf.shape(x)[0], self.config.code_size])
         return tf.sigmoid(self.infer(x, labels, noise).logits)
@@ -453,7 +460,7 @@ class DRAW(keras.Model):
 
     # -- likelihood ----------------------------------------------------------------------------
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def log_importance_weights(self, x, labels, count):
         """log p(x | z) + log p(z) - log q(z | x) for `count` draws of z_{1:T} per image: [count,
         B]."""
@@ -489,4 +496,290 @@ def build_draw(config: DRAWConfig = AUTHORS_CODE) -> DRAW:
     `strategy.scope()`."""
     model = DRAW(config)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta1))
+    return model.build_for_training()
+
+
+# -- DRAW-GAN --------------------------------------------------------------------------------------
+
+GENERATOR_LOSSES = ("non_saturating", "minimax")
+RECONSTRUCTIONS = ("bernoulli", "squared_error")
+DISCRIMINATORS = ("cvae", "authors")
+
+
+@dataclasses.dataclass(frozen=True)
+class DRAWGANConfig:
+    """DRAW-GAN (Chen et al. Sec. 3.4); see `DRAWGAN` for the two readings and `PAPER_TEXT_GAN`,
+    `AUTHORS_CODE_GAN` for their settings."""
+
+    # Sec. 4: Adam with TensorFlow's defaults, lr 1e-4 for VAEs with GANs; no clipping
+    draw: DRAWConfig = dataclasses.replace(
+        AUTHORS_CODE, learning_rate=1e-4, adam_beta1=0.9, gradient_clip=None
+    )
+    discriminator: str = "cvae"  # DISCRIMINATORS: Sec. 4.6 "the same discriminator as CVAE"
+    reconstruction: str = "bernoulli"  # Sec. 4.6: "the L2 or cross-entropy loss"
+    reconstruction_weight: float = 1.0
+    gan_on_reconstructions: bool = True  # eqs. 2-3 judge Dec(Enc(x)) too; the authors' code did not
+    # GENERATOR_LOSSES: eq. 2's -log D(Dec(z)); the authors' code: log(1 - D(Dec(z)))
+    generator_loss: str = "non_saturating"
+    gan_weight: float = 1.0  # the authors' code: 5
+    judge_batches_apart: bool = False  # True: D sees real and generated images in separate calls
+    discriminator_learning_rate: float = 1e-4  # Sec. 4
+
+    def __post_init__(self):
+        for field, choices in (
+            ("discriminator", DISCRIMINATORS),
+            ("reconstruction", RECONSTRUCTIONS),
+            ("generator_loss", GENERATOR_LOSSES),
+        ):
+            if getattr(self, field) not in choices:
+                raise ValueError(
+                    f"unknown DRAW-GAN {field} {getattr(self, field)!r}; choose one of {choices}"
+                )
+        if self.draw.num_classes is not None:
+            raise ValueError(
+                "DRAW-GAN is unconditional (Sec. 3.4): use a DRAWConfig with num_classes=None"
+            )
+
+
+PAPER_TEXT_GAN = DRAWGANConfig()
+AUTHORS_BATCH = 256  # DRAW/main_drawgan.py
+AUTHORS_CODE_GAN = DRAWGANConfig(
+    draw=dataclasses.replace(AUTHORS_CODE, learning_rate=1e-3, adam_beta1=0.9, gradient_clip=None),
+    discriminator="authors",
+    reconstruction="squared_error",
+    reconstruction_weight=float(AUTHORS_BATCH),  # a sum over the batch beside batch means
+    gan_on_reconstructions=False,
+    generator_loss="minimax",
+    gan_weight=5.0,
+    judge_batches_apart=True,
+    discriminator_learning_rate=1e-3,  # their checkpoint draw_gan_checkpoint_0.001_50000
+)
+
+
+class AuthorsDiscriminator(keras.Model):
+    """The authors' DRAW-GAN discriminator (DRAW/networks.py, Discriminator_v3): conv5-28, -56,
+    -112, -224, each stride 2 'same' with batch norm and ReLU, then FC-500 with ReLU (their
+    lth_layer) and one logit (their sigmoid lives in the loss).
+    x -> (logit [B], FC-500 features [B, 500])."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        layers = []
+        for filters in (28, 56, 112, 224):
+            layers += [
+                keras.layers.Conv2D(filters, 5, strides=2, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(synchronized=True),
+                keras.layers.ReLU(),
+            ]
+        self.trunk = keras.Sequential(
+            [*layers, keras.layers.Flatten(), keras.layers.Dense(500, activation="relu")],
+            name="trunk",
+        )
+        self.head = keras.layers.Dense(1, name="logit")
+
+    def call(self, x, training=False):
+        features = self.trunk(x, training=training)
+        return self.head(features)[:, 0], features
+
+
+class RealFakeLogit(keras.Model):
+    """A two-class (real, fake) discriminator seen as one logit s = l_real - l_fake, so that
+    sigmoid(s) = softmax(l)_real = D(x): the CVAE-GAN's discriminator with k = 1."""
+
+    def __init__(self, discriminator: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.discriminator = discriminator
+
+    def call(self, x, training=False):
+        logits, features = self.discriminator(x, training=training)
+        return logits[:, 0] - logits[:, 1], features
+
+
+def build_discriminator(kind: str) -> keras.Model:
+    if kind == "authors":
+        return AuthorsDiscriminator(name="discriminator")
+    from vaegan_tf.models.cvae_gan import CVAEGANConfig, Discriminator  # Sec. 4.3's network
+
+    return RealFakeLogit(Discriminator(CVAEGANConfig(num_classes=1)), name="discriminator")
+
+
+class DRAWGAN(AdversarialModel):
+    """DRAW-GAN (Chen, Fang, Ju 2016, Sec. 3.4, Figure 11): DRAW as a black-box generator, its final
+    canvas judged by a discriminator, "exactly the same as VAE-GAN" (Sec. 3.4).
+
+    The paper's text (`PAPER_TEXT_GAN`, the default): eqs. 2-3 with DRAW's encoder and decoder and,
+    as Sec. 4.6 says, the pixel reconstruction loss in place of the learned similarity; per example,
+    with x~ = sigma(c_T) of the inference loop and x_p = sigma(c_T) of the generative loop from
+    z ~ N(0, I),
+        L_G = L^z + L^x - log D(x_p) - log D(x~)
+        L_D = -log D(x) - log(1 - D(x_p)) - log(1 - D(x~))
+    L^x the Bernoulli cross-entropy, D Sec. 4.3's discriminator (conv3-16-32-64 stride 2, FC-512,
+    FC-500, two classes) "the same discriminator as CVAE" (Sec. 4.6); Adam lr 1e-4 for both players,
+    TF's default betas, batch 100 (Sec. 4). One L_G trains encoder and decoder together: the paper
+    splits no gradient here (its VAE-GAN's split follows Larsen et al.'s learned similarity, absent
+    here).
+
+    The authors' code (`AUTHORS_CODE_GAN`, DRAW/drawgan.py and main_drawgan.py):
+        L_G = sum over the batch of ||x - x~||^2 + mean L^z - 5 mean(-log(1 - D(x_p)))
+        L_D = mean[-log D(x) - log(1 - D(x_p))]
+    i.e. squared-error reconstruction (their cross-entropy is computed but unused), the GAN term on
+    prior samples only and in the saturating minimax form (G minimises 5 log(1 - D(x_p))), their own
+    discriminator (`AuthorsDiscriminator`) called on each batch apart, two Adams at lr 1e-3, batch
+    256. Per example the batch sum is a weight of 256 on the squared error.
+
+    Each step updates the generator (DRAW), then the discriminator on real images and on images of
+    the updated generator with fresh noise, as the authors' two session runs do. Losses come from
+    the GAN family's per-example functions (`vaegan_tf.models.gan`)."""
+
+    def __init__(self, config: DRAWGANConfig = PAPER_TEXT_GAN, **kwargs):
+        super().__init__(
+            (
+                "generator_loss",
+                "discriminator_loss",
+                "reconstruction",
+                "kl",
+                "gan",
+                "real_accuracy",
+                "fake_accuracy",
+            ),
+            **kwargs,
+        )
+        self.config = config
+        self.draw = DRAW(config.draw)
+        self.discriminator = build_discriminator(config.discriminator)
+        self.generator_gan_loss = {
+            "non_saturating": gan.non_saturating_generator_loss,
+            "minimax": gan.minimax_generator_loss,
+        }[config.generator_loss]
+
+    def build_for_training(self) -> DRAWGAN:
+        return self.build_networks(self.draw, self.discriminator, self.config.draw.image_shape)
+
+    # the suite's generative interface: DRAW's
+    @property
+    def latent_dim(self) -> int:
+        return self.draw.latent_dim
+
+    def sample(self, count: int, labels=None) -> tf.Tensor:
+        return self.draw.sample(count, labels)
+
+    def decode(self, z, labels=None) -> tf.Tensor:
+        return self.draw.decode(z, labels)
+
+    def reconstruct(self, x, labels=None) -> tf.Tensor:
+        return self.draw.reconstruct(x, labels)
+
+    def call(self, x, training=False):
+        return self.draw(x, training=training)
+
+    def scores(self, *images, training: bool) -> list[tf.Tensor]:
+        """D's logit for each batch of images: from one call on all of them (batch norm then sees
+        real and generated images together), or from a call per batch (`judge_batches_apart`)."""
+        if self.config.judge_batches_apart:
+            return [self.discriminator(batch, training=training)[0] for batch in images]
+        return [logits for logits, _ in self.judge(*images, training=training)]
+
+    def _images(self, x):
+        """(c_T logits of x's reconstruction x~, a prior sample x_p per example, L^z [B])."""
+        inference = self.draw.infer(x)
+        z = self.draw.draw_noise(tf.stack([tf.shape(x)[0], self.draw.latent_dim]))
+        return inference.logits, tf.sigmoid(self.draw.generate(z)[0]), inference.kl
+
+    def _fake_scores(self, x, rebuilt, generated, training: bool):
+        """(D's logit for x, [for x_p, and for x~ if judged])."""
+        fakes = (generated, rebuilt) if self.config.gan_on_reconstructions else (generated,)
+        real, *fake = self.scores(x, *fakes, training=training)
+        return real, fake
+
+    def reconstruction_terms(self, x, rebuilt_logits) -> tf.Tensor:
+        """L^x per example: Bernoulli cross-entropy, or the summed squared error of sigma(c_T)."""
+        if self.config.reconstruction == "bernoulli":
+            return losses.reconstruction_nll(x, self.draw.likelihood(rebuilt_logits))
+        return tf.reduce_sum(tf.square(x - tf.sigmoid(rebuilt_logits)), axis=[1, 2, 3])
+
+    def generator_terms(self, x, training: bool):
+        """Per example: (L_G, L^x, L^z, the GAN term). D judges x too, unless batches are judged
+        apart, so that batch norm normalises with the statistics of D's own step; its score is not
+        used."""
+        rebuilt_logits, generated, kl = self._images(x)
+        rebuilt = tf.sigmoid(rebuilt_logits)
+        if self.config.judge_batches_apart:
+            fakes = (generated, rebuilt) if self.config.gan_on_reconstructions else (generated,)
+            fake_scores = self.scores(*fakes, training=training)
+        else:
+            _, fake_scores = self._fake_scores(x, rebuilt, generated, training)
+        gan_term = tf.add_n([self.generator_gan_loss(score) for score in fake_scores])
+        reconstruction = self.reconstruction_terms(x, rebuilt_logits)
+        total = (
+            kl
+            + self.config.reconstruction_weight * reconstruction
+            + self.config.gan_weight * gan_term
+        )
+        return total, reconstruction, kl, gan_term
+
+    def discriminator_terms(self, x, training: bool):
+        """Per example: (L_D, D calls x real, D calls x_p fake), for images of the current
+        generator."""
+        rebuilt_logits, generated, _ = self._images(x)
+        real_score, fake_scores = self._fake_scores(
+            x, tf.sigmoid(rebuilt_logits), generated, training
+        )
+        loss = gan.discriminator_real_term(real_score) + tf.add_n(
+            [gan.discriminator_fake_term(score) for score in fake_scores]
+        )
+        return loss, tf.cast(real_score > 0, tf.float32), tf.cast(fake_scores[0] < 0, tf.float32)
+
+    @no_autograph
+    def train_step(self, data):
+        x = data[0]
+        generator = self.draw.trainable_variables
+        with tf.GradientTape() as tape:
+            g_loss, reconstruction, kl, gan_term = self.generator_terms(x, training=True)
+            g_mean = tf.nn.compute_average_loss(g_loss)
+        gradients = tape.gradient(g_mean, generator)
+        if self.config.draw.gradient_clip is not None:
+            gradients = clip_gradients(
+                gradients, self.config.draw.gradient_clip, self.config.draw.clip_each_tensor
+            )
+        self.generator_optimizer.apply(gradients, generator)
+        critic = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            d_loss, real_correct, fake_correct = self.discriminator_terms(x, training=True)
+            d_mean = tf.nn.compute_average_loss(d_loss)
+        self.discriminator_optimizer.apply(tape.gradient(d_mean, critic), critic)
+        return self.record(
+            generator_loss=g_loss,
+            discriminator_loss=d_loss,
+            reconstruction=reconstruction,
+            kl=kl,
+            gan=gan_term,
+            real_accuracy=real_correct,
+            fake_accuracy=fake_correct,
+        )
+
+    @no_autograph
+    def test_step(self, data):
+        x = data[0]
+        g_loss, reconstruction, kl, gan_term = self.generator_terms(x, training=False)
+        d_loss, real_correct, fake_correct = self.discriminator_terms(x, training=False)
+        return self.record(
+            generator_loss=g_loss,
+            discriminator_loss=d_loss,
+            reconstruction=reconstruction,
+            kl=kl,
+            gan=gan_term,
+            real_accuracy=real_correct,
+            fake_accuracy=fake_correct,
+        )
+
+
+def build_draw_gan(config: DRAWGANConfig = PAPER_TEXT_GAN) -> DRAWGAN:
+    """A built DRAW-GAN with one Adam per player; call inside `strategy.scope()`."""
+    model = DRAWGAN(config)
+    model.compile(
+        generator_optimizer=keras.optimizers.Adam(
+            config.draw.learning_rate, beta_1=config.draw.adam_beta1
+        ),
+        discriminator_optimizer=keras.optimizers.Adam(config.discriminator_learning_rate),
+    )
     return model.build_for_training()
