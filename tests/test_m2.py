@@ -91,6 +91,44 @@ def test_sum_over_labels_reads_h_once_with_the_same_values_and_gradients(archite
 
 
 @pytest.mark.parametrize("architecture", ["fc", "conv"])
+def test_generative_interface(architecture):
+    """sample / decode / reconstruct return images shaped like the data; decode is deterministic in
+    z and reads y; reconstruct without labels uses argmax q(y|x)."""
+    from vaegan_tf.models.interface import GenerativeModel
+
+    model = tiny(architecture)
+    assert isinstance(model, GenerativeModel) and model.latent_dim == 3
+    z = tf.random.normal((4, 3), seed=5)
+    labels = tf.constant([0, 3, 3, 9])
+    first, second = model.decode(z, labels), model.decode(z, labels)
+    assert first.shape == (4, 28, 28, 1)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(model.decode(z, tf.one_hot(labels, 10)), first, rtol=1e-6)
+    assert not np.allclose(model.decode(z, tf.constant([1, 3, 3, 9]))[0], first[0], atol=1e-6)
+    assert float(tf.reduce_min(first)) >= 0 and float(tf.reduce_max(first)) <= 1
+    with pytest.raises(ValueError, match="labels"):
+        model.decode(z, None)
+    assert model.sample(5).shape == (5, 28, 28, 1) and model.sample(2, labels=[4, 4]).shape == (
+        2,
+        28,
+        28,
+        1,
+    )
+    noise = tf.random.normal((2, 3), seed=6)
+    model.draw_noise = lambda shape: noise
+    np.testing.assert_allclose(
+        model.sample(2, labels=[4, 7]), model.decode(noise, [4, 7]), rtol=1e-6
+    )
+    x = tf.random.uniform((3, 28, 28, 1), seed=7)
+    rebuilt = model.reconstruct(x)
+    assert rebuilt.shape == x.shape
+    predicted = tf.argmax(model(x, training=False), -1, output_type=tf.int32)
+    np.testing.assert_allclose(rebuilt, model.reconstruct(x, predicted), rtol=1e-6)
+    mean = model.posterior(model.trunk(x), tf.one_hot(predicted, 10), training=False).mean()
+    np.testing.assert_allclose(rebuilt, model.decode(mean, predicted), rtol=1e-6)
+
+
+@pytest.mark.parametrize("architecture", ["fc", "conv"])
 def test_one_training_step(architecture):
     model = tiny(architecture)
     x = tf.cast(tf.random.uniform((6, 28, 28, 1)) < 0.3, tf.float32)

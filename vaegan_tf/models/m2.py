@@ -26,6 +26,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.models.interface import labels_or_uniform
 from vaegan_tf.models.vae import hidden_layers
 
 tfd = tfp.distributions
@@ -181,6 +182,42 @@ class M2(keras.Model):
 
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)
+
+    # The suite's generative interface (`vaegan_tf.models.interface`): images in [0, 1] shaped
+    # [B, H, W, C].
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def label_vectors(self, labels) -> tf.Tensor:
+        """Integer labels [B] as one-hot vectors; vectors [B, K] (one-hot or soft) as they are."""
+        if labels is None:
+            raise ValueError(
+                "M2's decoder is conditional: give labels (ints [B] or vectors [B, K])"
+            )
+        labels = tf.convert_to_tensor(labels)
+        if labels.dtype.is_integer:
+            return tf.one_hot(labels, self.config.num_classes)
+        return tf.cast(labels, tf.float32)
+
+    def decode(self, z, labels, training: bool = False) -> tf.Tensor:
+        """Bernoulli means of p(x|y,z) for codes z [B, latent_dim]: deterministic given z and y."""
+        return self.likelihood(z, self.label_vectors(labels), training).mean()
+
+    def sample(self, count: int, labels=None) -> tf.Tensor:
+        """Images for fresh z ~ N(0, I) and the given labels, or labels drawn uniformly."""
+        labels = labels_or_uniform(labels, count, self.config.num_classes, self.noise)
+        return self.decode(self.draw_noise((count, self.config.latent_dim)), labels)
+
+    def reconstruct(self, x, labels=None) -> tf.Tensor:
+        """Images decoded from the posterior mean of z given x and its labels; without labels, the
+        classifier's: argmax q(y|x)."""
+        h = self.trunk(x, training=False)
+        if labels is None:
+            labels = tf.argmax(self.class_head(h), -1, output_type=tf.int32)
+        y = self.label_vectors(labels)
+        return self.decode(self.posterior(h, y, training=False).mean(), y)
 
     def posterior_for_every_label(self, h, training: bool) -> tfd.Distribution:
         """q(z|x,y) for each of the K labels, label-major: batch [K*B], as `posterior` of h tiled K
