@@ -445,3 +445,49 @@ def test_the_paper_protocol_is_gone():
         M2Config(protocol="paper")
     with pytest.raises(ValueError, match="protocol"):
         ssl.preset("fc", "paper")
+
+
+def test_table1_flags_are_checked_before_any_work(monkeypatch):
+    """Bad --labels, --label_seeds or --rows fail in config_from_flags with a one-line UsageError;
+    each protocol has its own default seeds and labelled subsets."""
+    import importlib
+    from pathlib import Path
+
+    from absl import app, flags
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "experiments"))
+    table1 = importlib.import_module("table1")
+
+    def config(*argv):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["table1", *argv])
+        return table1.config_from_flags()
+
+    try:
+        kingma = config()
+        assert (kingma.seeds, kingma.base.label_subset, kingma.epochs["fc"]) == (
+            (0, 1, 2),
+            "balanced",
+            100,
+        )
+        authors = config("--protocol=authors_code")
+        assert authors.seeds == (0, 1, 2, 3, 4) and authors.base.label_subset == "random"
+        assert authors.name == "table1_authors_code" and set(authors.epochs.values()) == {20}
+        first = config("--protocol=authors_code", "--label_subset=first")
+        assert (
+            first.name == "table1_authors_code_first-labels" and first.base.label_subset == "first"
+        )
+        for argv, message in [
+            (["--labels=1000,605"], "multiples of the 10 classes"),
+            (["--labels=-100"], "multiples of the 10 classes"),
+            (["--labels=1e3"], "--labels takes integers"),
+            (["--label_seeds=0,x"], "--label_seeds takes integers"),
+            (["--rows="], "--rows is empty"),
+            (["--rows=fc,gan"], "unknown --rows"),
+            (["--protocol=authors_code", "--rows=conv+gan+pixel"], "unknown --rows"),
+        ]:
+            with pytest.raises(app.UsageError, match=message) as raised:
+                config(*argv)
+            assert "\n" not in str(raised.value)
+    finally:
+        flags.FLAGS.unparse_flags()
