@@ -7,11 +7,13 @@ import pytest
 import tensorflow as tf
 
 from vaegan_tf import losses
+from vaegan_tf.models import cvae_gan, discriminator
 from vaegan_tf.models.cvae import CVAEConfig
 from vaegan_tf.models.cvae_gan import AUTHORS_CODE, PAPER, build_cvae_gan
+from vaegan_tf.models.discriminator import DiscriminatorConfig
 
 TINY = dataclasses.replace(PAPER, cvae=CVAEConfig(width_scale=0.25, latent_dim=3, learning_rate=1e-4),
-                           discriminator_filters=(4,), discriminator_units=(8, 6))
+                           discriminator=DiscriminatorConfig(filters=(4,), units=(8, 6)))
 
 
 def test_feature_distance_and_class_cross_entropy_by_hand():
@@ -32,6 +34,28 @@ def test_discriminator_has_k_plus_one_classes_and_feature_layer(model_and_batch)
     model, x, _ = model_and_batch
     logits, features = model.discriminator(x, training=False)
     assert logits.shape == (6, 11) and features.shape == (6, 6) and model.config.fake_class == 10
+    assert isinstance(model.discriminator, discriminator.Discriminator)  # the shared one, no second copy
+
+
+def test_discriminator_config_of_sec_4_3_and_the_authors_code():
+    assert PAPER.discriminator == DiscriminatorConfig(filters=(16, 32, 64), stride=2, units=(512, 500),
+                                                      activation="relu", num_classes=10, batch_norm=True)
+    assert AUTHORS_CODE.discriminator == dataclasses.replace(PAPER.discriminator, stride=1)
+    strides = [layer.strides for layer in discriminator.Discriminator(AUTHORS_CODE.discriminator).trunk.layers
+               if isinstance(layer, keras.layers.Conv2D)]
+    assert strides == [(1, 1)] * 3
+    no_bn = discriminator.Discriminator(DiscriminatorConfig(filters=(4,), units=(8, 6), batch_norm=False))
+    no_bn(tf.zeros((1, 28, 28, 1)))
+    assert not any(isinstance(layer, keras.layers.BatchNormalization)
+                   for part in (no_bn.trunk, no_bn.head) for layer in part.layers)
+
+
+def test_shim_for_a_whole_cvae_gan_config():
+    """ssl_vae_gan.py and draw.py still pass a CVAEGANConfig with num_classes (see cvae_gan's shim)."""
+    config = dataclasses.replace(TINY, num_classes=3)
+    assert config.discriminator.num_classes == 3 and config.num_classes is None and config.fake_class == 3
+    logits, features = cvae_gan.Discriminator(config)(tf.zeros((2, 28, 28, 1)))
+    assert logits.shape == (2, 4) and features.shape == (2, 6)
 
 
 def test_real_and_fake_images_share_the_discriminators_batch_statistics(model_and_batch):

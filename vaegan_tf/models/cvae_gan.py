@@ -6,13 +6,13 @@ Generator (encoder and decoder, one optimizer), the paper's L_G:
 with x~ = Dec(Enc(x, y), y) and f_l the discriminator's FC-500 layer (taken before its batch norm and
 activation, as Larsen et al. take their feature layer). Discriminator (its own optimizer), the paper's L_D:
     CE(D(x), y) + CE(D(Dec(z, y)), fake) + CE(D(x~), fake).
-Networks: the CVAE of Sec. 4.3 (`vaegan_tf.models.cvae`) and the discriminator of Sec. 4.3, conv3-16,
-conv3-32, conv3-64, FC-512, FC-500 = f_l, FC-(k+1); batch norm but at the output, ReLU (the paper's
-closing remarks say so; LeakyReLU is their suggested fix, available as a config). The convolutions have
-stride 2, as Sec. 4.3's text says ("we replace pooling by strided convolutions (discriminator)"); the
-authors' code used stride 1 (REFERENCE-NOTES.md), which `AUTHORS_CODE` keeps, at about ten times the cost. Updates
-alternate: a discriminator step, then a generator step against the updated discriminator. Images fed to
-the discriminator are Bernoulli means, in [0, 1] like the data.
+Networks: the CVAE of Sec. 4.3 (`vaegan_tf.models.cvae`) and the discriminator of Sec. 4.3
+(`vaegan_tf.models.discriminator`: conv3-16, conv3-32, conv3-64, FC-512, FC-500 = f_l, FC-(k+1); batch
+norm but at the output, ReLU, the paper's closing remarks; LeakyReLU, their suggested fix, is an option).
+Its convolutions have stride 2, as Sec. 4.3's text says ("we replace pooling by strided convolutions
+(discriminator)"); the authors' code used stride 1, which `AUTHORS_CODE` keeps, at about ten times the
+cost. Updates alternate: a discriminator step, then a generator step against the updated discriminator.
+Images fed to the discriminator are Bernoulli means, in [0, 1] like the data.
 
 `PAPER` is the equations with unit weights (1 / 2 sigma^2 = 1); `AUTHORS_CODE` is their code's choice
 (alpha = 10 on the KL, beta = 1e-4 on the batch-summed feature distance, i.e. 1e-2 per example at batch
@@ -30,54 +30,49 @@ import tensorflow as tf
 from vaegan_tf import losses
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae import CVAE, CVAEConfig, condition_vector
+from vaegan_tf.models.discriminator import Discriminator as SharedDiscriminator
+from vaegan_tf.models.discriminator import DiscriminatorConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class CVAEGANConfig:
     cvae: CVAEConfig = CVAEConfig(learning_rate=1e-4)  # Sec. 4: lr 1e-4 for every VAE with a GAN
-    num_classes: int = 10
-    discriminator_filters: tuple[int, ...] = (16, 32, 64)  # Sec. 4.3, conv3
-    discriminator_stride: int = 2  # Sec. 4.3's text: strided convolutions; the authors' code: 1
-    discriminator_units: tuple[int, int] = (512, 500)  # FC-512, FC-500 = f_l
-    activation: str = "relu"
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()  # Sec. 4.3, k = 10 digits
     kl_weight: float = 1.0
     similarity_weight: float = 1.0
     gan_weight: float = 1.0
     reconstruction_in_discriminator: bool = True  # the paper's L_D; the authors' code left it out
     learning_rate: float = 1e-4
+    # SHIM for ssl_vae_gan.py and draw.py, which still set the class count here: a value given moves into
+    # `discriminator.num_classes` and this field goes back to None. Remove with the `Discriminator` shim.
+    num_classes: int | None = None
+
+    def __post_init__(self):
+        if self.num_classes is not None:
+            discriminator = dataclasses.replace(self.discriminator, num_classes=self.num_classes)
+            object.__setattr__(self, "discriminator", discriminator)
+            object.__setattr__(self, "num_classes", None)
 
     @property
     def fake_class(self) -> int:
-        return self.num_classes
+        return self.discriminator.fake_class
 
 
 PAPER = CVAEGANConfig()
-AUTHORS_CODE = dataclasses.replace(PAPER, kl_weight=10.0, similarity_weight=1e-4 * 100, gan_weight=1.0,
-                                   reconstruction_in_discriminator=False, discriminator_stride=1)
+AUTHORS_CODE = dataclasses.replace(
+    PAPER, kl_weight=10.0, similarity_weight=1e-4 * 100, gan_weight=1.0,
+    reconstruction_in_discriminator=False, discriminator=DiscriminatorConfig(stride=1))
 
 
-class Discriminator(keras.Model):
-    """x -> (logits over k + 1 classes, f_l(x))."""
+class Discriminator(SharedDiscriminator):
+    """SHIM for ssl_vae_gan.py and draw.py: `vaegan_tf.models.discriminator.Discriminator` that also
+    takes a whole CVAEGANConfig (and builds its `discriminator`). Remove once they import the shared one
+    with a DiscriminatorConfig."""
 
-    def __init__(self, config: CVAEGANConfig, **kwargs):
-        super().__init__(**kwargs)
-        layers = []
-        for filters in config.discriminator_filters:
-            layers += [keras.layers.Conv2D(filters, 3, strides=config.discriminator_stride, padding="same",
-                                           use_bias=False),
-                       keras.layers.BatchNormalization(synchronized=True), keras.layers.Activation(config.activation)]
-        hidden, feature = config.discriminator_units
-        self.trunk = keras.Sequential([*layers, keras.layers.Flatten(), keras.layers.Dense(hidden, use_bias=False),
-                                       keras.layers.BatchNormalization(synchronized=True),
-                                       keras.layers.Activation(config.activation)], name="trunk")
-        self.feature_layer = keras.layers.Dense(feature, name="f_l")
-        self.head = keras.Sequential([keras.layers.BatchNormalization(synchronized=True),
-                                      keras.layers.Activation(config.activation),
-                                      keras.layers.Dense(config.num_classes + 1)], name="head")
-
-    def call(self, x, training=False):
-        features = self.feature_layer(self.trunk(x, training=training))
-        return self.head(features, training=training), features
+    def __init__(self, config: DiscriminatorConfig | CVAEGANConfig, **kwargs):
+        if isinstance(config, CVAEGANConfig):
+            config = config.discriminator
+        super().__init__(config, **kwargs)
 
 
 class CVAEGAN(AdversarialModel):
@@ -85,7 +80,7 @@ class CVAEGAN(AdversarialModel):
         super().__init__(("generator_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy"), **kwargs)
         self.config = config
         self.cvae = CVAE(config.cvae)
-        self.discriminator = Discriminator(config)
+        self.discriminator = SharedDiscriminator(config.discriminator)
 
     def build_for_training(self) -> "CVAEGAN":
         return self.build_networks(self.cvae, self.discriminator, self.config.cvae.image_shape)

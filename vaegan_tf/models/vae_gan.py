@@ -24,7 +24,7 @@ above it. If both players would wait, both update. The encoder always updates. W
 `prior` it rests while sure of prior samples and is never made to learn what real images look like.
 Networks: the plain VAE's encoder (`vaegan_tf.models.vae`: Sec. 4.4's 2 x 200 softplus, z = 50), by
 default Sec. 4.3's convolutional decoder (`VAEConfig(decoder="deconv")`, the CVAE's without y), and the
-discriminator of Sec. 4.3 with two classes, real (0) and fake (1): a two-way softmax is the sigmoid D(x)
+discriminator of Sec. 4.3 (`models.discriminator`) with two classes, real (0) and fake (1): a two-way softmax is the sigmoid D(x)
 of eq. 3. The paper gives no VAE-GAN networks; the plain VAE's FC decoder lost the game to the conv
 discriminator, the conv decoder kept it level, so `make vaegan` also trains a plain VAE with the same
 networks and the two differ by the loss alone.
@@ -46,7 +46,7 @@ import tensorflow as tf
 
 from vaegan_tf import distribute, losses
 from vaegan_tf.models.adversarial import AdversarialModel
-from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER, CVAEGANConfig, Discriminator
+from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
 from vaegan_tf.models.vae import VAE, VAEConfig
 
 REAL, FAKE = 0, 1
@@ -56,7 +56,7 @@ BALANCE_RULES = ("prior", "larsen", "both_sure")
 @dataclasses.dataclass(frozen=True)
 class VAEGANConfig:
     vae: VAEConfig = VAEConfig(learning_rate=1e-4, decoder="deconv")  # Sec. 4; the decoder: module docstring
-    discriminator: CVAEGANConfig = dataclasses.replace(CVAE_GAN_PAPER, num_classes=1)  # real, and fake = 1
+    discriminator: DiscriminatorConfig = DiscriminatorConfig(num_classes=1)  # real, and fake = 1
     reconstruction_weight: float = 1e-3  # gamma, the decoder's weight of similarity against the GAN terms
     learning_rate: float = 1e-4  # Sec. 4
     equilibrium: float | None = 0.68  # Larsen et al.'s balance (module docstring); None: eqs. 2-3 alone
