@@ -77,6 +77,13 @@ def gradient_histograms(gradients: dict, path: Path, title: str) -> Path:
     """One row per layer, generator left and critic right: histograms of log10 |gradient| per kernel."""
     networks = list(gradients)
     rows = max(len(layers) for layers in gradients.values())
+    logs = {
+        network: [np.log10(np.abs(values) + 1e-30) for values in layers.values()]
+        for network, layers in gradients.items()
+    }
+    everything = np.concatenate([values for network in logs.values() for values in network])
+    # one x range for every panel, so layers compare by position; below 1e-12 counts as zero
+    span = (max(np.floor(everything.min()), -12.0), max(np.ceil(everything.max()), -11.0))
     fig, axes = plt.subplots(
         rows,
         len(networks),
@@ -91,13 +98,9 @@ def gradient_histograms(gradients: dict, path: Path, title: str) -> Path:
             if row >= len(layers):
                 axis.set_visible(False)
                 continue
-            name, values = layers[row]
-            axis.hist(
-                np.log10(np.abs(values) + 1e-30),
-                bins=60,
-                range=(-12, 0),
-                color="C0" if column else "C2",
-            )
+            name = layers[row][0]
+            values = np.clip(logs[network][row], *span)
+            axis.hist(values, bins=60, range=span, color="C0" if column else "C2")
             axis.set_title(f"{network} {name}", fontsize=9)
         axes[-1, column].set_xlabel("log10 |gradient|")
     fig.suptitle(title)
