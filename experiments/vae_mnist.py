@@ -8,6 +8,7 @@ import dataclasses
 import common_flags
 from absl import flags
 
+from vaegan_tf import records
 from vaegan_tf.studies import vae_mnist
 
 DEFAULTS = vae_mnist.VAEStudyConfig()
@@ -46,7 +47,9 @@ def config_from_flags() -> vae_mnist.VAEStudyConfig:
             quality_samples=SMOKE_IMAGES,
             require_evaluator=False,
         )
-    return config
+    # config.json and the README name the command that ran (the entry point records it)
+    command = records.COMMAND or ("make smoke" if FLAGS.smoke else config.command)
+    return dataclasses.replace(config, command=command)
 
 
 def main(_):

@@ -363,6 +363,7 @@ def test_smoke_says_what_it_sets_and_honours_flags_given_with_it(experiment, cap
         10,
         1000,
     )
+    assert config.command == "make smoke"  # config.json too says which command made the run
     said = capsys.readouterr().err
     assert said.startswith("--smoke sets --epochs=2, --importance_samples=10, 100 steps per epoch")
     flags.FLAGS.unparse_flags()
