@@ -148,9 +148,8 @@ def test_dynamic_binarization_is_fresh_each_epoch_and_deterministic(splits):
     np.testing.assert_array_equal(run_a[1], run_b[1])
     assert set(np.unique(run_a[0])) == {0.0, 1.0}
     assert (run_a[0] != run_a[1]).mean() > 0.1  # fresh draws in the second epoch
-    assert (
-        abs(run_a[0].mean() - splits.train.images.mean() / 255) < 0.01
-    )  # Bernoulli means = intensities
+    # Bernoulli means = intensities
+    assert abs(run_a[0].mean() - splits.train.images.mean() / 255) < 0.01
 
 
 def test_shuffle_is_seeded_reshuffles_each_epoch_and_covers_every_example(splits):
@@ -257,9 +256,8 @@ def test_a_cache_from_before_hashes_is_adopted_if_whole_and_rebuilt_if_not(
     assert same_arrays(mnist_mirror.load_arrays(), fake_mnist(seed=1)) and len(counted_builds) == 1
     assert digest.read_text().strip() == mnist_mirror.file_sha256(cache)  # recorded now
     digest.unlink()
-    cache.write_bytes(
-        cache.read_bytes()[:-100]
-    )  # damage the zip's directory: reading it whole fails
+    # damage the zip's directory: reading it whole fails
+    cache.write_bytes(cache.read_bytes()[:-100])
     mnist_mirror.load_arrays()
     assert len(counted_builds) == 2 and len(list(private_cache.glob("*.corrupt-*"))) == 1
 
@@ -268,9 +266,8 @@ def test_an_unwritable_cache_uses_the_downloaded_data_and_names_vaegan_tf_cache(
     tmp_path, monkeypatch, counted_builds, capsys
 ):
     blocker = tmp_path / "not_a_folder"
-    blocker.write_text(
-        ""
-    )  # the cache folder would have to be created inside a file: the OS refuses
+    # the cache folder would have to be created inside a file: the OS refuses
+    blocker.write_text("")
     monkeypatch.setenv("VAEGAN_TF_CACHE", str(blocker / "cache"))
     arrays = mnist_mirror.load_arrays()
     assert same_arrays(arrays, fake_mnist(seed=1))

@@ -13,9 +13,8 @@ import tensorflow as tf
 from vaegan_tf import data, distribute, training
 from vaegan_tf.models.vae import VAE, VAEConfig, build_vae
 
-CONFIG = VAEConfig(
-    image_shape=(4, 4, 1), hidden_units=(16, 8), latent_dim=3
-)  # batch norm on, as in the paper
+# batch norm on, as in the paper
+CONFIG = VAEConfig(image_shape=(4, 4, 1), hidden_units=(16, 8), latent_dim=3)
 
 
 class NoiselessVAE(VAE):
@@ -38,9 +37,8 @@ def one_step(strategy, x):
 
 def test_mirrored_step_on_two_cpus_matches_one_device():
     x = (np.random.default_rng(0).random((8, 4, 4, 1)) < 0.5).astype(np.float32)
-    mirrored = distribute.make_strategy(
-        "mirrored"
-    )  # the suite's own: the two logical CPUs of conftest
+    # the suite's own: the two logical CPUs of conftest
+    mirrored = distribute.make_strategy("mirrored")
     assert mirrored.num_replicas_in_sync == 2
     single_logs, single_weights = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"), x)
     mirrored_logs, mirrored_weights = one_step(mirrored, x)
@@ -51,9 +49,8 @@ def test_mirrored_step_on_two_cpus_matches_one_device():
 
 def test_strategy_choices():
     assert isinstance(distribute.make_strategy("cpu"), tf.distribute.OneDeviceStrategy)
-    assert isinstance(
-        distribute.make_strategy("auto"), tf.distribute.OneDeviceStrategy
-    )  # no GPU here
+    # no GPU here
+    assert isinstance(distribute.make_strategy("auto"), tf.distribute.OneDeviceStrategy)
     assert distribute.make_strategy("mirrored").num_replicas_in_sync == 2  # the two logical CPUs
     assert distribute.describe(distribute.make_strategy("cpu"))["replicas"] == 1
     with pytest.raises(ValueError, match="unknown strategy"):

@@ -44,9 +44,8 @@ def test_vae_study_writes_every_artifact(tmp_path, splits, monkeypatch):
         "README.md",
     ):
         assert (out / name).stat().st_size > 0, name
-    assert (
-        metrics["test_nll"] <= metrics["test_negative_elbo"] + 5
-    )  # a bound that tightens, up to MC noise
+    # a bound that tightens, up to MC noise
+    assert metrics["test_nll"] <= metrics["test_negative_elbo"] + 5
     assert metrics["sample_quality"].startswith("skipped")
     environment = json.loads((out / "environment.json").read_text())
     assert environment["epochs"] == 1 and environment["wall_seconds"] >= 0
@@ -247,9 +246,8 @@ def test_evaluator_sentence_names_the_fingerprints_that_scored_a_table():
     assert "fingerprint 7afa844a3699 " in records.evaluator_sentence(quality)
     mixed = {**quality, "old": {"evaluator": "0123456789ab"}}
     assert "0123456789ab, 7afa844a3699" in records.evaluator_sentence(mixed)
-    assert (
-        records.evaluator_sentence({"CVAE": {"fid": 1.0}, "note": "skipped"}) == ""
-    )  # results from before
+    # results from before
+    assert records.evaluator_sentence({"CVAE": {"fid": 1.0}, "note": "skipped"}) == ""
 
 
 def test_figure7_reading_follows_the_numbers():
@@ -348,9 +346,8 @@ def test_vaegan_epochs_default_to_the_study_s_own(experiment):
     import common_flags
 
     experiment("variant_main")
-    common_flags._parse(
-        ["vaegan.py"]
-    )  # --epochs unset (None) is allowed: the study picks its default
+    # --epochs unset (None) is allowed: the study picks its default
+    common_flags._parse(["vaegan.py"])
 
 
 def test_smoke_says_what_it_sets_and_honours_flags_given_with_it(experiment, capsys):

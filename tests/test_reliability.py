@@ -134,9 +134,8 @@ def test_a_run_killed_mid_epoch_resumes_from_its_backup_with_a_contiguous_log(tm
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=60)
     work = tmp_path / "run"
-    assert (work / "lock").read_text().strip() == str(
-        victim.pid
-    )  # the dead run's lock file is still there
+    # the dead run's lock file is still there
+    assert (work / "lock").read_text().strip() == str(victim.pid)
     assert not (work / "finished.json").exists()
     outcome = training.train(tiny_run(tmp_path), lambda: build_vae(TINY), tiny_stream())
     assert outcome.resumed_from_epoch == 2 and outcome.epochs_trained == EPOCHS
@@ -160,9 +159,8 @@ def test_results_are_the_old_run_or_the_new_one_never_a_mix(tmp_path, monkeypatc
     write_files(final, **{"metrics.json": "old", "only_in_old_run.png": "old"})
     with settings.session("study"):
         out = settings.results("study")
-        assert (
-            out != final and out.name == "study"
-        )  # READMEs titled by the folder's name stay right
+        # READMEs titled by the folder's name stay right
+        assert out != final and out.name == "study"
         write_files(out, **{"metrics.json": "new"})
         assert settings.results("study") == out
         assert (

@@ -136,9 +136,8 @@ def _from_tfds(name: str, data_dir: str | None):
 
 def _as_arrays(dataset: tf.data.Dataset):
     """(uint8 images, int64 labels) of a tfds split, in its stored order."""
-    batches = list(
-        dataset.batch(10000).as_numpy_iterator()
-    )  # not batch_size=-1: it aborts on mock data
+    # not batch_size=-1: it aborts on mock data
+    batches = list(dataset.batch(10000).as_numpy_iterator())
     images = np.concatenate([b[0] for b in batches]).astype(np.uint8)
     return images, np.concatenate([b[1] for b in batches]).astype(np.int64)
 

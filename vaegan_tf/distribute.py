@@ -50,9 +50,8 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy([d.name for d in gpus])
 
 
-_MULTIWORKER: list[
-    tf.distribute.Strategy
-] = []  # one per process: collective ops are configured once
+# one per process: collective ops are configured once
+_MULTIWORKER: list[tf.distribute.Strategy] = []
 
 
 def _multiworker() -> tf.distribute.Strategy:

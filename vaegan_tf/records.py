@@ -282,7 +282,6 @@ def read_csv_log(csv_path) -> dict[str, np.ndarray]:
     if "epoch" not in columns:
         raise ValueError(f"{csv_path} has no 'epoch' column; columns are {columns}")
     log = {name: np.array([_parse_float(row[name]) for row in rows]) for name in columns}
-    log["epoch"] = (
-        log["epoch"] + 1
-    )  # Keras counts epochs from 0; plots and tables read better from 1
+    # Keras counts epochs from 0; plots and tables read better from 1
+    log["epoch"] = log["epoch"] + 1
     return log

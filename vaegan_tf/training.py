@@ -54,9 +54,8 @@ class RunConfig:
     strategy: str = "auto"
     work_root: str = "work"
     steps_per_epoch: int | None = None  # None: the whole training set each epoch
-    verbose: int | None = (
-        None  # None: a progress bar on a terminal, one line per epoch in a log file
-    )
+    # None: a progress bar on a terminal, one line per epoch in a log file
+    verbose: int | None = None
     nan_check_every: int = 50  # batches; a check is a host round trip, so not every step
     # `signature(model_config)`: a backup or finished run of another model is not this run's
     model_signature: str | None = None
@@ -135,9 +134,8 @@ def set_seed(seed: int) -> None:
 
 # ---- one process per work folder ------------------------------------------------------------
 
-_HELD_LOCKS: dict[
-    str, list
-] = {}  # resolved lock path -> [open file, depth]: a process may re-enter its own
+# resolved lock path -> [open file, depth]: a process may re-enter the locks it holds
+_HELD_LOCKS: dict[str, list] = {}
 
 
 def _cluster_task() -> str | None:
@@ -272,12 +270,8 @@ class FiniteBackup(keras.callbacks.BackupAndRestore):
         keep: bool = True,
     ):
         super().__init__(str(backup_dir), delete_checkpoint=False)
-        self.directory, self.clock, self.epoch_completed, self.keep = (
-            Path(backup_dir),
-            clock,
-            epoch_completed,
-            keep,
-        )
+        self.directory, self.clock = Path(backup_dir), clock
+        self.epoch_completed, self.keep = epoch_completed, keep
         self.saved_epoch: int | None = None  # the epoch this session's last backup holds
         self.refused: str | None = None  # why the first refused epoch was not backed up
 
@@ -311,10 +305,8 @@ class FiniteBackup(keras.callbacks.BackupAndRestore):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def on_train_batch_end(
-        self, batch, logs=None
-    ):  # epochs only: a mid-epoch backup is never resumed here
-        pass
+    def on_train_batch_end(self, batch, logs=None):
+        pass  # epochs only: a mid-epoch backup is never resumed here
 
 
 def _read_json(path: Path) -> dict:
@@ -494,9 +486,8 @@ def train(
     earlier finished run of the same name, seed, schedule and model is loaded instead of trained
     again; `reuse_finished` is accepted for callers written when that had to be asked for, and no
     longer changes anything."""
-    del (
-        reuse_finished
-    )  # always: a finished run of this very config is worth hours and is never thrown away
+    # always: a finished run of this very config is worth hours and is never thrown away
+    del reuse_finished
     if run.steps_per_epoch is None and train_data.cardinality() == tf.data.INFINITE_CARDINALITY:
         raise ValueError(
             f"run {run.name!r}: the training stream is endless; set RunConfig.steps_per_epoch "
@@ -544,8 +535,8 @@ def _train(run, build_model, train_data, validation_data, callbacks) -> Training
         steps_per_epoch=run.steps_per_epoch,
         callbacks=[*harness, *callbacks],
         verbose=run.verbose if run.verbose is not None else (1 if sys.stdout.isatty() else 2),
-        shuffle=False,
-    )  # the tf.data pipeline shuffles, with its own seed
+        shuffle=False,  # the tf.data pipeline shuffles, with its own seed
+    )
     if nan_stop.found or backup.refused:
         raise TrainingDiverged(_diverged_message(run, nan_stop.found, backup, resumed_from_epoch))
     if clock.epochs != run.epochs:
