@@ -286,3 +286,11 @@ def test_group_models_are_the_reports():
     with pytest.raises(ValueError, match="hw4 group"):
         hw4.HW4Config(group="pixelvae")
     assert networks.DCGAN.init_stddev == 0.02
+
+
+def test_claims_table_cells_keep_their_pipes():
+    row = hw4_report.claims_table(
+        [{"claim": "lower -log p(x|y)", "measured": "|g| small", "verdict": "holds"}]
+    )[-1]
+    cells = [cell for cell in row.replace("\\|", "").split("|")[1:-1]]
+    assert len(cells) == 3 and "p(x\\|y)" in row

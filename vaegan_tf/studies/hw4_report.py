@@ -171,9 +171,10 @@ def vae_claims(metrics: dict) -> list[dict]:
         _claim(
             "Batch norm: the BN VAE's validation loss reaches the plain VAE's converged value in 2 epochs "
             "instead of 15 (Sec. 4.1.1)",
-            f"within {BN_TOLERANCE:g} nat of the plain VAE's last validation loss ({plain[-1]:.2f}): BN VAE at "
-            f"epoch {bn_epoch}, plain VAE at epoch {plain_epoch}",
-            None if bn_epoch is None else bn_epoch * 2 <= plain_epoch,
+            f"within {BN_TOLERANCE:g} nat of the plain VAE's last validation loss ({plain[-1]:.2f}): BN VAE "
+            + (f"at epoch {bn_epoch}" if bn_epoch else f"not in {len(bn)} epochs")
+            + f", plain VAE at epoch {plain_epoch}",
+            bn_epoch is not None and bn_epoch * 2 <= plain_epoch,
         )
     ]
     fc, conv = models["vae"], models["conv_vae"]
@@ -206,7 +207,7 @@ def vae_claims(metrics: dict) -> list[dict]:
         claims.append(
             _claim(
                 "CVAE samples are brighter (Fig. 5)",
-                f"mean pixel of 10,000 samples: CVAE {cvae['mean_pixel']:.3f}, VAE "
+                f"mean pixel of {_quality(cvae)['count']:,} samples: CVAE {cvae['mean_pixel']:.3f}, VAE "
                 f"{fc['mean_pixel']:.3f}",
                 cvae["mean_pixel"] > fc["mean_pixel"],
             )
@@ -378,11 +379,16 @@ def real_row(metrics: dict) -> str | None:
     )
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a bare | (as in p(x|y) or |gradient|) would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def claims_table(claims: list[dict]) -> list[str]:
     return [
         "| the report says | measured | verdict |",
         "|---|---|---|",
-        *[f"| {c['claim']} | {c['measured']} | **{c['verdict']}** |" for c in claims],
+        *[f"| {_cell(c['claim'])} | {_cell(c['measured'])} | **{c['verdict']}** |" for c in claims],
     ]
 
 
@@ -451,9 +457,10 @@ def cross_group_claims(groups: dict) -> list[dict]:
     for key in ("wgan_clip", "wgan_gp"):
         w = fd("wgan", key)
         if w and dcgan:
+            title = groups["wgan"]["models"][key]["title"]
             claims.append(
                 _claim(
-                    f"{key.upper().replace('_', ' ')} does no better than the DCGAN (Sec. 4.2.2)",
+                    f"{title} does no better than the DCGAN (Sec. 4.2.2)",
                     f"FD {w['frechet_distance']:.2f} vs DCGAN {dcgan['frechet_distance']:.2f}",
                     w["frechet_distance"] >= dcgan["frechet_distance"],
                 )
@@ -471,12 +478,12 @@ def cross_group_claims(groups: dict) -> list[dict]:
     return claims
 
 
-def write_table(results_root: Path, out: Path) -> Path:
+def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     """results/hw4/README.md: the one table over every model of the report, beside real-vs-real, and
-    every claim's verdict, from the group results found under `results_root`."""
+    every claim's verdict, from the group results found under `results_root` (hw4_<group><suffix>/)."""
     groups = {}
     for group in GROUP_TITLES:
-        folder = Path(results_root) / f"hw4_{group}"
+        folder = Path(results_root) / f"hw4_{group}{suffix}"
         if (folder / "metrics.json").exists():
             groups[group] = records.read_json(folder / "metrics.json")
     if not groups:
