@@ -7,7 +7,9 @@ import tempfile
 
 os.environ.setdefault("VAEGAN_TF_CACHE", tempfile.mkdtemp(prefix="vaegan_tf_test_cache_"))
 # tests never read the suite's committed evaluator: a test that needs one trains or saves its own here
-os.environ.setdefault("VAEGAN_TF_EVALUATOR_DIR", tempfile.mkdtemp(prefix="vaegan_tf_test_evaluator_"))
+os.environ.setdefault(
+    "VAEGAN_TF_EVALUATOR_DIR", tempfile.mkdtemp(prefix="vaegan_tf_test_evaluator_")
+)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -20,15 +22,20 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 from vaegan_tf import data  # noqa: E402
 
 
-def fake_splits(train=300, validation=100, test=200, shape=(28, 28, 1), seed=0) -> data.DatasetSplits:
+def fake_splits(
+    train=300, validation=100, test=200, shape=(28, 28, 1), seed=0
+) -> data.DatasetSplits:
     """Random uint8 images with balanced labels, in the layout `data.load` returns."""
     rng = np.random.default_rng(seed)
 
     def split(count):
-        return data.Split(rng.integers(0, 256, (count, *shape), dtype=np.uint8), np.arange(count) % 10)
+        return data.Split(
+            rng.integers(0, 256, (count, *shape), dtype=np.uint8), np.arange(count) % 10
+        )
 
-    return data.DatasetSplits("fake", split(train), split(validation) if validation else None, split(test), 10,
-                              "fake")
+    return data.DatasetSplits(
+        "fake", split(train), split(validation) if validation else None, split(test), 10, "fake"
+    )
 
 
 @pytest.fixture

@@ -21,15 +21,18 @@ def band_images(count, rng):
     labels = rng.integers(0, 10, count)
     images = np.zeros((count, 28, 28, 1), np.float32)
     for i, label in enumerate(labels):
-        images[i, 2 * label + 4:2 * label + 6] = 1.0
+        images[i, 2 * label + 4 : 2 * label + 6] = 1.0
     return images, labels
 
 
-@pytest.mark.parametrize("config, first_filters", [
-    (CVAEConfig(), 28),  # Sec. 4.3, MNIST
-    (CVAEConfig(image_shape=(32, 32, 3), width_scale=8 / 7), 32),  # SVHN: round(28 * 8/7)
-    (CVAEConfig(architecture="fc"), None),  # Sec. 4.4
-])
+@pytest.mark.parametrize(
+    "config, first_filters",
+    [
+        (CVAEConfig(), 28),  # Sec. 4.3, MNIST
+        (CVAEConfig(image_shape=(32, 32, 3), width_scale=8 / 7), 32),  # SVHN: round(28 * 8/7)
+        (CVAEConfig(architecture="fc"), None),  # Sec. 4.4
+    ],
+)
 def test_output_shapes_and_widths(config, first_filters):
     model = build_cvae(config)
     shape = config.image_shape
@@ -39,11 +42,17 @@ def test_output_shapes_and_widths(config, first_filters):
     assert samples.shape == (3, *shape) and samples.min() >= 0 and samples.max() <= 1
     assert model.encode_mean(x, labels).shape == (3, 50)
     if first_filters is None:
-        assert [layer.units for layer in model.encoder_head.layers if hasattr(layer, "units")] == [200, 200, 100]
+        assert [layer.units for layer in model.encoder_head.layers if hasattr(layer, "units")] == [
+            200,
+            200,
+            100,
+        ]
     else:
         filters = [layer.filters for layer in model.features.layers if hasattr(layer, "filters")]
         assert filters == [first_filters, config.scaled(56), config.scaled(108)]
-        assert model.decoder.layers[0].units == (shape[0] // 4) * (shape[1] // 4) * config.scaled(128)
+        assert model.decoder.layers[0].units == (shape[0] // 4) * (shape[1] // 4) * config.scaled(
+            128
+        )
         assert model.decoder.layers[-1].filters == shape[-1]
 
 
@@ -55,8 +64,12 @@ def test_one_training_step_updates_weights_and_reports_finite_metrics(config):
     logs = model.train_step((binary_images(8), tf.range(8) % 10))
     assert set(logs) == {"loss", "reconstruction", "kl"}
     assert all(np.isfinite(float(v)) for v in logs.values())
-    np.testing.assert_allclose(float(logs["loss"]), float(logs["reconstruction"]) + float(logs["kl"]), rtol=1e-5)
-    assert all(not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
+    np.testing.assert_allclose(
+        float(logs["loss"]), float(logs["reconstruction"]) + float(logs["kl"]), rtol=1e-5
+    )
+    assert all(
+        not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=False)
+    )
 
 
 @pytest.mark.parametrize("config", [TINY_CONV, TINY_FC], ids=["conv", "fc"])
@@ -90,11 +103,17 @@ def test_generated_images_follow_their_label():
     (200 steps: after 50 the code z still carried the band and generations ignored y.)"""
     keras.utils.set_random_seed(0)
     images, labels = band_images(1000, np.random.default_rng(0))
-    stream = tf.data.Dataset.from_tensor_slices((images, labels)).batch(50).repeat()  # int64 labels, in graph
+    stream = (
+        tf.data.Dataset.from_tensor_slices((images, labels)).batch(50).repeat()
+    )  # int64 labels, in graph
     model = build_cvae(CVAEConfig(architecture="fc", fc_hidden_units=(32, 32), learning_rate=1e-2))
     model.fit(stream, epochs=1, steps_per_epoch=200, verbose=0, shuffle=False)
-    generated = model.sample(50, tf.repeat(tf.range(10), 5)).numpy()[..., 0]  # [50, 28, 28], 5 per label
-    bands = generated.reshape(10, 5, 28, 28)[:, :, 4:24].reshape(10, 5, 10, 2 * 28).mean(-1)  # [label, sample, band]
+    generated = model.sample(50, tf.repeat(tf.range(10), 5)).numpy()[
+        ..., 0
+    ]  # [50, 28, 28], 5 per label
+    bands = (
+        generated.reshape(10, 5, 28, 28)[:, :, 4:24].reshape(10, 5, 10, 2 * 28).mean(-1)
+    )  # [label, sample, band]
     own = bands[np.arange(10), :, np.arange(10)]  # [label, sample]
     others = np.where(np.eye(10, dtype=bool)[:, None, :], -np.inf, bands).max(-1)
     assert (own > 0.5).all() and (others < 0.2).all(), (own.min(), others.max())
@@ -106,7 +125,9 @@ def test_condition_vector_one_hot_labels_and_flat_halves():
     left, _ = data.left_right_halves(np.arange(2 * 28 * 28, dtype=np.float32).reshape(2, 28, 28, 1))
     flat = condition_vector(left, 392).numpy()
     assert flat.shape == (2, 392) and flat.dtype == np.float32
-    np.testing.assert_array_equal(flat[1, :14], np.arange(784, 798))  # row 0 of image 1, left 14 pixels
+    np.testing.assert_array_equal(
+        flat[1, :14], np.arange(784, 798)
+    )  # row 0 of image 1, left 14 pixels
     np.testing.assert_array_equal(flat[1, 14:16], [812, 813])  # row 1 starts 28 pixels on
     already_flat = tf.ones((2, 392))
     np.testing.assert_array_equal(condition_vector(already_flat, 392), already_flat)
@@ -114,12 +135,16 @@ def test_condition_vector_one_hot_labels_and_flat_halves():
 
 def test_left_half_condition_trains_end_to_end_with_the_fc_network():
     keras.utils.set_random_seed(0)
-    model = build_cvae(CVAEConfig(architecture="fc", condition_dim=392, fc_hidden_units=(16, 16), latent_dim=4))
+    model = build_cvae(
+        CVAEConfig(architecture="fc", condition_dim=392, fc_hidden_units=(16, 16), latent_dim=4)
+    )
     x = binary_images(6)
     left, _ = data.left_right_halves(x)
     logs = model.train_step((x, left))
     assert all(np.isfinite(float(v)) for v in logs.values())
-    completed = model.sample(len(left), left).numpy()  # Sec. 4.4.1: the whole image from its left half
+    completed = model.sample(
+        len(left), left
+    ).numpy()  # Sec. 4.4.1: the whole image from its left half
     assert completed.shape == (6, 28, 28, 1) and 0 <= completed.min() and completed.max() <= 1
 
 

@@ -22,7 +22,9 @@ def vae_and_bits():
 def test_single_importance_sample_is_the_elbo_in_expectation(vae_and_bits):
     model, bits = vae_and_bits
     draws = 4000
-    log_weights = evaluate._log_weights(model, tf.constant(bits), tf.constant(draws), tf.constant([0, 0])).numpy()
+    log_weights = evaluate._log_weights(
+        model, tf.constant(bits), tf.constant(draws), tf.constant([0, 0])
+    ).numpy()
     repeated = np.tile(bits, (draws, 1, 1, 1))
     reconstruction, kl = model.per_example_terms(repeated, training=False)
     elbo = -(reconstruction.numpy() + kl.numpy()).reshape(draws, len(bits))
@@ -32,10 +34,14 @@ def test_single_importance_sample_is_the_elbo_in_expectation(vae_and_bits):
 
 def test_more_importance_samples_tighten_the_bound(vae_and_bits):
     model, bits = vae_and_bits
-    single = np.mean([evaluate.importance_weighted_log_likelihood(model, bits, 1, seed=s) for s in range(200)], 0)
+    single = np.mean(
+        [evaluate.importance_weighted_log_likelihood(model, bits, 1, seed=s) for s in range(200)], 0
+    )
     many = evaluate.importance_weighted_log_likelihood(model, bits, 500, chunk=128, seed=7)
     assert np.all(many > single)
-    assert evaluate.heldout_nll(model, bits, 50, batch_size=2) == pytest.approx(-many.mean(), abs=0.5)
+    assert evaluate.heldout_nll(model, bits, 50, batch_size=2) == pytest.approx(
+        -many.mean(), abs=0.5
+    )
     with pytest.raises(ValueError):
         evaluate.importance_weighted_log_likelihood(model, bits, 0)
 
@@ -72,13 +78,18 @@ def test_sample_quality_of_real_against_itself(untrained_evaluator, splits):
 
 def test_fingerprint_names_the_weights(untrained_evaluator, splits):
     images = splits.test.images[:20] / 255.0
-    assert evaluate.sample_quality(untrained_evaluator, images, images)["evaluator"] == untrained_evaluator.fingerprint
+    assert (
+        evaluate.sample_quality(untrained_evaluator, images, images)["evaluator"]
+        == untrained_evaluator.fingerprint
+    )
     twin = evaluate.Evaluator(evaluate.build_classifier(evaluate.EvaluatorConfig(feature_units=16)))
     twin.classifier.set_weights(untrained_evaluator.classifier.get_weights())
     assert twin.fingerprint == untrained_evaluator.fingerprint
     weights = twin.classifier.get_weights()
     weights[0][0, 0, 0, 0] += 1e-3
-    changed = evaluate.Evaluator(evaluate.build_classifier(evaluate.EvaluatorConfig(feature_units=16)))
+    changed = evaluate.Evaluator(
+        evaluate.build_classifier(evaluate.EvaluatorConfig(feature_units=16))
+    )
     changed.classifier.set_weights(weights)
     assert changed.fingerprint != untrained_evaluator.fingerprint
 
@@ -88,11 +99,16 @@ def test_evaluator_refuses_images_outside_unit_range(untrained_evaluator):
         untrained_evaluator.embed(-np.ones((2, 28, 28, 1)))
 
 
-def test_load_evaluator_refuses_missing_weak_or_altered_classifier(untrained_evaluator, monkeypatch, tmp_path):
+def test_load_evaluator_refuses_missing_weak_or_altered_classifier(
+    untrained_evaluator, monkeypatch, tmp_path
+):
     monkeypatch.setenv("VAEGAN_TF_EVALUATOR_DIR", str(tmp_path))
     with pytest.raises(evaluate.EvaluatorUnavailable, match="make evaluator"):
         evaluate.load_evaluator()
-    untrained_evaluator.info = {"test_accuracy": 0.5, "config": evaluate.EvaluatorConfig(feature_units=16)}
+    untrained_evaluator.info = {
+        "test_accuracy": 0.5,
+        "config": evaluate.EvaluatorConfig(feature_units=16),
+    }
     evaluate.save_evaluator(untrained_evaluator)
     with pytest.raises(evaluate.EvaluatorUnavailable, match="0.5000 < 0.992"):
         evaluate.load_evaluator()
@@ -121,8 +137,14 @@ def test_train_evaluator_one_epoch_on_fake_data(tmp_path, splits, monkeypatch):
     baseline = evaluate.real_baseline(evaluator, splits, count=100)
     assert baseline["count"] == 100 and np.isfinite(baseline["frechet_distance"])
     out = tmp_path / "results"
-    records.write_json(out / "metrics.json", {"test_accuracy": evaluator.info["test_accuracy"],
-                                               "accuracy_floor": 0.992, "real_vs_real": baseline})
+    records.write_json(
+        out / "metrics.json",
+        {
+            "test_accuracy": evaluator.info["test_accuracy"],
+            "accuracy_floor": 0.992,
+            "real_vs_real": baseline,
+        },
+    )
     records.write_json(out / "environment.json", records.environment(epochs=1, wall_seconds=2.0))
     readme = evaluate.write_readme(out).read_text()
     assert f"{baseline['frechet_distance']:.3f}" in readme and evaluator.fingerprint in readme

@@ -10,21 +10,43 @@ from vaegan_tf.studies.common import RunSettings
 
 def test_figure6_study_writes_figure_and_metrics(tmp_path, splits):
     config = cvae_figures.Figure6Config(
-        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2), epochs=1, samples_per_class=5,
-        run=RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2),
-        require_evaluator=False)
+        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2),
+        epochs=1,
+        samples_per_class=5,
+        run=RunSettings(
+            results_root=str(tmp_path / "results"),
+            work_root=str(tmp_path / "work"),
+            steps_per_epoch=2,
+        ),
+        require_evaluator=False,
+    )
     metrics = cvae_figures.run_figure6(config, splits)
     out = tmp_path / "results" / "figure6"
-    for name in ("figure6.png", "loss_curves.png", "training_log.csv", "metrics.json", "config.json",
-                 "environment.json", "README.md"):
+    for name in (
+        "figure6.png",
+        "loss_curves.png",
+        "training_log.csv",
+        "metrics.json",
+        "config.json",
+        "environment.json",
+        "README.md",
+    ):
         assert (out / name).stat().st_size > 0, name
-    assert np.isfinite(metrics["test_negative_elbo"]) and metrics["sample_quality"].startswith("skipped")
+    assert np.isfinite(metrics["test_negative_elbo"]) and metrics["sample_quality"].startswith(
+        "skipped"
+    )
     assert json.loads((out / "config.json").read_text())["model"]["architecture"] == "fc"
 
 
 def test_svhn_panel_widens_the_networks(splits):
-    svhn_like = data.DatasetSplits("svhn", data.Split(np.zeros((4, 32, 32, 3), np.uint8), np.arange(4)), None,
-                                   splits.test, 10, "fake")
+    svhn_like = data.DatasetSplits(
+        "svhn",
+        data.Split(np.zeros((4, 32, 32, 3), np.uint8), np.arange(4)),
+        None,
+        splits.test,
+        10,
+        "fake",
+    )
     model = cvae_figures.model_config_for(cvae_figures.Figure6Config(), svhn_like)
     assert model.image_shape == (32, 32, 3) and model.width_scale == 8 / 7
 
@@ -43,10 +65,20 @@ def run_application(tmp_path, splits, condition):
     from vaegan_tf.studies import cvae_applications
 
     config = cvae_applications.ApplicationConfig(
-        name=f"app_{condition}", condition=condition,
-        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2), epochs=1, require_evaluator=False,
-        run=RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2))
-    return cvae_applications.run_application(config, splits), tmp_path / "results" / f"app_{condition}"
+        name=f"app_{condition}",
+        condition=condition,
+        model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2),
+        epochs=1,
+        require_evaluator=False,
+        run=RunSettings(
+            results_root=str(tmp_path / "results"),
+            work_root=str(tmp_path / "work"),
+            steps_per_epoch=2,
+        ),
+    )
+    return cvae_applications.run_application(
+        config, splits
+    ), tmp_path / "results" / f"app_{condition}"
 
 
 def test_completion_study_measures_right_half_error(tmp_path, splits):
@@ -61,7 +93,9 @@ def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits):
     from vaegan_tf.studies import cvae_applications
 
     metrics, out = run_application(tmp_path, splits, "label")
-    assert (out / "figure9.png").stat().st_size > 0 and metrics["style_transfer_accuracy"].startswith("skipped")
+    assert (out / "figure9.png").stat().st_size > 0 and metrics[
+        "style_transfer_accuracy"
+    ].startswith("skipped")
     assert "skipped" in (out / "README.md").read_text()
     model = build_cvae(CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2))
     images = splits.test.images[:3] / 255.0
@@ -74,7 +108,9 @@ def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, spl
     from vaegan_tf import evaluate
     from vaegan_tf.studies import figure7, figure7_report
 
-    run = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=1)
+    run = RunSettings(
+        results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=1
+    )
     tiny = CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2)
     cvae = cvae_figures.Figure6Config(model=tiny, epochs=1, run=run, require_evaluator=False)
     cvae_figures.run_figure6(cvae, splits)  # the CVAE figure 7 must load, not retrain
@@ -83,17 +119,35 @@ def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, spl
     metrics = figure7.run_figure7(config, splits, evaluator=untrained)
     assert metrics["cvae_training"]["loaded_from_finished_run"]
     out = tmp_path / "results" / "figure7"
-    for name in ("figure7.png", "side_by_side.png", "table.md", "table.csv", "per_digit.csv", "README.md"):
+    for name in (
+        "figure7.png",
+        "side_by_side.png",
+        "table.md",
+        "table.csv",
+        "per_digit.csv",
+        "README.md",
+    ):
         assert (out / name).stat().st_size > 0, name
     quality = metrics["sample_quality"]
-    assert [len(quality[name]["per_class"]) for name in ("CVAE", "CVAE-GAN", "real training images")] == [10] * 3
+    assert [
+        len(quality[name]["per_class"]) for name in ("CVAE", "CVAE-GAN", "real training images")
+    ] == [10] * 3
     # both models decode the same 12 codes of each digit; the real row is as many training images
-    assert [quality[name]["count"] for name in ("CVAE", "CVAE-GAN", "real training images")] == [120] * 3
+    assert [quality[name]["count"] for name in ("CVAE", "CVAE-GAN", "real training images")] == [
+        120
+    ] * 3
     readme = (out / "README.md").read_text()
-    assert "Digit 2" in readme and "`make figure7` at commit" in readme  # the default preset: authors_code
+    assert (
+        "Digit 2" in readme and "`make figure7` at commit" in readme
+    )  # the default preset: authors_code
     config_file = out / "config.json"
-    config_file.write_text(config_file.read_text().replace('"preset": "authors_code"', '"preset": "paper"'))
-    assert "`make figure7 ARGS='--preset=paper'` at commit" in figure7_report.write_readme(out).read_text()
+    config_file.write_text(
+        config_file.read_text().replace('"preset": "authors_code"', '"preset": "paper"')
+    )
+    assert (
+        "`make figure7 ARGS='--preset=paper'` at commit"
+        in figure7_report.write_readme(out).read_text()
+    )
 
 
 def test_collapse_verdict_flags_a_digit_whose_samples_all_look_alike():

@@ -38,13 +38,19 @@ def test_every_model_samples_decodes_and_reconstructs_alike(name):
     samples = np.asarray(model.sample(4, labels))
     assert samples.shape == (4, 28, 28, 1) and samples.min() >= 0 and samples.max() <= 1
     z = np.random.default_rng(0).standard_normal((4, model.latent_dim)).astype(np.float32)
-    np.testing.assert_array_equal(np.asarray(model.decode(z, labels)), np.asarray(model.decode(z, labels)))
+    np.testing.assert_array_equal(
+        np.asarray(model.decode(z, labels)), np.asarray(model.decode(z, labels))
+    )
     # different codes, different images: decode reads z
-    assert not np.allclose(np.asarray(model.decode(z, labels)), np.asarray(model.decode(-z, labels)))
+    assert not np.allclose(
+        np.asarray(model.decode(z, labels)), np.asarray(model.decode(-z, labels))
+    )
     x = tf.constant(samples)
     rebuilt = np.asarray(model.reconstruct(x, labels))
     assert rebuilt.shape == samples.shape
-    np.testing.assert_array_equal(rebuilt, np.asarray(model.reconstruct(x, labels)))  # posterior mean: no noise
+    np.testing.assert_array_equal(
+        rebuilt, np.asarray(model.reconstruct(x, labels))
+    )  # posterior mean: no noise
 
 
 def test_reconstruct_decodes_the_posterior_mean():
@@ -67,7 +73,9 @@ def test_a_conditional_model_given_no_labels_draws_every_class():
     model = build_cvae(TINY_CVAE)
     model.draw_noise = lambda shape: tf.zeros(shape)
     images = np.asarray(model.sample(200)).reshape(200, -1)
-    per_label = np.asarray(model.decode(np.zeros((10, 3), np.float32), tf.range(10))).reshape(10, -1)
+    per_label = np.asarray(model.decode(np.zeros((10, 3), np.float32), tf.range(10))).reshape(
+        10, -1
+    )
     matched = {int(np.argmin(((per_label - image) ** 2).sum(1))) for image in images}
     assert len(matched) == 10
 
@@ -85,4 +93,6 @@ def test_reconstruction_mse_is_zero_for_a_perfect_autoencoder_and_positive_other
 
     assert evaluate.reconstruction_mse(Identity(), splits.test, conditional=False) == 0.0
     expected = float(np.mean((splits.test.images / 255.0) ** 2))
-    assert evaluate.reconstruction_mse(Blank(), splits.test, conditional=True) == pytest.approx(expected, rel=1e-6)
+    assert evaluate.reconstruction_mse(Blank(), splits.test, conditional=True) == pytest.approx(
+        expected, rel=1e-6
+    )

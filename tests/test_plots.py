@@ -53,7 +53,9 @@ def test_tile_images_handles_channels_and_zero_pad():
     np.testing.assert_array_equal(mosaic[:3, 4:], rgb[0, 1])
     # A trailing grey channel is dropped, giving a 2-D mosaic for cmap="gray".
     grey = rgb[..., :1]
-    np.testing.assert_array_equal(plots.tile_images(grey, pad=2), plots.tile_images(grey[..., 0], pad=2))
+    np.testing.assert_array_equal(
+        plots.tile_images(grey, pad=2), plots.tile_images(grey[..., 0], pad=2)
+    )
 
 
 # --- image_grid ----------------------------------------------------------------
@@ -74,8 +76,13 @@ def test_image_grid_bright_tile_lands_in_the_right_cell(tmp_path, channels):
     box = pixels[dark_rows.min() : dark_rows.max() + 1, dark_cols.min() : dark_cols.max() + 1]
     cell_h, cell_w = box.shape[0] // rows, box.shape[1] // cols
     means = np.array(
-        [[box[r * cell_h : (r + 1) * cell_h, c * cell_w : (c + 1) * cell_w].mean()
-          for c in range(cols)] for r in range(rows)]
+        [
+            [
+                box[r * cell_h : (r + 1) * cell_h, c * cell_w : (c + 1) * cell_w].mean()
+                for c in range(cols)
+            ]
+            for r in range(rows)
+        ]
     )
     assert np.unravel_index(means.argmax(), means.shape) == bright
     assert means[bright] == pytest.approx(0.6, abs=0.1)
@@ -84,10 +91,15 @@ def test_image_grid_bright_tile_lands_in_the_right_cell(tmp_path, channels):
 
 def test_image_grid_with_labels_keeps_grid_aspect_and_creates_dirs(tmp_path):
     images = np.random.default_rng(0).random((2, 6, 28, 28))
-    wide = read_png(plots.image_grid(
-        images, tmp_path / "a" / "b" / "wide.png",
-        row_labels=["real", "recon"], col_labels=list("abcdef"), title="wide",
-    ))
+    wide = read_png(
+        plots.image_grid(
+            images,
+            tmp_path / "a" / "b" / "wide.png",
+            row_labels=["real", "recon"],
+            col_labels=list("abcdef"),
+            title="wide",
+        )
+    )
     tall = read_png(plots.image_grid(images.transpose(1, 0, 2, 3), tmp_path / "tall.png"))
     assert wide.shape[1] > 1.5 * wide.shape[0]
     assert tall.shape[0] > 1.5 * tall.shape[1]
@@ -103,9 +115,7 @@ def test_image_grid_returns_path_and_clips_tiny_excursions(tmp_path):
     read_png(out)
 
 
-@pytest.mark.parametrize(
-    "shape", [(4, 4, 4), (1, 2, 4, 4, 2), (1, 1, 1, 4, 4, 1), (0, 2, 4, 4)]
-)
+@pytest.mark.parametrize("shape", [(4, 4, 4), (1, 2, 4, 4, 2), (1, 1, 1, 4, 4, 1), (0, 2, 4, 4)])
 def test_image_grid_rejects_bad_shapes(tmp_path, shape):
     with pytest.raises(ValueError, match="shape"):
         plots.image_grid(np.zeros(shape), tmp_path / "bad.png")
@@ -136,7 +146,9 @@ def test_image_grid_rejects_out_of_range_values(tmp_path, bad_value):
 
 
 def test_read_csv_log_parses_columns_with_one_based_epochs(tmp_path):
-    csv_path = write_csv_log(tmp_path / "log.csv", [(0, 3.0, 1.0, 3.5, "NA"), (1, 2.0, 1.5, 2.5, 1.6)])
+    csv_path = write_csv_log(
+        tmp_path / "log.csv", [(0, 3.0, 1.0, 3.5, "NA"), (1, 2.0, 1.5, 2.5, 1.6)]
+    )
     log = records.read_csv_log(csv_path)
     assert list(log) == ["epoch", "loss", "kl", "val_loss", "val_kl"]
     np.testing.assert_array_equal(log["epoch"], [1, 2])
@@ -145,8 +157,10 @@ def test_read_csv_log_parses_columns_with_one_based_epochs(tmp_path):
 
 
 def test_loss_curves_one_subplot_per_metric(tmp_path):
-    rows = [(epoch, 3.0 / (epoch + 1), 0.1 * epoch, 3.2 / (epoch + 1), 0.1 * epoch + 0.05)
-            for epoch in range(6)]
+    rows = [
+        (epoch, 3.0 / (epoch + 1), 0.1 * epoch, 3.2 / (epoch + 1), 0.1 * epoch + 0.05)
+        for epoch in range(6)
+    ]
     csv_path = write_csv_log(tmp_path / "log.csv", rows)
     both = read_png(plots.loss_curves(csv_path, tmp_path / "out" / "both.png", title="VAE"))
     only_kl = read_png(plots.loss_curves(csv_path, tmp_path / "kl.png", metrics=["kl"]))
@@ -228,8 +242,9 @@ def test_interpolation_strips_labels_columns_with_alphas(tmp_path, monkeypatch):
     assert read_png(out).shape[1] > read_png(out).shape[0]
 
     calls = capture_image_grid(monkeypatch)
-    plots.interpolation_strips(images, tmp_path / "x.png", alphas=[0, 0.2, 0.25, 0.6, 1 / 3, 1.0],
-                               title="lerp")
+    plots.interpolation_strips(
+        images, tmp_path / "x.png", alphas=[0, 0.2, 0.25, 0.6, 1 / 3, 1.0], title="lerp"
+    )
     assert calls == [{"col_labels": ["0.0", "0.2", "0.25", "0.6", "0.333", "1.0"], "title": "lerp"}]
 
 
@@ -244,8 +259,13 @@ def test_sequence_grid_labels_time_steps(tmp_path, monkeypatch):
 
     calls = capture_image_grid(monkeypatch)
     plots.sequence_grid(images, tmp_path / "x.png", row_labels=["a", "b"], title="DRAW")
-    assert calls == [{"row_labels": ["a", "b"],
-                      "col_labels": ["t=1", "t=2", "t=3", "t=4", "t=5"], "title": "DRAW"}]
+    assert calls == [
+        {
+            "row_labels": ["a", "b"],
+            "col_labels": ["t=1", "t=2", "t=3", "t=4", "t=5"],
+            "title": "DRAW",
+        }
+    ]
 
 
 def test_sequence_grid_rejects_mismatched_row_labels(tmp_path):

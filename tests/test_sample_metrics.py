@@ -18,8 +18,7 @@ from vaegan_tf.sample_metrics import (
 
 def _closed_form_diag(mu1, s1, mu2, s2):
     """Frechet distance of Gaussians with diagonal covariances s1, s2."""
-    return float(np.sum((mu1 - mu2) ** 2)
-                 + np.sum((np.sqrt(s1) - np.sqrt(s2)) ** 2))
+    return float(np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(s1) - np.sqrt(s2)) ** 2))
 
 
 def _random_orthogonal(rng, dim):
@@ -52,8 +51,7 @@ def test_frechet_diagonal_closed_form():
     mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
     s1, s2 = rng.uniform(0.1, 3.0, size=5), rng.uniform(0.1, 3.0, size=5)
     got = frechet_distance_from_statistics(mu1, np.diag(s1), mu2, np.diag(s2))
-    assert got == pytest.approx(_closed_form_diag(mu1, s1, mu2, s2),
-                                abs=1e-8, rel=0)
+    assert got == pytest.approx(_closed_form_diag(mu1, s1, mu2, s2), abs=1e-8, rel=0)
     assert got > 0.1
 
 
@@ -64,9 +62,9 @@ def test_frechet_invariant_to_common_rotation():
     s1, s2 = rng.uniform(0.1, 3.0, size=dim), rng.uniform(0.1, 3.0, size=dim)
     q = _random_orthogonal(rng, dim)
     got = frechet_distance_from_statistics(
-        q @ mu1, q @ np.diag(s1) @ q.T, q @ mu2, q @ np.diag(s2) @ q.T)
-    assert got == pytest.approx(_closed_form_diag(mu1, s1, mu2, s2),
-                                abs=1e-8, rel=0)
+        q @ mu1, q @ np.diag(s1) @ q.T, q @ mu2, q @ np.diag(s2) @ q.T
+    )
+    assert got == pytest.approx(_closed_form_diag(mu1, s1, mu2, s2), abs=1e-8, rel=0)
 
 
 def test_frechet_non_commuting_matches_eigenvalue_reference():
@@ -78,8 +76,7 @@ def test_frechet_non_commuting_matches_eigenvalue_reference():
     # Reference: cov1 cov2 is similar to a PSD matrix, so its eigenvalues are
     # real and >= 0 and tr sqrt(cov1 cov2) = sum sqrt(eigenvalues).
     tr_sqrt = np.sum(np.sqrt(np.linalg.eigvals(cov1 @ cov2).real))
-    expected = (np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2)
-                - 2.0 * tr_sqrt)
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2.0 * tr_sqrt
     got = frechet_distance_from_statistics(mu1, cov1, mu2, cov2)
     assert got == pytest.approx(expected, rel=1e-8, abs=1e-8)
     # A distance is symmetric.
@@ -121,8 +118,7 @@ def test_frechet_input_validation():
     with pytest.raises(ValueError, match="NaN"):
         frechet_distance(good, bad)
     with pytest.raises(ValueError, match="inconsistent shapes"):
-        frechet_distance_from_statistics(
-            np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+        frechet_distance_from_statistics(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
     with pytest.raises(ValueError, match="at least 2 rows"):
         gaussian_statistics(good[:1])
 
@@ -135,10 +131,8 @@ def test_kid_same_distribution_near_zero_and_shift_positive():
     a = rng.normal(size=(2000, 8))
     b = rng.normal(size=(2000, 8))
     shifted = rng.normal(size=(2000, 8)) + 0.5
-    same_mean, same_std = kernel_inception_distance(
-        a, b, num_subsets=20, subset_size=500)
-    diff_mean, _ = kernel_inception_distance(
-        a, shifted, num_subsets=20, subset_size=500)
+    same_mean, same_std = kernel_inception_distance(a, b, num_subsets=20, subset_size=500)
+    diff_mean, _ = kernel_inception_distance(a, shifted, num_subsets=20, subset_size=500)
     assert abs(same_mean) < 0.05
     assert same_std >= 0.0
     assert diff_mean > 0.5
@@ -159,7 +153,7 @@ def test_kid_full_subset_equals_unbiased_mmd_by_pair_loop():
     same_x = sum(k(x[i], x[j]) for i in range(n) for j in range(n) if i != j)
     same_y = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j)
     cross = sum(k(x[i], y[j]) for i in range(n) for j in range(n))
-    expected = (same_x + same_y) / (n * (n - 1)) - 2.0 * cross / n ** 2
+    expected = (same_x + same_y) / (n * (n - 1)) - 2.0 * cross / n**2
     mean, std = kernel_inception_distance(x, y, num_subsets=1, subset_size=n)
     assert mean == pytest.approx(expected, rel=1e-10, abs=1e-12)
     assert std == 0.0
@@ -271,11 +265,9 @@ def test_laplacian_variance_matches_per_image_loop():
     kernel = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)
     expected = []
     for img in images:
-        resp = [[np.sum(kernel * img[i:i + 3, j:j + 3]) for j in range(7)]
-                for i in range(5)]
+        resp = [[np.sum(kernel * img[i : i + 3, j : j + 3]) for j in range(7)] for i in range(5)]
         expected.append(np.var(resp))
-    np.testing.assert_allclose(laplacian_variance(images), expected,
-                               rtol=1e-12)
+    np.testing.assert_allclose(laplacian_variance(images), expected, rtol=1e-12)
 
 
 def test_blurring_lowers_sharpness():
@@ -283,9 +275,10 @@ def test_blurring_lowers_sharpness():
     images = rng.uniform(size=(5, 16, 16))
     # 3x3 box blur on the interior (edges kept) via shifted sums.
     blurred = images.copy()
-    blurred[:, 1:-1, 1:-1] = sum(
-        images[:, 1 + di:15 + di, 1 + dj:15 + dj]
-        for di in (-1, 0, 1) for dj in (-1, 0, 1)) / 9.0
+    blurred[:, 1:-1, 1:-1] = (
+        sum(images[:, 1 + di : 15 + di, 1 + dj : 15 + dj] for di in (-1, 0, 1) for dj in (-1, 0, 1))
+        / 9.0
+    )
     assert np.all(laplacian_variance(blurred) < laplacian_variance(images))
     assert sharpness_ratio(blurred, images) < 0.5
 
@@ -313,10 +306,14 @@ def test_laplacian_variance_input_validation():
 # Accuracy
 # --------------------------------------------------------------------------
 def test_class_accuracy_hand_example():
-    logits = np.array([[2.0, 1.0, 0.0],   # argmax 0
-                       [0.0, 3.0, 1.0],   # argmax 1
-                       [0.5, 0.2, 0.9],   # argmax 2
-                       [1.0, 4.0, 2.0]])  # argmax 1
+    logits = np.array(
+        [
+            [2.0, 1.0, 0.0],  # argmax 0
+            [0.0, 3.0, 1.0],  # argmax 1
+            [0.5, 0.2, 0.9],  # argmax 2
+            [1.0, 4.0, 2.0],
+        ]
+    )  # argmax 1
     labels = np.array([0, 1, 0, 2])
     assert class_accuracy(logits, labels) == pytest.approx(0.5)
     assert class_accuracy(logits, np.array([0, 1, 2, 1])) == 1.0

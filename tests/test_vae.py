@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
-from vaegan_tf.models.vae import VAE, VAEConfig, build_vae
+from vaegan_tf.models.vae import VAEConfig, build_vae
 
 tfd = tfp.distributions
 TINY = VAEConfig(image_shape=(4, 4, 1), hidden_units=(8,), latent_dim=2)
@@ -39,8 +39,12 @@ def test_one_training_step_updates_weights_and_reports_finite_metrics():
     logs = model.train_step((x, tf.zeros(8, tf.int32)))
     assert set(logs) == {"loss", "reconstruction", "kl"}
     assert all(np.isfinite(float(v)) for v in logs.values())
-    np.testing.assert_allclose(float(logs["loss"]), float(logs["reconstruction"]) + float(logs["kl"]), rtol=1e-5)
-    assert any(not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
+    np.testing.assert_allclose(
+        float(logs["loss"]), float(logs["reconstruction"]) + float(logs["kl"]), rtol=1e-5
+    )
+    assert any(
+        not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights, strict=False)
+    )
 
 
 def test_samples_and_reconstructions_are_probabilities():
@@ -65,10 +69,16 @@ def test_loss_is_the_negative_elbo_of_its_distributions():
 def test_deconv_decoder_upsamples_a_quarter_sized_start_to_the_image():
     keras.utils.set_random_seed(0)
     model = build_vae(dataclasses.replace(TINY, decoder="deconv"))
-    shapes = [layer.output.shape[1:] for layer in model.decoder.layers if isinstance(layer, keras.layers.Reshape)]
+    shapes = [
+        layer.output.shape[1:]
+        for layer in model.decoder.layers
+        if isinstance(layer, keras.layers.Reshape)
+    ]
     assert shapes == [(1, 1, 128)]  # 4 // 4: Sec. 4.3's FC start at side / 4
     assert model.sample(3).shape == (3, 4, 4, 1)
-    logs = model.train_step((tf.cast(tf.random.uniform((8, 4, 4, 1)) < 0.5, tf.float32), tf.zeros(8, tf.int32)))
+    logs = model.train_step(
+        (tf.cast(tf.random.uniform((8, 4, 4, 1)) < 0.5, tf.float32), tf.zeros(8, tf.int32))
+    )
     assert all(np.isfinite(float(v)) for v in logs.values())
 
 

@@ -1,5 +1,3 @@
-import math
-
 import keras
 import numpy as np
 import pytest
@@ -19,32 +17,49 @@ def grey_images(count, seed):
 
 def test_feature_perceptual_loss_by_hand():
     real = tf.zeros((1, 2, 2, 2))
-    rebuilt = tf.constant([[[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 3.0]]]])  # squares sum to 10 over 8
-    np.testing.assert_allclose(losses.feature_perceptual_loss(real, rebuilt), [10 / (2 * 8)], rtol=1e-6)
+    rebuilt = tf.constant(
+        [[[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 3.0]]]]
+    )  # squares sum to 10 over 8
+    np.testing.assert_allclose(
+        losses.feature_perceptual_loss(real, rebuilt), [10 / (2 * 8)], rtol=1e-6
+    )
 
 
 def test_vae_gan_losses_are_equations_2_and_3():
     keras.utils.set_random_seed(0)
     model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
     x, rebuilt, generated = grey_images(2, 1), grey_images(2, 2), grey_images(2, 3)
-    prob_real = lambda images: tf.nn.softmax(model.discriminator(images)[0])[:, REAL]
+
+    def prob_real(images):
+        return tf.nn.softmax(model.discriminator(images)[0])[:, REAL]
+
     d_loss, real, prior, _ = model.discriminator_terms(x, rebuilt, generated, training=False)
-    expected = -tf.math.log(prob_real(x)) - tf.math.log(1 - prob_real(generated)) - tf.math.log(1 - prob_real(rebuilt))
+    expected = (
+        -tf.math.log(prob_real(x))
+        - tf.math.log(1 - prob_real(generated))
+        - tf.math.log(1 - prob_real(rebuilt))
+    )
     np.testing.assert_allclose(d_loss, expected, rtol=1e-5)
     np.testing.assert_allclose(real, -tf.math.log(prob_real(x)), rtol=1e-5)
     np.testing.assert_allclose(prior, -tf.math.log(1 - prob_real(generated)), rtol=1e-5)
     similarity, gan = model.generator_terms(x, rebuilt, generated, training=False)
-    np.testing.assert_allclose(gan, -tf.math.log(prob_real(generated)) - tf.math.log(prob_real(rebuilt)), rtol=1e-5)
+    np.testing.assert_allclose(
+        gan, -tf.math.log(prob_real(generated)) - tf.math.log(prob_real(rebuilt)), rtol=1e-5
+    )
     gap = model.discriminator(x)[1] - model.discriminator(rebuilt)[1]
-    np.testing.assert_allclose(similarity, tf.reduce_sum(gap ** 2, -1), rtol=1e-5)
+    np.testing.assert_allclose(similarity, tf.reduce_sum(gap**2, -1), rtol=1e-5)
     assert model.discriminator(x)[0].shape == (2, FAKE + 1)
 
 
 def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
     """Larsen et al.: the encoder follows KL + similarity only; the decoder gamma * similarity + gan."""
     keras.utils.set_random_seed(0)
-    model = build_vae_gan(VAEGANConfig(vae=VAEConfig(hidden_units=(16,), latent_dim=3, batch_norm=False),
-                                       reconstruction_weight=0.5))
+    model = build_vae_gan(
+        VAEGANConfig(
+            vae=VAEConfig(hidden_units=(16,), latent_dim=3, batch_norm=False),
+            reconstruction_weight=0.5,
+        )
+    )
     model.vae.draw_noise = lambda shape: tf.zeros(shape) + 0.3  # the same z in every pass
     x = grey_images(4, 4)
     gradients, variables, _, _ = model.generator_gradients(x)
@@ -52,33 +67,82 @@ def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
     with tf.GradientTape(persistent=True) as tape:
         kl, rebuilt, generated = model._images(x, training=True)
         similarity, gan = model.generator_terms(x, rebuilt, generated, training=True)
-        without_gan, with_gan = tf.reduce_mean(kl + similarity), tf.reduce_mean(kl + similarity + gan)
+        without_gan, with_gan = (
+            tf.reduce_mean(kl + similarity),
+            tf.reduce_mean(kl + similarity + gan),
+        )
         decoder_loss = tf.reduce_mean(0.5 * similarity + gan)
-    expected = tape.gradient(without_gan, variables[:encoder]) + tape.gradient(decoder_loss, variables[encoder:])
-    for mine, theirs in zip(gradients, expected):
+    expected = tape.gradient(without_gan, variables[:encoder]) + tape.gradient(
+        decoder_loss, variables[encoder:]
+    )
+    for mine, theirs in zip(gradients, expected, strict=False):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-7)
     leaky = tape.gradient(with_gan, variables[:encoder])
-    assert not all(np.allclose(a, b) for a, b in zip(gradients[:encoder], leaky))  # the cut matters
+    assert not all(
+        np.allclose(a, b) for a, b in zip(gradients[:encoder], leaky, strict=False)
+    )  # the cut matters
     logs = model.train_step((x, tf.zeros(4, tf.int32)))
     assert all(np.isfinite(float(v)) for v in logs.values())
 
 
-@pytest.mark.parametrize("real, prior, prior_rule, larsen, both_sure", [
-    (0.7, 0.7, (True, True), (True, True), (True, True)),  # level: both players move
-    (0.7, 0.2, (False, True), (False, True), (True, True)),  # sure of the prior samples only: D waits unless both_sure
-    (0.2, 0.7, (True, True), (False, True), (True, True)),  # sure of the real images: D waits only by Larsen's rule
-    (0.2, 0.2, (False, True), (False, True), (False, True)),  # sure of both: D waits by every rule
-    (0.7, 1.2, (True, False), (True, False), (True, False)),  # D fooled by prior samples: the decoder waits
-    (1.2, 0.7, (True, True), (True, False), (True, True)),  # unsure of real images: Larsen's decoder waits
-    (0.2, 1.2, (True, False), (True, True), (True, False)),  # Larsen's rule: both fire, both move
-])
+@pytest.mark.parametrize(
+    "real, prior, prior_rule, larsen, both_sure",
+    [
+        (0.7, 0.7, (True, True), (True, True), (True, True)),  # level: both players move
+        (
+            0.7,
+            0.2,
+            (False, True),
+            (False, True),
+            (True, True),
+        ),  # sure of the prior samples only: D waits unless both_sure
+        (
+            0.2,
+            0.7,
+            (True, True),
+            (False, True),
+            (True, True),
+        ),  # sure of the real images: D waits only by Larsen's rule
+        (
+            0.2,
+            0.2,
+            (False, True),
+            (False, True),
+            (False, True),
+        ),  # sure of both: D waits by every rule
+        (
+            0.7,
+            1.2,
+            (True, False),
+            (True, False),
+            (True, False),
+        ),  # D fooled by prior samples: the decoder waits
+        (
+            1.2,
+            0.7,
+            (True, True),
+            (True, False),
+            (True, True),
+        ),  # unsure of real images: Larsen's decoder waits
+        (
+            0.2,
+            1.2,
+            (True, False),
+            (True, True),
+            (True, False),
+        ),  # Larsen's rule: both fire, both move
+    ],
+)
 def test_vae_gan_equilibrium_skips_the_stronger_player(real, prior, prior_rule, larsen, both_sure):
     for rule, expected in (("prior", prior_rule), ("larsen", larsen), ("both_sure", both_sure)):
         model = build_vae_gan(VAEGANConfig(vae=TINY_VAE, balance=rule))
         decided = model.balance(tf.fill([4], real), tf.fill([4], prior))
         assert tuple(bool(d) for d in decided) == expected, rule
     unbalanced = build_vae_gan(VAEGANConfig(vae=TINY_VAE, equilibrium=None))
-    assert tuple(bool(d) for d in unbalanced.balance(tf.fill([4], real), tf.fill([4], prior))) == (True, True)
+    assert tuple(bool(d) for d in unbalanced.balance(tf.fill([4], real), tf.fill([4], prior))) == (
+        True,
+        True,
+    )
 
 
 def test_vae_gan_rejects_an_unknown_balance_rule():
@@ -91,12 +155,23 @@ def test_vae_gan_step_leaves_a_skipped_network_untouched():
     model = build_vae_gan(VAEGANConfig(vae=TINY_VAE))
     model.balance = lambda real, prior: (tf.constant(False), tf.constant(True))
     x = grey_images(4, 6)
-    weights = lambda network: [w.numpy().copy() for w in network.trainable_weights]
+
+    def weights(network):
+        return [w.numpy().copy() for w in network.trainable_weights]
+
     discriminator, encoder = weights(model.discriminator), weights(model.vae.encoder)
     logs = model.train_step((x, tf.zeros(4, tf.int32)))
-    assert all(np.array_equal(a, b) for a, b in zip(discriminator, weights(model.discriminator)))
-    assert not all(np.array_equal(a, b) for a, b in zip(encoder, weights(model.vae.encoder)))
-    assert int(model.discriminator_optimizer.iterations) == 0 and int(model.decoder_optimizer.iterations) == 1
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(discriminator, weights(model.discriminator), strict=False)
+    )
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(encoder, weights(model.vae.encoder), strict=False)
+    )
+    assert (
+        int(model.discriminator_optimizer.iterations) == 0
+        and int(model.decoder_optimizer.iterations) == 1
+    )
     assert float(logs["discriminator_updated"]) == 0.0 and float(logs["decoder_updated"]) == 1.0
 
 
@@ -109,12 +184,19 @@ def test_dfc_vae_reconstruction_is_the_weighted_perceptual_loss():
     x = grey_images(3, 5)
     reconstruction, kl = model.per_example_terms(x, training=False)
     rebuilt = model.likelihood(model.posterior(x, False).mean(), False).mean()
-    maps = lambda images: [keras.Model(network.inputs, network.get_layer(n).output)(images)
-                           for n in ("relu1", "relu2", "relu3")]
-    expected = 2.0 * sum(losses.feature_perceptual_loss(a, b) for a, b in zip(maps(x), maps(rebuilt)))
+
+    def maps(images):
+        return [
+            keras.Model(network.inputs, network.get_layer(n).output)(images)
+            for n in ("relu1", "relu2", "relu3")
+        ]
+
+    expected = 2.0 * sum(
+        losses.feature_perceptual_loss(a, b) for a, b in zip(maps(x), maps(rebuilt), strict=False)
+    )
     np.testing.assert_allclose(reconstruction, expected, rtol=1e-4)
     model.train_step((x, tf.zeros(3, tf.int32)))
-    for old, new in zip(before, network.weights):
+    for old, new in zip(before, network.weights, strict=False):
         np.testing.assert_array_equal(old, new.numpy())  # the pre-trained network stays fixed
 
 
@@ -124,14 +206,27 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
     from vaegan_tf.studies import vae_mnist, vae_variants
     from vaegan_tf.studies.common import RunSettings
 
-    run = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2)
+    run = RunSettings(
+        results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2
+    )
     baseline = vae_mnist.VAEStudyConfig(model=TINY_VAE, epochs=1)
     config = vae_variants.VariantConfig(
-        variant=variant, name=variant, epochs=1, run=run, baseline=baseline, perceptual_epochs=1,
-        quality_samples=60, vae_gan=VAEGANConfig(vae=VAEConfig(hidden_units=(16,), latent_dim=3, learning_rate=1e-4,
-                                                               decoder="deconv"), balance="prior"),
-        dfc_vae=DFCVAEConfig(vae=TINY_VAE))
-    metrics = vae_variants.run_variant(config, splits, evaluator=evaluate.Evaluator(evaluate.build_classifier()))
+        variant=variant,
+        name=variant,
+        epochs=1,
+        run=run,
+        baseline=baseline,
+        perceptual_epochs=1,
+        quality_samples=60,
+        vae_gan=VAEGANConfig(
+            vae=VAEConfig(hidden_units=(16,), latent_dim=3, learning_rate=1e-4, decoder="deconv"),
+            balance="prior",
+        ),
+        dfc_vae=DFCVAEConfig(vae=TINY_VAE),
+    )
+    metrics = vae_variants.run_variant(
+        config, splits, evaluator=evaluate.Evaluator(evaluate.build_classifier())
+    )
     title = vae_variants.TITLES[variant]
     # the VAE-GAN's conv decoder is not make vae's: a plain VAE with its networks joins the comparison
     same = {vae_variants.SAME_NETWORK_TITLE} if variant == "vaegan" else set()
@@ -139,17 +234,29 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
     assert set(metrics["test_reconstruction_mse"]) == {"plain VAE", title, *same}
     if same:
         assert metrics["same_network_baseline"]["decoder"] == "deconv"
-        assert f"| {vae_variants.SAME_NETWORK_TITLE} |" in (tmp_path / "results" / variant / "table.md").read_text()
+        assert (
+            f"| {vae_variants.SAME_NETWORK_TITLE} |"
+            in (tmp_path / "results" / variant / "table.md").read_text()
+        )
     assert all(0 <= m < 1 for m in metrics["test_reconstruction_mse"].values())
     out = tmp_path / "results" / variant
-    for name in ("samples.png", "reconstructions.png", "table.md", "table.csv", "README.md", "metrics.json"):
+    for name in (
+        "samples.png",
+        "reconstructions.png",
+        "table.md",
+        "table.csv",
+        "README.md",
+        "metrics.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert f"| {title} |" in (out / "table.md").read_text()
     assert ("perceptual_network" in metrics) == (variant == "dfcvae")
     readme = (out / "README.md").read_text()
     assert ("Share of steps that updated D" in readme) == (variant == "vaegan")
     # another balance rule than the default is named, with the command that reproduces it
-    assert ("rule `prior`" in readme and "make vaegan ARGS='--balance=prior'" in readme) == (variant == "vaegan")
+    assert ("rule `prior`" in readme and "make vaegan ARGS='--balance=prior'" in readme) == (
+        variant == "vaegan"
+    )
     assert "**Reading:**" in readme and f"{metrics['test_reconstruction_mse'][title]:.4f}" in readme
     assert ("against the plain VAE, same networks" in readme) == (variant == "vaegan")
 
@@ -164,9 +271,21 @@ def test_unknown_variant_is_refused():
 def test_vae_gan_balance_trains_on_two_mirrored_devices(splits, tmp_path):
     from vaegan_tf import data, training
 
-    run = training.RunConfig("vaegan_mirrored", 1, strategy="mirrored", work_root=str(tmp_path), steps_per_epoch=2,
-                             verbose=0)
-    stream = data.pipeline(splits.train, batch_size=8, preprocessing="unit", shuffle=True, drop_remainder=True)
-    outcome = training.train(run, lambda: build_vae_gan(VAEGANConfig(vae=TINY_VAE)), stream.repeat())
+    run = training.RunConfig(
+        "vaegan_mirrored",
+        1,
+        strategy="mirrored",
+        work_root=str(tmp_path),
+        steps_per_epoch=2,
+        verbose=0,
+    )
+    stream = data.pipeline(
+        splits.train, batch_size=8, preprocessing="unit", shuffle=True, drop_remainder=True
+    )
+    outcome = training.train(
+        run, lambda: build_vae_gan(VAEGANConfig(vae=TINY_VAE)), stream.repeat()
+    )
     assert outcome.strategy.num_replicas_in_sync == 2
-    assert 0 <= outcome.history["discriminator_updated"][-1] <= 1 and np.isfinite(outcome.history["gan"][-1])
+    assert 0 <= outcome.history["discriminator_updated"][-1] <= 1 and np.isfinite(
+        outcome.history["gan"][-1]
+    )

@@ -26,8 +26,9 @@ class StepTimer(keras.callbacks.Callback):
         self.ends.append(time.perf_counter())
 
 
-def pipeline_images_per_second(dataset: tf.data.Dataset, batch_size: int, steps: int = 300,
-                               warmup: int = WARMUP_STEPS) -> float:
+def pipeline_images_per_second(
+    dataset: tf.data.Dataset, batch_size: int, steps: int = 300, warmup: int = WARMUP_STEPS
+) -> float:
     """Median rate at which `dataset` yields batches, without a model."""
     iterator, stamps = iter(dataset), []
     for _ in range(warmup + steps):
@@ -36,32 +37,62 @@ def pipeline_images_per_second(dataset: tf.data.Dataset, batch_size: int, steps:
     return batch_size / float(np.median(np.diff(stamps[warmup:])))
 
 
-def training_images_per_second(model: keras.Model, dataset: tf.data.Dataset, batch_size: int,
-                               steps: int = 300, warmup: int = WARMUP_STEPS) -> float:
+def training_images_per_second(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    steps: int = 300,
+    warmup: int = WARMUP_STEPS,
+) -> float:
     """Median rate of `fit` steps once traced (the first `warmup` steps are dropped)."""
     timer = StepTimer()
-    model.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, callbacks=[timer], verbose=0, shuffle=False)
+    model.fit(
+        dataset,
+        epochs=1,
+        steps_per_epoch=warmup + steps,
+        callbacks=[timer],
+        verbose=0,
+        shuffle=False,
+    )
     return batch_size / float(np.median(np.diff(timer.ends[warmup:])))
 
 
 def write_readme(out: Path) -> Path:
     """README.md of a `make benchmark` run, from the metrics.json and environment.json in `out`."""
-    metrics, env = (records.read_json(Path(out) / f"{name}.json") for name in ("metrics", "environment"))
+    metrics, env = (
+        records.read_json(Path(out) / f"{name}.json") for name in ("metrics", "environment")
+    )
     placement = env.get("distribution") or {}
     devices = ", ".join(placement.get("devices", env.get("devices", [])))
     dirty = " (the tree had uncommitted changes)" if env.get("git_dirty_at_start") else ""
-    rows = [f"| training, {name} | {rate:,} |" for name, rate in metrics["training_images_per_second"].items()]
-    rows += [f"| input pipeline alone, {mode} | {rate:,} |"
-             for mode, rate in metrics["pipeline_images_per_second"].items()]
-    text = "\n".join([
-        "# benchmark: training and input-pipeline throughput", "",
-        f"Produced by `make benchmark` at commit `{env.get('git_commit')}`{dirty} with "
-        f"{placement.get('strategy', 'the default strategy')} over {devices}, TensorFlow "
-        f"{env.get('packages', {}).get('tensorflow')}; machine and versions in environment.json.", "",
-        f"Median images per second over {metrics['timed_steps']} steps of batch {metrics['batch_size']}, after "
-        f"{WARMUP_STEPS} warm-up steps (tracing excluded). Training is `fit` end to end, input pipeline included; the pipeline "
-        "alone is the `tf.data` stream (cache, shuffle, preprocessing, prefetch) without a model.", "",
-        "| what | images / s |", "|---|---|", *rows, "", _reading(metrics), ""])
+    rows = [
+        f"| training, {name} | {rate:,} |"
+        for name, rate in metrics["training_images_per_second"].items()
+    ]
+    rows += [
+        f"| input pipeline alone, {mode} | {rate:,} |"
+        for mode, rate in metrics["pipeline_images_per_second"].items()
+    ]
+    text = "\n".join(
+        [
+            "# benchmark: training and input-pipeline throughput",
+            "",
+            f"Produced by `make benchmark` at commit `{env.get('git_commit')}`{dirty} with "
+            f"{placement.get('strategy', 'the default strategy')} over {devices}, TensorFlow "
+            f"{env.get('packages', {}).get('tensorflow')}; machine and versions in environment.json.",
+            "",
+            f"Median images per second over {metrics['timed_steps']} steps of batch {metrics['batch_size']}, after "
+            f"{WARMUP_STEPS} warm-up steps (tracing excluded). Training is `fit` end to end, input pipeline included; the pipeline "
+            "alone is the `tf.data` stream (cache, shuffle, preprocessing, prefetch) without a model.",
+            "",
+            "| what | images / s |",
+            "|---|---|",
+            *rows,
+            "",
+            _reading(metrics),
+            "",
+        ]
+    )
     (Path(out) / "README.md").write_text(text)
     return Path(out) / "README.md"
 
@@ -71,7 +102,11 @@ def _reading(metrics: dict) -> str:
     pipeline = min(metrics["pipeline_images_per_second"].values())
     training = max(metrics["training_images_per_second"].values())
     if pipeline > 2 * training:
-        return (f"**Reading:** the slowest input pipeline feeds {pipeline / training:.0f}x as many images as the "
-                "fastest model trains on: training is bound by the model's compute, not by its input.")
-    return (f"**Reading:** the slowest input pipeline ({pipeline:,} images/s) is within a factor of two of the "
-            f"fastest model ({training:,} images/s): input may hold training back.")
+        return (
+            f"**Reading:** the slowest input pipeline feeds {pipeline / training:.0f}x as many images as the "
+            "fastest model trains on: training is bound by the model's compute, not by its input."
+        )
+    return (
+        f"**Reading:** the slowest input pipeline ({pipeline:,} images/s) is within a factor of two of the "
+        f"fastest model ({training:,} images/s): input may hold training back."
+    )

@@ -51,14 +51,16 @@ def feature_distance(features_real: tf.Tensor, features_rebuilt: tf.Tensor) -> t
 
 def class_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """CrossEntropy(D(x), y) = -log D_y(x) over the k + 1 classes of Sec. 3.2. [B] ints, [B, k+1] -> [B]."""
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=logits)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=logits
+    )
 
 
 def soft_class_cross_entropy(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """-sum_c t_c log D_c(x) for a distribution t over the first K of the discriminator's K+1 classes
     (Sec. 3.3: a cross-entropy "averaged over Q(y|x)"; one-hot t gives `class_cross_entropy`).
     [B, K], [B, K+1] -> [B]."""
-    log_probs = tf.nn.log_softmax(logits)[:, :tf.shape(targets)[-1]]
+    log_probs = tf.nn.log_softmax(logits)[:, : tf.shape(targets)[-1]]
     return -tf.reduce_sum(targets * log_probs, axis=-1)
 
 

@@ -128,9 +128,7 @@ def image_grid(images, path, *, row_labels=None, col_labels=None, title=None):
 def loss_curves(csv_path, path, *, metrics=None, title=None):
     """Plot a CSVLogger log ([epochs] per column): one subplot per metric, val_ dashed."""
     log = records.read_csv_log(csv_path)
-    available = list(
-        dict.fromkeys(name.removeprefix("val_") for name in log if name != "epoch")
-    )
+    available = list(dict.fromkeys(name.removeprefix("val_") for name in log if name != "epoch"))
     if metrics is None:
         metrics = available
     unknown = [name for name in metrics if name not in available]
@@ -144,14 +142,14 @@ def loss_curves(csv_path, path, *, metrics=None, title=None):
     path = Path(path)
     with _saved_figure(path, (4.0 * cols, 3.0 * rows)) as fig:
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
-        for ax, name in zip(axes, metrics):
+        for ax, name in zip(axes, metrics, strict=False):
             for column, style, label in ((name, "-", "train"), (f"val_{name}", "--", "val")):
                 if column in log:
                     ax.plot(log["epoch"], log[column], linestyle=style, marker=".", label=label)
             ax.set_title(name)
             ax.set_xlabel("epoch")
             ax.legend()
-        for ax in axes[len(metrics):]:
+        for ax in axes[len(metrics) :]:
             ax.set_visible(False)
         if title is not None:
             fig.suptitle(title)
@@ -166,8 +164,9 @@ def latent_scatter(codes, labels, path, *, title=None, max_points=10000, seed=0)
     labels = np.asarray(labels)
     if labels.shape != (len(codes),):
         raise ValueError(f"labels must have shape [{len(codes)}]; got {labels.shape}")
-    if labels.size and (np.any(labels != np.round(labels)) or labels.min() < 0
-                        or labels.max() >= NUM_DIGITS):
+    if labels.size and (
+        np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= NUM_DIGITS
+    ):
         raise ValueError("labels must be integer digits 0-9")
     if max_points < 1:
         raise ValueError(f"max_points must be >= 1; got {max_points}")
@@ -180,11 +179,12 @@ def latent_scatter(codes, labels, path, *, title=None, max_points=10000, seed=0)
     path = Path(path)
     with _saved_figure(path, (6.0, 5.0)) as fig:
         ax = fig.add_subplot()
-        ax.scatter(codes[order, 0], codes[order, 1], c=colours[labels[order]], s=4,
-                   linewidths=0)
+        ax.scatter(codes[order, 0], codes[order, 1], c=colours[labels[order]], s=4, linewidths=0)
         # Proxy handles so every digit is listed even if absent from the subset.
-        handles = [Line2D([], [], marker="o", linestyle="", color=colours[digit],
-                          label=str(digit)) for digit in range(NUM_DIGITS)]
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=colours[digit], label=str(digit))
+            for digit in range(NUM_DIGITS)
+        ]
         ax.legend(handles=handles, title="digit", loc="center left", bbox_to_anchor=(1, 0.5))
         ax.set_xlabel("z[0]")
         ax.set_ylabel("z[1]")

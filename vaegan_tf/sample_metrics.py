@@ -58,15 +58,13 @@ def _as_features(name, x, min_rows):
     if arr.shape[1] < 1:
         raise ValueError(f"{name} must have at least one feature column")
     if arr.shape[0] < min_rows:
-        raise ValueError(
-            f"{name} needs at least {min_rows} rows, got {arr.shape[0]}")
+        raise ValueError(f"{name} needs at least {min_rows} rows, got {arr.shape[0]}")
     return arr
 
 
 def _check_same_dim(a, b):
     if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
+        raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
 
 
 def _psd_sqrt(mat):
@@ -100,8 +98,8 @@ def frechet_distance_from_statistics(mu1, cov1, mu2, cov2):
     dim = mu1.shape[0]
     if mu2.shape != (dim,) or cov1.shape != (dim, dim) or cov2.shape != (dim, dim):
         raise ValueError(
-            "inconsistent shapes: mu1 %s, cov1 %s, mu2 %s, cov2 %s"
-            % (mu1.shape, cov1.shape, mu2.shape, cov2.shape))
+            f"inconsistent shapes: mu1 {mu1.shape}, cov1 {cov1.shape}, mu2 {mu2.shape}, cov2 {cov2.shape}"
+        )
 
     # tr sqrt(C1 C2) = tr sqrt(S C2 S) with S = C1^{1/2}: the latter matrix is
     # symmetric PSD, so eigvalsh is stable and needs no scipy.linalg.sqrtm.
@@ -140,13 +138,14 @@ def _unbiased_mmd2(x, y):
     k_yy = _polynomial_kernel(y, y)
     k_xy = _polynomial_kernel(x, y)
     off_diag = m * (m - 1)
-    return ((k_xx.sum() - np.trace(k_xx)) / off_diag
-            + (k_yy.sum() - np.trace(k_yy)) / off_diag
-            - 2.0 * k_xy.mean())
+    return (
+        (k_xx.sum() - np.trace(k_xx)) / off_diag
+        + (k_yy.sum() - np.trace(k_yy)) / off_diag
+        - 2.0 * k_xy.mean()
+    )
 
 
-def kernel_inception_distance(features_a, features_b, *, num_subsets=100,
-                              subset_size=1000, seed=0):
+def kernel_inception_distance(features_a, features_b, *, num_subsets=100, subset_size=1000, seed=0):
     """KID: mean and std (over subsets, ddof=0) of the unbiased MMD^2."""
     feats_a = _as_features("features_a", features_a, min_rows=2)
     feats_b = _as_features("features_b", features_b, min_rows=2)
@@ -187,8 +186,7 @@ def inception_score(logits, *, num_splits=10, seed=0):
     logits = _as_features("logits", logits, min_rows=1)
     num_splits = int(num_splits)
     if num_splits < 1 or num_splits > logits.shape[0]:
-        raise ValueError(
-            f"num_splits must be in [1, {logits.shape[0]}], got {num_splits}")
+        raise ValueError(f"num_splits must be in [1, {logits.shape[0]}], got {num_splits}")
     canonical = logits[np.lexsort(logits.T[::-1])]
     dealt = canonical[np.random.default_rng(seed).permutation(len(canonical))]
 
@@ -216,12 +214,16 @@ def laplacian_variance(images):
     if imgs.ndim == 4:
         imgs = imgs.mean(axis=3)
     if imgs.shape[0] < 1 or imgs.shape[1] < 3 or imgs.shape[2] < 3:
-        raise ValueError(
-            f"images need N >= 1 and H, W >= 3, got shape {imgs.shape}")
+        raise ValueError(f"images need N >= 1 and H, W >= 3, got shape {imgs.shape}")
     # Kernel [[0,1,0],[1,-4,1],[0,1,0]] as shifted slices over all images.
     centre = imgs[:, 1:-1, 1:-1]
-    lap = (imgs[:, :-2, 1:-1] + imgs[:, 2:, 1:-1]
-           + imgs[:, 1:-1, :-2] + imgs[:, 1:-1, 2:] - 4.0 * centre)
+    lap = (
+        imgs[:, :-2, 1:-1]
+        + imgs[:, 2:, 1:-1]
+        + imgs[:, 1:-1, :-2]
+        + imgs[:, 1:-1, 2:]
+        - 4.0 * centre
+    )
     return lap.reshape(lap.shape[0], -1).var(axis=1)
 
 
@@ -241,14 +243,13 @@ def class_accuracy(logits, labels):
     logits = _as_features("logits", logits, min_rows=1)
     labels = np.asarray(labels)
     if labels.shape != (logits.shape[0],):
-        raise ValueError(
-            f"labels must have shape ({logits.shape[0]},), got {labels.shape}")
+        raise ValueError(f"labels must have shape ({logits.shape[0]},), got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.min() < 0 or labels.max() >= logits.shape[1]:
         raise ValueError(
-            f"labels must lie in [0, {logits.shape[1]}), "
-            f"got range [{labels.min()}, {labels.max()}]")
+            f"labels must lie in [0, {logits.shape[1]}), got range [{labels.min()}, {labels.max()}]"
+        )
     return float(np.mean(np.argmax(logits, axis=1) == labels))
 
 
@@ -262,7 +263,7 @@ def mean_pairwise_distance(features, *, max_rows=1000, seed=0):
     if feats.shape[0] > max_rows:
         rows = np.random.default_rng(seed).choice(feats.shape[0], max_rows, replace=False)
         feats = feats[rows]
-    squared = (feats ** 2).sum(axis=1)
+    squared = (feats**2).sum(axis=1)
     gram = squared[:, None] + squared[None, :] - 2.0 * feats @ feats.T
     distances = np.sqrt(np.maximum(gram, 0.0))
     n = feats.shape[0]

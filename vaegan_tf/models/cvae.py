@@ -55,22 +55,32 @@ ARCHITECTURES = ("conv", "fc")
 class CVAEConfig:
     architecture: str = "conv"  # Sec. 4.3 (label-conditional generation); "fc": Sec. 4.4
     image_shape: tuple[int, int, int] = (28, 28, 1)  # Sec. 4.2: MNIST; SVHN is (32, 32, 3)
-    condition_dim: int = 10  # Sec. 4.3: "Input y : [10]"; Sec. 4.4.1: 392 for the left half of 28x28
+    condition_dim: int = (
+        10  # Sec. 4.3: "Input y : [10]"; Sec. 4.4.1: 392 for the left half of 28x28
+    )
     latent_dim: int = 50  # Sec. 4.3 (FC-50 heads) and Sec. 4.4
-    width_scale: float = 1.0  # Sec. 4.3: SVHN "the number of neurons at each layer increases by 8/7"
+    width_scale: float = (
+        1.0  # Sec. 4.3: SVHN "the number of neurons at each layer increases by 8/7"
+    )
     fc_hidden_units: tuple[int, ...] = (200, 200)  # Sec. 4.4: "a simple fully-connected CVAE"
     fc_activation: str = "softplus"  # Sec. 4.4 (REFERENCE-NOTES: the authors' FC CVAE)
-    batch_norm: bool = True  # Sec. 4: "added to all fully connected and convolutional layers except the output"
+    batch_norm: bool = (
+        True  # Sec. 4: "added to all fully connected and convolutional layers except the output"
+    )
     learning_rate: float = 1e-3  # Sec. 4: VAEs without GANs
     seed: int = 0
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown CVAE architecture {self.architecture!r}; choose one of {ARCHITECTURES}")
+            raise ValueError(
+                f"unknown CVAE architecture {self.architecture!r}; choose one of {ARCHITECTURES}"
+            )
         height, width, _ = self.image_shape
         if self.architecture == "conv" and (height % 4 or width % 4):
-            raise ValueError(f"the conv CVAE decoder upsamples side / 4 twice; image_shape {self.image_shape} "
-                             "needs height and width divisible by 4")
+            raise ValueError(
+                f"the conv CVAE decoder upsamples side / 4 twice; image_shape {self.image_shape} "
+                "needs height and width divisible by 4"
+            )
 
     def scaled(self, units: int) -> int:
         """A hidden layer's width times `width_scale`, rounded (at least 1)."""
@@ -94,11 +104,18 @@ def _networks(config: CVAEConfig):
         units = [s(u) for u in config.fc_hidden_units]
         features = [keras.layers.Flatten()]
         head = [*hidden_layers(units, config.fc_activation, bn), keras.layers.Dense(2 * latent)]
-        decoder = [*hidden_layers(units[::-1], config.fc_activation, bn),
-                   keras.layers.Dense(math.prod(shape)), keras.layers.Reshape(shape)]
+        decoder = [
+            *hidden_layers(units[::-1], config.fc_activation, bn),
+            keras.layers.Dense(math.prod(shape)),
+            keras.layers.Reshape(shape),
+        ]
         return features, head, decoder
-    features = [*conv_block(s(28), 2, bn), *conv_block(s(56), 2, bn), *conv_block(s(108), 2, bn),
-                keras.layers.Flatten()]
+    features = [
+        *conv_block(s(28), 2, bn),
+        *conv_block(s(56), 2, bn),
+        *conv_block(s(108), 2, bn),
+        keras.layers.Flatten(),
+    ]
     head = [keras.layers.Dense(2 * latent)]
     return features, head, deconv_decoder_layers(shape, bn, s)
 
@@ -115,8 +132,11 @@ class CVAE(GaussianLatentModel):
         self.encoder_head = keras.Sequential(head, name="encoder_head")
         self.decoder = keras.Sequential(decoder, name="decoder")
 
-    def build_for_training(self) -> "CVAE":
-        self((tf.zeros((1, *self.config.image_shape)), tf.zeros((1, self.config.condition_dim))), training=False)
+    def build_for_training(self) -> CVAE:
+        self(
+            (tf.zeros((1, *self.config.image_shape)), tf.zeros((1, self.config.condition_dim))),
+            training=False,
+        )
         return self
 
     def condition(self, y) -> tf.Tensor:
@@ -125,11 +145,15 @@ class CVAE(GaussianLatentModel):
     def posterior(self, x, y, training: bool) -> tfd.Distribution:
         h = tf.concat([self.features(x, training=training), self.condition(y)], -1)
         mean, log_variance = tf.split(self.encoder_head(h, training=training), 2, axis=-1)
-        return tfd.Independent(tfd.Normal(mean, tf.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1)
+        return tfd.Independent(
+            tfd.Normal(mean, tf.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1
+        )
 
     def likelihood(self, z, y, training: bool) -> tfd.Distribution:
         logits = self.decoder(tf.concat([z, self.condition(y)], -1), training=training)
-        return tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3)
+        return tfd.Independent(
+            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
+        )
 
     def per_example_terms(self, x, y, training: bool):
         """(-log p(x|y, z) [B], KL(Q(z|x, y) || p(z)) [B]) for one reparameterised z per example."""
@@ -140,7 +164,9 @@ class CVAE(GaussianLatentModel):
     def call(self, inputs, training=False):
         """Reconstruction means (Bernoulli probabilities) of x given y, through one posterior sample."""
         x, y = inputs
-        return self.likelihood(self.reparameterised_sample(self.posterior(x, y, training)), y, training).mean()
+        return self.likelihood(
+            self.reparameterised_sample(self.posterior(x, y, training)), y, training
+        ).mean()
 
     @property
     def num_classes(self) -> int:

@@ -23,14 +23,18 @@ class GaussianLatentModel(keras.Model):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.noise = keras.random.SeedGenerator(seed)
-        self.trackers = {name: keras.metrics.Mean(name) for name in ("loss", "reconstruction", "kl")}
+        self.trackers = {
+            name: keras.metrics.Mean(name) for name in ("loss", "reconstruction", "kl")
+        }
 
     @property
     def metrics(self):
         return list(self.trackers.values())
 
     def prior(self) -> tfd.Distribution:
-        return tfd.Independent(tfd.Normal(tf.zeros(self.latent_dim), 1.0), reinterpreted_batch_ndims=1)
+        return tfd.Independent(
+            tfd.Normal(tf.zeros(self.latent_dim), 1.0), reinterpreted_batch_ndims=1
+        )
 
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)
@@ -63,7 +67,7 @@ class GaussianLatentModel(keras.Model):
             reconstruction, kl = self.per_example_terms(*self.elbo_inputs(data), training=True)
             loss = tf.nn.compute_average_loss(losses.negative_elbo(reconstruction, kl))
         gradients = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables, strict=False))
         return self._record(reconstruction, kl)
 
     def test_step(self, data):

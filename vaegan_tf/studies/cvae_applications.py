@@ -53,16 +53,35 @@ def _with_condition(dataset: tf.data.Dataset, condition: str) -> tf.data.Dataset
     return dataset.map(lambda x, y: (x, flat_left_half(x)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def train_fc_cvae(config: ApplicationConfig, splits: data.DatasetSplits) -> training.TrainingOutcome:
+def train_fc_cvae(
+    config: ApplicationConfig, splits: data.DatasetSplits
+) -> training.TrainingOutcome:
     height, width, channels = splits.image_shape
-    condition_dim = splits.num_classes if config.condition == "label" else height * (width // 2) * channels
-    model_config = dataclasses.replace(config.model, image_shape=splits.image_shape, condition_dim=condition_dim,
-                                       seed=config.seed)
-    train_data = _with_condition(data.pipeline(splits.train, batch_size=config.batch_size, shuffle=True,
-                                               seed=config.seed, drop_remainder=True), config.condition)
-    validation = _with_condition(data.pipeline(splits.validation, batch_size=config.batch_size), config.condition)
-    run = config.run.training_run(config.name, config.epochs, config.seed,
-                                  data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
+    condition_dim = (
+        splits.num_classes if config.condition == "label" else height * (width // 2) * channels
+    )
+    model_config = dataclasses.replace(
+        config.model, image_shape=splits.image_shape, condition_dim=condition_dim, seed=config.seed
+    )
+    train_data = _with_condition(
+        data.pipeline(
+            splits.train,
+            batch_size=config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            drop_remainder=True,
+        ),
+        config.condition,
+    )
+    validation = _with_condition(
+        data.pipeline(splits.validation, batch_size=config.batch_size), config.condition
+    )
+    run = config.run.training_run(
+        config.name,
+        config.epochs,
+        config.seed,
+        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+    )
     return training.train(run, lambda: build_cvae(model_config), train_data, validation)
 
 
@@ -70,11 +89,22 @@ def completion_errors(model, splits: data.DatasetSplits) -> dict:
     """Mean squared error per right-half pixel: the CVAE's completions vs the training mean right half."""
     test = splits.test.images / 255.0
     _, truth = data.left_right_halves(test)
-    completed = np.concatenate([np.asarray(model.sample(len(test[i:i + 1000]), flat_left_half(tf.constant(test[i:i + 1000], tf.float32))))
-                                for i in range(0, len(test), 1000)])
+    completed = np.concatenate(
+        [
+            np.asarray(
+                model.sample(
+                    len(test[i : i + 1000]),
+                    flat_left_half(tf.constant(test[i : i + 1000], tf.float32)),
+                )
+            )
+            for i in range(0, len(test), 1000)
+        ]
+    )
     _, mean_right = data.left_right_halves(splits.train.images / 255.0)
-    return {"right_half_mse_cvae": float(np.mean((data.left_right_halves(completed)[1] - truth) ** 2)),
-            "right_half_mse_mean_image": float(np.mean((mean_right.mean(0) - truth) ** 2))}
+    return {
+        "right_half_mse_cvae": float(np.mean((data.left_right_halves(completed)[1] - truth) ** 2)),
+        "right_half_mse_mean_image": float(np.mean((mean_right.mean(0) - truth) ** 2)),
+    }
 
 
 def transfer_styles(model, images: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -93,11 +123,21 @@ def run_application(config: ApplicationConfig, splits: data.DatasetSplits | None
     out = config.run.results(config.name)
     draw = draw_completion if config.condition == "left_half" else draw_style_transfer
     draw(outcome.model, splits, out)
-    metrics = (completion_errors(outcome.model, splits) if config.condition == "left_half"
-               else style_transfer_accuracy(outcome.model, splits, config))
+    metrics = (
+        completion_errors(outcome.model, splits)
+        if config.condition == "left_half"
+        else style_transfer_accuracy(outcome.model, splits, config)
+    )
     metrics["validation_negative_elbo"] = float(outcome.history["val_loss"][-1])
-    record_run(out, outcome, config=config, metrics=metrics, started=started, data_source=splits.source,
-               loss_title="FC CVAE negative ELBO")
+    record_run(
+        out,
+        outcome,
+        config=config,
+        metrics=metrics,
+        started=started,
+        data_source=splits.source,
+        loss_title="FC CVAE negative ELBO",
+    )
     write_readme(out)
     return metrics
 
@@ -107,11 +147,16 @@ def draw_completion(model, splits: data.DatasetSplits, out: Path) -> Path:
     left, _ = data.left_right_halves(test)
     given = np.concatenate([left, np.zeros_like(left)], axis=2)
     condition = flat_left_half(tf.constant(np.repeat(test, 3, axis=0), tf.float32))
-    completions = np.asarray(model.sample(len(condition), condition)).reshape(10, 3, *test.shape[1:])
+    completions = np.asarray(model.sample(len(condition), condition)).reshape(
+        10, 3, *test.shape[1:]
+    )
     grid = np.concatenate([test[:, None], given[:, None], completions], axis=1)
-    return plots.image_grid(grid, out / "figure8.png",
-                            col_labels=["test image", "left half in", "completion 1", "completion 2", "completion 3"],
-                            title="Image completion from the left half (FC CVAE, z ~ N(0, I))")
+    return plots.image_grid(
+        grid,
+        out / "figure8.png",
+        col_labels=["test image", "left half in", "completion 1", "completion 2", "completion 3"],
+        title="Image completion from the left half (FC CVAE, z ~ N(0, I))",
+    )
 
 
 def draw_style_transfer(model, splits: data.DatasetSplits, out: Path) -> Path:
@@ -119,8 +164,12 @@ def draw_style_transfer(model, splits: data.DatasetSplits, out: Path) -> Path:
     images = bases.images / 255.0
     transferred = transfer_styles(model, images, bases.labels, splits.num_classes)
     grid = np.concatenate([images[:, None], transferred], axis=1)
-    return plots.image_grid(grid, out / "figure9.png", col_labels=["style"] + [str(d) for d in range(10)],
-                            title="Style transfer: the first column's style carried to every digit")
+    return plots.image_grid(
+        grid,
+        out / "figure9.png",
+        col_labels=["style"] + [str(d) for d in range(10)],
+        title="Style transfer: the first column's style carried to every digit",
+    )
 
 
 def style_transfer_accuracy(model, splits: data.DatasetSplits, config: ApplicationConfig) -> dict:
@@ -135,9 +184,12 @@ def style_transfer_accuracy(model, splits: data.DatasetSplits, config: Applicati
         predicted = evaluator.embed(flat)[1].argmax(1).reshape(len(bases), splits.num_classes)
         hits.append(predicted == np.arange(splits.num_classes))
     hits = np.concatenate(hits)
-    return {"style_transfer_accuracy": float(hits.mean()),
-            "style_transfer_accuracy_per_target": hits.mean(0).tolist(),
-            "evaluator_test_accuracy": evaluator.info["test_accuracy"], "evaluator": evaluator.fingerprint}
+    return {
+        "style_transfer_accuracy": float(hits.mean()),
+        "style_transfer_accuracy_per_target": hits.mean(0).tolist(),
+        "evaluator_test_accuracy": evaluator.info["test_accuracy"],
+        "evaluator": evaluator.fingerprint,
+    }
 
 
 def write_readme(out: Path) -> Path:
@@ -146,31 +198,53 @@ def write_readme(out: Path) -> Path:
     completion = config["condition"] == "left_half"
     figure = "figure8" if completion else "figure9"
     title = "image completion from the left half" if completion else "style transfer"
-    lines = [f"# {out.name}: {title} with the FC CVAE (Chen, Fang, Ju 2016, Figure {figure[-1]})", "",
-             records.provenance(env, f"make {figure}"), "", f"![figure]({figure}.png)", "",
-             f"Validation negative ELBO after training: {metrics['validation_negative_elbo']:.2f} nats.", ""]
+    lines = [
+        f"# {out.name}: {title} with the FC CVAE (Chen, Fang, Ju 2016, Figure {figure[-1]})",
+        "",
+        records.provenance(env, f"make {figure}"),
+        "",
+        f"![figure]({figure}.png)",
+        "",
+        f"Validation negative ELBO after training: {metrics['validation_negative_elbo']:.2f} nats.",
+        "",
+    ]
     if completion:
-        lines += ["Mean squared error per pixel of the right half, over the 10,000 test images (lower is better):", "",
-                  "| completion | right-half MSE |", "|---|---|",
-                  f"| FC CVAE, z ~ N(0, I) | {metrics['right_half_mse_cvae']:.4f} |",
-                  f"| the training images' mean right half (ignores the left half) | "
-                  f"{metrics['right_half_mse_mean_image']:.4f} |", ""]
+        lines += [
+            "Mean squared error per pixel of the right half, over the 10,000 test images (lower is better):",
+            "",
+            "| completion | right-half MSE |",
+            "|---|---|",
+            f"| FC CVAE, z ~ N(0, I) | {metrics['right_half_mse_cvae']:.4f} |",
+            f"| the training images' mean right half (ignores the left half) | "
+            f"{metrics['right_half_mse_mean_image']:.4f} |",
+            "",
+        ]
     elif isinstance(metrics["style_transfer_accuracy"], float):
-        per_target = ", ".join(f"{d}: {100 * a:.1f}%" for d, a in enumerate(metrics["style_transfer_accuracy_per_target"]))
+        per_target = ", ".join(
+            f"{d}: {100 * a:.1f}%"
+            for d, a in enumerate(metrics["style_transfer_accuracy_per_target"])
+        )
         fingerprint = f", fingerprint `{metrics['evaluator']}`" if "evaluator" in metrics else ""
-        lines += [f"Every test image's style decoded with each of the ten labels; the evaluator classifier (test "
-                  f"accuracy {metrics['evaluator_test_accuracy']:.4f}{fingerprint}) reads the asked-for digit in "
-                  f"**{100 * metrics['style_transfer_accuracy']:.2f}%** of the 100,000 transferred images.", "",
-                  f"Per target digit: {per_target}.", ""]
+        lines += [
+            f"Every test image's style decoded with each of the ten labels; the evaluator classifier (test "
+            f"accuracy {metrics['evaluator_test_accuracy']:.4f}{fingerprint}) reads the asked-for digit in "
+            f"**{100 * metrics['style_transfer_accuracy']:.2f}%** of the 100,000 transferred images.",
+            "",
+            f"Per target digit: {per_target}.",
+            "",
+        ]
     else:
         lines += [f"Style transfer accuracy: {metrics['style_transfer_accuracy']}", ""]
     model = config["model"]
-    lines += ["## Choices the paper leaves open", "",
-              f"- Network of Sec. 4.4: {model['fc_hidden_units']} {model['fc_activation']} units, z = "
-              f"{model['latent_dim']}, batch norm; {config['epochs']} epochs, Adam lr {model['learning_rate']}, "
-              f"batch {config['batch_size']} (the authors' code).",
-              "- Pixels in [0, 1] with the Bernoulli cross-entropy (Sec. 4.2); images shown are Bernoulli means.",
-              "- Completion reconstructs the whole image (the loss covers the given half too); style transfer encodes "
-              "with the posterior mean under the image's own label."]
+    lines += [
+        "## Choices the paper leaves open",
+        "",
+        f"- Network of Sec. 4.4: {model['fc_hidden_units']} {model['fc_activation']} units, z = "
+        f"{model['latent_dim']}, batch norm; {config['epochs']} epochs, Adam lr {model['learning_rate']}, "
+        f"batch {config['batch_size']} (the authors' code).",
+        "- Pixels in [0, 1] with the Bernoulli cross-entropy (Sec. 4.2); images shown are Bernoulli means.",
+        "- Completion reconstructs the whole image (the loss covers the given half too); style transfer encodes "
+        "with the posterior mean under the image's own label.",
+    ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"

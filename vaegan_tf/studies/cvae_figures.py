@@ -40,19 +40,31 @@ def model_config_for(config: Figure6Config, splits: data.DatasetSplits) -> CVAEC
     """SVHN: 32x32x3 images and every layer widened by 8/7 (Sec. 4.3)."""
     if splits.image_shape == (28, 28, 1):
         return dataclasses.replace(config.model, seed=config.seed)
-    return dataclasses.replace(config.model, image_shape=splits.image_shape, width_scale=8 / 7, seed=config.seed)
+    return dataclasses.replace(
+        config.model, image_shape=splits.image_shape, width_scale=8 / 7, seed=config.seed
+    )
 
 
 def train_cvae(config: Figure6Config, splits: data.DatasetSplits, reuse_finished: bool = False):
     """The Figure 6 CVAE, trained (or, with `reuse_finished`, loaded from a finished run of this config)."""
-    train_data = data.pipeline(splits.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                               drop_remainder=True)
+    train_data = data.pipeline(
+        splits.train,
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        drop_remainder=True,
+    )
     validation = data.pipeline(splits.validation, batch_size=config.batch_size)
-    run = config.run.training_run(config.name, config.epochs, config.seed,
-                                  data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True))
+    run = config.run.training_run(
+        config.name,
+        config.epochs,
+        config.seed,
+        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+    )
     model_config = model_config_for(config, splits)
-    return training.train(run, lambda: build_cvae(model_config), train_data, validation,
-                          reuse_finished=reuse_finished)
+    return training.train(
+        run, lambda: build_cvae(model_config), train_data, validation, reuse_finished=reuse_finished
+    )
 
 
 def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None) -> dict:
@@ -63,66 +75,110 @@ def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None)
     out = config.run.results(config.name)
     draw_figure6(outcome.model, splits.num_classes, out / "figure6.png")
     metrics = measure_conditional(outcome.model, splits, config)
-    record_run(out, outcome, config=dataclasses.replace(config, model=model_config), metrics=metrics,
-               started=started, data_source=splits.source, loss_title="CVAE negative ELBO and its terms")
+    record_run(
+        out,
+        outcome,
+        config=dataclasses.replace(config, model=model_config),
+        metrics=metrics,
+        started=started,
+        data_source=splits.source,
+        loss_title="CVAE negative ELBO and its terms",
+    )
     write_readme(out)
     return metrics
 
 
 def draw_figure6(model, num_classes: int, path: Path) -> Path:
     labels = np.repeat(np.arange(num_classes), 10)
-    images = np.asarray(model.sample(len(labels), labels)).reshape(num_classes, 10, *model.config.image_shape)
-    return plots.image_grid(images, path, row_labels=[str(d) for d in range(num_classes)],
-                            title="CVAE: ten samples of each digit (rows), z ~ N(0, I)")
+    images = np.asarray(model.sample(len(labels), labels)).reshape(
+        num_classes, 10, *model.config.image_shape
+    )
+    return plots.image_grid(
+        images,
+        path,
+        row_labels=[str(d) for d in range(num_classes)],
+        title="CVAE: ten samples of each digit (rows), z ~ N(0, I)",
+    )
 
 
 def measure_conditional(model, splits: data.DatasetSplits, config: Figure6Config) -> dict:
     test = data.pipeline(splits.test, batch_size=500)
-    metrics = {"test_negative_elbo": float(model.evaluate(test, verbose=0, return_dict=True)["loss"])}
+    metrics = {
+        "test_negative_elbo": float(model.evaluate(test, verbose=0, return_dict=True)["loss"])
+    }
     if splits.image_shape != (28, 28, 1):
         return {**metrics, "sample_quality": "skipped: the evaluator is an MNIST classifier"}
     evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
     if isinstance(evaluator, str):
         return {**metrics, "sample_quality": evaluator}
     labels = np.repeat(np.arange(splits.num_classes), config.samples_per_class)
-    samples = np.concatenate([np.asarray(model.sample(len(labels[i:i + 1000]), labels[i:i + 1000])) for i in range(0, len(labels), 1000)])
-    reference = splits.test.images[:len(samples)] / 255.0
+    samples = np.concatenate(
+        [
+            np.asarray(model.sample(len(labels[i : i + 1000]), labels[i : i + 1000]))
+            for i in range(0, len(labels), 1000)
+        ]
+    )
+    reference = splits.test.images[: len(samples)] / 255.0
     quality = evaluate.sample_quality(evaluator, samples, reference, labels, seed=config.seed)
     predicted = evaluator.embed(samples)[1].argmax(1)
-    quality["conditional_accuracy_per_digit"] = [float((predicted[labels == d] == d).mean())
-                                                 for d in range(splits.num_classes)]
+    quality["conditional_accuracy_per_digit"] = [
+        float((predicted[labels == d] == d).mean()) for d in range(splits.num_classes)
+    ]
     metrics["sample_quality"] = quality
-    metrics["real_vs_real"] = evaluate.real_baseline(evaluator, splits, len(samples), seed=config.seed)
+    metrics["real_vs_real"] = evaluate.real_baseline(
+        evaluator, splits, len(samples), seed=config.seed
+    )
     return metrics
 
 
 def _quality_row(name, scores):
     accuracy = scores.get("conditional_accuracy")
-    return (f"| {name} | {'' if accuracy is None else f'{100 * accuracy:.2f}%'} | {scores['frechet_distance']:.3f} "
-            f"| {scores['kid']:.4f} | {scores['sharpness_ratio']:.3f} |")
+    return (
+        f"| {name} | {'' if accuracy is None else f'{100 * accuracy:.2f}%'} | {scores['frechet_distance']:.3f} "
+        f"| {scores['kid']:.4f} | {scores['sharpness_ratio']:.3f} |"
+    )
 
 
 def write_readme(out: Path) -> Path:
     """results/figure6/README.md from the metrics, config and environment the run wrote."""
     metrics, config, env = records.read_run(out)
-    lines = [f"# {out.name}: CVAE samples of each digit (Chen, Fang, Ju 2016, Figure 6)", "",
-             records.provenance(env, "make figure6"), "", "![figure](figure6.png)", "",
-             f"Held-out negative ELBO on the test images (pixels in [0, 1]): {metrics['test_negative_elbo']:.2f} nats.", ""]
+    lines = [
+        f"# {out.name}: CVAE samples of each digit (Chen, Fang, Ju 2016, Figure 6)",
+        "",
+        records.provenance(env, "make figure6"),
+        "",
+        "![figure](figure6.png)",
+        "",
+        f"Held-out negative ELBO on the test images (pixels in [0, 1]): {metrics['test_negative_elbo']:.2f} nats.",
+        "",
+    ]
     quality = metrics.get("sample_quality")
     if isinstance(quality, dict):
-        per_digit = ", ".join(f"{d}: {100 * a:.1f}%" for d, a in enumerate(quality["conditional_accuracy_per_digit"]))
-        lines += [f"{quality['count']} class-conditional samples ({quality['count'] // 10} per digit) scored by the "
-                  "evaluator classifier against the test images:", "",
-                  "| images | conditional accuracy | Frechet distance | KID | sharpness ratio |", "|---|---|---|---|---|",
-                  _quality_row("CVAE samples", quality), _quality_row("real training images", metrics["real_vs_real"]),
-                  "", f"Conditional accuracy per digit: {per_digit}.", ""]
+        per_digit = ", ".join(
+            f"{d}: {100 * a:.1f}%" for d, a in enumerate(quality["conditional_accuracy_per_digit"])
+        )
+        lines += [
+            f"{quality['count']} class-conditional samples ({quality['count'] // 10} per digit) scored by the "
+            "evaluator classifier against the test images:",
+            "",
+            "| images | conditional accuracy | Frechet distance | KID | sharpness ratio |",
+            "|---|---|---|---|---|",
+            _quality_row("CVAE samples", quality),
+            _quality_row("real training images", metrics["real_vs_real"]),
+            "",
+            f"Conditional accuracy per digit: {per_digit}.",
+            "",
+        ]
     else:
         lines += [f"Sample quality: {quality}", ""]
     model = config["model"]
-    lines += ["## Choices the paper leaves open", "",
-              f"- Epochs: {config['epochs']}; batch {config['batch_size']}, Adam lr {model['learning_rate']} (Sec. 4).",
-              "- Networks as Sec. 4.3; the decoder's output layer, where y joins the encoder and the prior p(z|y) = "
-              "N(0, I) are read as vaegan_tf/models/cvae.py explains.",
-              "- Pixels in [0, 1] with the Bernoulli cross-entropy (Sec. 4.2); the samples shown are Bernoulli means."]
+    lines += [
+        "## Choices the paper leaves open",
+        "",
+        f"- Epochs: {config['epochs']}; batch {config['batch_size']}, Adam lr {model['learning_rate']} (Sec. 4).",
+        "- Networks as Sec. 4.3; the decoder's output layer, where y joins the encoder and the prior p(z|y) = "
+        "N(0, I) are read as vaegan_tf/models/cvae.py explains.",
+        "- Pixels in [0, 1] with the Bernoulli cross-entropy (Sec. 4.2); the samples shown are Bernoulli means.",
+    ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"

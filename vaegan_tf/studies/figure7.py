@@ -46,7 +46,9 @@ def results_name(preset: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class Figure7Config:
     name: str = "figure7"
-    cvae: cvae_figures.Figure6Config = cvae_figures.Figure6Config()  # the model CVAE-GAN is compared with
+    cvae: cvae_figures.Figure6Config = (
+        cvae_figures.Figure6Config()
+    )  # the model CVAE-GAN is compared with
     preset: str = DEFAULT_PRESET  # the reading that draws the paper's Figure 7 (module docstring)
     epochs: int = 5  # the low end of the authors' 5-20 (REFERENCE-NOTES.md): a CVAE-GAN step costs ~5 CVAE steps
     batch_size: int = 100  # Sec. 4
@@ -57,27 +59,47 @@ class Figure7Config:
 
     def __post_init__(self):
         if self.preset not in PRESETS:
-            raise ValueError(f"unknown CVAE-GAN preset {self.preset!r}; choose one of {sorted(PRESETS)}")
+            raise ValueError(
+                f"unknown CVAE-GAN preset {self.preset!r}; choose one of {sorted(PRESETS)}"
+            )
 
     @property
     def model(self) -> cvae_gan.CVAEGANConfig:
         preset = PRESETS[self.preset]
-        return dataclasses.replace(preset, cvae=dataclasses.replace(self.cvae.model, learning_rate=preset.learning_rate,
-                                                                    seed=self.seed))
+        return dataclasses.replace(
+            preset,
+            cvae=dataclasses.replace(
+                self.cvae.model, learning_rate=preset.learning_rate, seed=self.seed
+            ),
+        )
 
 
 def train_cvae_gan(config: Figure7Config, splits: data.DatasetSplits) -> training.TrainingOutcome:
-    train_data = data.pipeline(splits.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                               drop_remainder=True)
+    train_data = data.pipeline(
+        splits.train,
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        drop_remainder=True,
+    )
     validation = data.pipeline(splits.validation, batch_size=config.batch_size)
-    run = config.run.training_run(config.name, config.epochs, config.seed,
-                                  data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-                                  model_config=config.model)
-    return training.train(run, lambda: cvae_gan.build_cvae_gan(config.model), train_data, validation)
+    run = config.run.training_run(
+        config.name,
+        config.epochs,
+        config.seed,
+        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+        model_config=config.model,
+    )
+    return training.train(
+        run, lambda: cvae_gan.build_cvae_gan(config.model), train_data, validation
+    )
 
 
-def run_figure7(config: Figure7Config, splits: data.DatasetSplits | None = None,
-                evaluator: evaluate.Evaluator | None = None) -> dict:
+def run_figure7(
+    config: Figure7Config,
+    splits: data.DatasetSplits | None = None,
+    evaluator: evaluate.Evaluator | None = None,
+) -> dict:
     started = time.perf_counter()
     splits = splits or config.run.load("mnist")
     cvae = cvae_figures.train_cvae(config.cvae, splits, reuse_finished=True)
@@ -85,15 +107,28 @@ def run_figure7(config: Figure7Config, splits: data.DatasetSplits | None = None,
     models = {"CVAE": cvae.model, "CVAE-GAN": gan.model.cvae}
     out = config.run.results(config.name)
     draw(models, splits.num_classes, out, seed=config.seed)
-    metrics = {"cvae_training": {"epochs": cvae.epochs_trained, "wall_seconds": round(cvae.wall_seconds, 1),
-                                 "loaded_from_finished_run": cvae.reused_finished,
-                                 "trained_at_commit": cvae.resumed_from_commit},
-               "test_reconstruction_mse": {name: evaluate.reconstruction_mse(model, splits.test, conditional=True)
-                                           for name, model in models.items()}}
+    metrics = {
+        "cvae_training": {
+            "epochs": cvae.epochs_trained,
+            "wall_seconds": round(cvae.wall_seconds, 1),
+            "loaded_from_finished_run": cvae.reused_finished,
+            "trained_at_commit": cvae.resumed_from_commit,
+        },
+        "test_reconstruction_mse": {
+            name: evaluate.reconstruction_mse(model, splits.test, conditional=True)
+            for name, model in models.items()
+        },
+    }
     metrics.update(measure(models, splits, config, evaluator))
-    record_run(out, gan, config={**dataclasses.asdict(config), "model": config.model}, metrics=metrics,
-               started=started, data_source=splits.source,
-               loss_title="CVAE-GAN losses (generator, discriminator and terms)")
+    record_run(
+        out,
+        gan,
+        config={**dataclasses.asdict(config), "model": config.model},
+        metrics=metrics,
+        started=started,
+        data_source=splits.source,
+        loss_title="CVAE-GAN losses (generator, discriminator and terms)",
+    )
     figure7_report.write_readme(out)
     return metrics
 
@@ -101,18 +136,34 @@ def run_figure7(config: Figure7Config, splits: data.DatasetSplits | None = None,
 def draw(models: dict, num_classes: int, out: Path, seed: int) -> None:
     labels = np.repeat(np.arange(num_classes), 10)
     z = evaluate.shared_codes(len(labels), next(iter(models.values())).latent_dim, seed)
-    grids = {name: evaluate.decode_in_chunks(model, z, labels).reshape(num_classes, 10, *model.config.image_shape)
-             for name, model in models.items()}
+    grids = {
+        name: evaluate.decode_in_chunks(model, z, labels).reshape(
+            num_classes, 10, *model.config.image_shape
+        )
+        for name, model in models.items()
+    }
     digits = [str(d) for d in range(num_classes)]
-    plots.image_grid(grids["CVAE-GAN"], out / "figure7.png", row_labels=digits,
-                     title="CVAE-GAN: ten samples of each digit (rows), z ~ N(0, I)")
+    plots.image_grid(
+        grids["CVAE-GAN"],
+        out / "figure7.png",
+        row_labels=digits,
+        title="CVAE-GAN: ten samples of each digit (rows), z ~ N(0, I)",
+    )
     blank = np.ones_like(grids["CVAE"][:, :1])
-    plots.image_grid(np.concatenate([grids["CVAE"], blank, grids["CVAE-GAN"]], axis=1), out / "side_by_side.png",
-                     row_labels=digits, title="Same z and y: CVAE (left) and CVAE-GAN (right)")
+    plots.image_grid(
+        np.concatenate([grids["CVAE"], blank, grids["CVAE-GAN"]], axis=1),
+        out / "side_by_side.png",
+        row_labels=digits,
+        title="Same z and y: CVAE (left) and CVAE-GAN (right)",
+    )
 
 
-def measure(models: dict, splits: data.DatasetSplits, config: Figure7Config,
-            evaluator: evaluate.Evaluator | None = None) -> dict:
+def measure(
+    models: dict,
+    splits: data.DatasetSplits,
+    config: Figure7Config,
+    evaluator: evaluate.Evaluator | None = None,
+) -> dict:
     """Sample quality of each model from the same codes and labels, and of real training images, against
     the test set, overall and per digit."""
     if evaluator is None:
@@ -120,5 +171,14 @@ def measure(models: dict, splits: data.DatasetSplits, config: Figure7Config,
         if isinstance(evaluator, str):
             return {"sample_quality": evaluator}
     count = config.samples_per_class * splits.num_classes
-    return {"sample_quality": evaluate.measure_samples(evaluator, models, splits, count=count, seed=config.seed,
-                                                       conditional=True, per_class=True)}
+    return {
+        "sample_quality": evaluate.measure_samples(
+            evaluator,
+            models,
+            splits,
+            count=count,
+            seed=config.seed,
+            conditional=True,
+            per_class=True,
+        )
+    }

@@ -24,7 +24,9 @@ from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.studies.common import RunSettings, record_run
 
-REFERENCE_NLL = 86.76  # Burda et al. 2015, Table 1: VAE, one stochastic layer of 50 units, k = 1 training
+REFERENCE_NLL = (
+    86.76  # Burda et al. 2015, Table 1: VAE, one stochastic layer of 50 units, k = 1 training
+)
 TEST_BINARIZATION_SEED = 2016
 
 
@@ -45,16 +47,35 @@ class VAEStudyConfig:
 
 def train_vae(config: VAEStudyConfig, splits: data.DatasetSplits, reuse_finished: bool = False):
     """The plain VAE, trained (or, with `reuse_finished`, loaded from a finished run of this config)."""
-    train_data = data.pipeline(splits.train, batch_size=config.batch_size, preprocessing="dynamic_binarize",
-                               shuffle=True, seed=config.seed, drop_remainder=True)
-    validation = data.pipeline(splits.validation, batch_size=config.batch_size,
-                               preprocessing="dynamic_binarize", seed=config.seed + 1)
+    train_data = data.pipeline(
+        splits.train,
+        batch_size=config.batch_size,
+        preprocessing="dynamic_binarize",
+        shuffle=True,
+        seed=config.seed,
+        drop_remainder=True,
+    )
+    validation = data.pipeline(
+        splits.validation,
+        batch_size=config.batch_size,
+        preprocessing="dynamic_binarize",
+        seed=config.seed + 1,
+    )
     model_config = dataclasses.replace(config.model, seed=config.seed)
-    run_config = config.run.training_run(config.name, config.epochs, config.seed,
-                                         data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-                                         model_config=model_config)
-    return training.train(run_config, lambda: build_vae(model_config), train_data, validation,
-                          reuse_finished=reuse_finished)
+    run_config = config.run.training_run(
+        config.name,
+        config.epochs,
+        config.seed,
+        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+        model_config=model_config,
+    )
+    return training.train(
+        run_config,
+        lambda: build_vae(model_config),
+        train_data,
+        validation,
+        reuse_finished=reuse_finished,
+    )
 
 
 def run(config: VAEStudyConfig) -> dict:
@@ -65,14 +86,25 @@ def run(config: VAEStudyConfig) -> dict:
     out = config.run.results(config.name)
     metrics = measure(outcome.model, splits, config)
     draw(outcome.model, splits, out)
-    record_run(out, outcome, config=config, metrics=metrics, started=started, data_source=splits.source,
-               loss_title="VAE negative ELBO and its terms")
+    record_run(
+        out,
+        outcome,
+        config=config,
+        metrics=metrics,
+        started=started,
+        data_source=splits.source,
+        loss_title="VAE negative ELBO and its terms",
+    )
     write_readme(out)
     return metrics
 
 
 def measure(model, splits: data.DatasetSplits, config: VAEStudyConfig) -> dict:
-    test = splits.test if config.test_images is None else splits.test.subset(np.arange(config.test_images))
+    test = (
+        splits.test
+        if config.test_images is None
+        else splits.test.subset(np.arange(config.test_images))
+    )
     bits = evaluate.binarized(test, TEST_BINARIZATION_SEED)
     metrics = {
         "test_images": len(test),
@@ -85,52 +117,81 @@ def measure(model, splits: data.DatasetSplits, config: VAEStudyConfig) -> dict:
     if isinstance(evaluator, str):
         return {**metrics, "sample_quality": evaluator}
     samples = np.asarray(model.sample(config.quality_samples))
-    reference = splits.test.images[:config.quality_samples] / 255.0
-    metrics["sample_quality"] = evaluate.sample_quality(evaluator, samples, reference, seed=config.seed)
-    metrics["real_vs_real"] = evaluate.real_baseline(evaluator, splits, config.quality_samples, seed=config.seed)
+    reference = splits.test.images[: config.quality_samples] / 255.0
+    metrics["sample_quality"] = evaluate.sample_quality(
+        evaluator, samples, reference, seed=config.seed
+    )
+    metrics["real_vs_real"] = evaluate.real_baseline(
+        evaluator, splits, config.quality_samples, seed=config.seed
+    )
     metrics["evaluator_test_accuracy"] = evaluator.info["test_accuracy"]
     return metrics
 
 
 def draw(model, splits: data.DatasetSplits, out: Path) -> None:
     samples = np.asarray(model.sample(100)).reshape(10, 10, 28, 28)
-    plots.image_grid(samples, out / "samples.png", title="VAE samples: Bernoulli means, z ~ N(0, I)")
+    plots.image_grid(
+        samples, out / "samples.png", title="VAE samples: Bernoulli means, z ~ N(0, I)"
+    )
     real = splits.test.images[:40] / 255.0
-    rebuilt = np.asarray(model(evaluate.binarized(splits.test.subset(np.arange(40)), TEST_BINARIZATION_SEED),
-                               training=False))
-    pairs = np.stack([real.reshape(4, 10, 28, 28), rebuilt.reshape(4, 10, 28, 28)], axis=1).reshape(8, 10, 28, 28)
-    plots.image_grid(pairs, out / "reconstructions.png", row_labels=["test", "reconstruction"] * 4,
-                     title="Test images and their reconstructions")
+    rebuilt = np.asarray(
+        model(
+            evaluate.binarized(splits.test.subset(np.arange(40)), TEST_BINARIZATION_SEED),
+            training=False,
+        )
+    )
+    pairs = np.stack([real.reshape(4, 10, 28, 28), rebuilt.reshape(4, 10, 28, 28)], axis=1).reshape(
+        8, 10, 28, 28
+    )
+    plots.image_grid(
+        pairs,
+        out / "reconstructions.png",
+        row_labels=["test", "reconstruction"] * 4,
+        title="Test images and their reconstructions",
+    )
 
 
 def _row(name, scores):
-    return (f"| {name} | {scores['frechet_distance']:.3f} | {scores['kid']:.4f} | {scores['inception_score']:.2f} "
-            f"| {scores['sharpness_ratio']:.3f} |")
+    return (
+        f"| {name} | {scores['frechet_distance']:.3f} | {scores['kid']:.4f} | {scores['inception_score']:.2f} "
+        f"| {scores['sharpness_ratio']:.3f} |"
+    )
 
 
 def write_readme(out: Path) -> Path:
     """results/<name>/README.md, rendered from the metrics, config and environment the run wrote."""
     metrics, config, env = records.read_run(out)
     lines = [
-        f"# {out.name}: the plain VAE of Chen, Fang, Ju (2016) Sec. 2.1 on binarized MNIST", "",
-        records.provenance(env, config.get("command", "make vae")), "",
-        "| measure | value |", "|---|---|",
+        f"# {out.name}: the plain VAE of Chen, Fang, Ju (2016) Sec. 2.1 on binarized MNIST",
+        "",
+        records.provenance(env, config.get("command", "make vae")),
+        "",
+        "| measure | value |",
+        "|---|---|",
         f"| test negative ELBO (nats) | {metrics['test_negative_elbo']:.2f} |",
         f"| test NLL, importance-weighted, k = {metrics['importance_samples']} (nats) | {metrics['test_nll']:.2f} |",
-        f"| reference NLL, Burda et al. 2015 VAE (nats) | {metrics['reference_nll_burda_2015']:.2f} |", "",
+        f"| reference NLL, Burda et al. 2015 VAE (nats) | {metrics['reference_nll_burda_2015']:.2f} |",
+        "",
     ]
     if isinstance(metrics.get("sample_quality"), dict):
-        lines += [f"Sample quality of {metrics['sample_quality']['count']} samples against the test images, "
-                  f"features of the evaluator classifier (test accuracy {metrics['evaluator_test_accuracy']:.4f}); "
-                  "lower FD / KID is better, real data is the floor:", "",
-                  "| images | Frechet distance | KID | Inception-score analogue | sharpness ratio |",
-                  "|---|---|---|---|---|", _row("VAE samples", metrics["sample_quality"]),
-                  _row("real training images", metrics["real_vs_real"]), ""]
+        lines += [
+            f"Sample quality of {metrics['sample_quality']['count']} samples against the test images, "
+            f"features of the evaluator classifier (test accuracy {metrics['evaluator_test_accuracy']:.4f}); "
+            "lower FD / KID is better, real data is the floor:",
+            "",
+            "| images | Frechet distance | KID | Inception-score analogue | sharpness ratio |",
+            "|---|---|---|---|---|",
+            _row("VAE samples", metrics["sample_quality"]),
+            _row("real training images", metrics["real_vs_real"]),
+            "",
+        ]
     model = config["model"]
     lines += [
         "Figures: `samples.png` (Bernoulli means for z ~ N(0, I)), `reconstructions.png` (test images and their "
-        "reconstructions), `loss_curves.png` (from `training_log.csv`).", "",
-        "## Choices the paper leaves open", "",
+        "reconstructions), `loss_curves.png` (from `training_log.csv`).",
+        "",
+        "## Choices the paper leaves open",
+        "",
         f"- Network: {model['hidden_units']} {model['activation']} units, z = {model['latent_dim']}, batch norm "
         f"{'on' if model['batch_norm'] else 'off'} (Sec. 4.4's fully connected net and Sec. 4's training details); "
         f"Adam lr {model['learning_rate']}, batch {config['batch_size']}.",

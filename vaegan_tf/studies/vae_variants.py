@@ -62,24 +62,46 @@ class VariantConfig:
 
 
 def _grey_stream(config: VariantConfig, split: data.Split, shuffle: bool):
-    return data.pipeline(split, batch_size=config.batch_size, shuffle=shuffle, seed=config.seed,
-                         drop_remainder=shuffle)
+    return data.pipeline(
+        split,
+        batch_size=config.batch_size,
+        shuffle=shuffle,
+        seed=config.seed,
+        drop_remainder=shuffle,
+    )
 
 
-def _run(config: VariantConfig, name: str, epochs: int, splits: data.DatasetSplits, model) -> training.RunConfig:
-    return config.run.training_run(name, epochs, config.seed,
-                                   data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-                                   model_config=model)
+def _run(
+    config: VariantConfig, name: str, epochs: int, splits: data.DatasetSplits, model
+) -> training.RunConfig:
+    return config.run.training_run(
+        name,
+        epochs,
+        config.seed,
+        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+        model_config=model,
+    )
 
 
 def pretrain_perceptual_network(config: VariantConfig, splits: data.DatasetSplits):
     """The DFC-VAE's fixed network: a digit classifier of its own, trained on the training images alone."""
-    run = _run(config, f"{config.name}_perceptual_network", config.perceptual_epochs, splits,
-               {"perceptual_network": splits.image_shape})
-    outcome = training.train(run, lambda: build_perceptual_network(splits.image_shape, splits.num_classes),
-                             _grey_stream(config, splits.train, True), _grey_stream(config, splits.validation, False),
-                             reuse_finished=True)
-    test = outcome.model.evaluate(data.pipeline(splits.test, batch_size=500), verbose=0, return_dict=True)
+    run = _run(
+        config,
+        f"{config.name}_perceptual_network",
+        config.perceptual_epochs,
+        splits,
+        {"perceptual_network": splits.image_shape},
+    )
+    outcome = training.train(
+        run,
+        lambda: build_perceptual_network(splits.image_shape, splits.num_classes),
+        _grey_stream(config, splits.train, True),
+        _grey_stream(config, splits.validation, False),
+        reuse_finished=True,
+    )
+    test = outcome.model.evaluate(
+        data.pipeline(splits.test, batch_size=500), verbose=0, return_dict=True
+    )
     return outcome, float(test["accuracy"])
 
 
@@ -96,20 +118,34 @@ def train_same_network_baseline(config: VariantConfig, splits: data.DatasetSplit
     if networks.decoder == config.baseline.model.decoder:
         return None
     model_config = dataclasses.replace(networks, learning_rate=config.baseline.model.learning_rate)
-    run = _run(config, f"{config.name}_plain_{networks.decoder}_vae", config.epochs, splits, model_config)
-    return training.train(run, lambda: build_vae(model_config), _grey_stream(config, splits.train, True),
-                          _grey_stream(config, splits.validation, False), reuse_finished=True)
+    run = _run(
+        config, f"{config.name}_plain_{networks.decoder}_vae", config.epochs, splits, model_config
+    )
+    return training.train(
+        run,
+        lambda: build_vae(model_config),
+        _grey_stream(config, splits.train, True),
+        _grey_stream(config, splits.validation, False),
+        reuse_finished=True,
+    )
 
 
-def train_variant(config: VariantConfig, splits: data.DatasetSplits) -> tuple[training.TrainingOutcome, dict]:
+def train_variant(
+    config: VariantConfig, splits: data.DatasetSplits
+) -> tuple[training.TrainingOutcome, dict]:
     extra = {}
     if config.variant == "vaegan":
         model_config = dataclasses.replace(config.vae_gan, vae=variant_vae_config(config))
-        build = lambda: build_vae_gan(model_config)
+
+        def build():
+            return build_vae_gan(model_config)
     else:
         network, accuracy = pretrain_perceptual_network(config, splits)
-        extra["perceptual_network"] = {"epochs": network.epochs_trained, "test_accuracy": accuracy,
-                                       "wall_seconds": round(network.wall_seconds, 1)}
+        extra["perceptual_network"] = {
+            "epochs": network.epochs_trained,
+            "test_accuracy": accuracy,
+            "wall_seconds": round(network.wall_seconds, 1),
+        }
         weights = network.model.get_weights()
         model_config = dataclasses.replace(config.dfc_vae, vae=variant_vae_config(config))
 
@@ -117,39 +153,66 @@ def train_variant(config: VariantConfig, splits: data.DatasetSplits) -> tuple[tr
             fixed = build_perceptual_network(splits.image_shape, splits.num_classes)
             fixed.set_weights(weights)
             return build_dfc_vae(model_config, fixed)
-    outcome = training.train(_run(config, config.name, config.epochs, splits, model_config), build,
-                             _grey_stream(config, splits.train, True), _grey_stream(config, splits.validation, False))
+
+    outcome = training.train(
+        _run(config, config.name, config.epochs, splits, model_config),
+        build,
+        _grey_stream(config, splits.train, True),
+        _grey_stream(config, splits.validation, False),
+    )
     return outcome, extra
 
 
-def run_variant(config: VariantConfig, splits: data.DatasetSplits | None = None,
-                evaluator: evaluate.Evaluator | None = None) -> dict:
+def run_variant(
+    config: VariantConfig,
+    splits: data.DatasetSplits | None = None,
+    evaluator: evaluate.Evaluator | None = None,
+) -> dict:
     started = time.perf_counter()
     splits = splits or config.run.load("mnist")
     # the variant first: it is the experiment, and an interrupted run shows its training log soonest
     outcome, extra = train_variant(config, splits)
-    baseline = vae_mnist.train_vae(dataclasses.replace(config.baseline, run=config.run, seed=config.seed), splits,
-                                   reuse_finished=True)
+    baseline = vae_mnist.train_vae(
+        dataclasses.replace(config.baseline, run=config.run, seed=config.seed),
+        splits,
+        reuse_finished=True,
+    )
     same_networks = train_same_network_baseline(config, splits)
     variant = outcome.model.vae if config.variant == "vaegan" else outcome.model
     models = {"plain VAE": baseline.model}
     if same_networks is not None:
         models[SAME_NETWORK_TITLE] = same_networks.model
-        extra["same_network_baseline"] = {"epochs": same_networks.epochs_trained,
-                                          "wall_seconds": round(same_networks.wall_seconds, 1),
-                                          "decoder": variant_vae_config(config).decoder}
+        extra["same_network_baseline"] = {
+            "epochs": same_networks.epochs_trained,
+            "wall_seconds": round(same_networks.wall_seconds, 1),
+            "decoder": variant_vae_config(config).decoder,
+        }
     models[TITLES[config.variant]] = variant
     out = config.run.results(config.name)
     draw(models, splits, out, config.seed)
-    metrics = {**extra, "baseline_training": {"epochs": baseline.epochs_trained,
-                                              "wall_seconds": round(baseline.wall_seconds, 1),
-                                              "loaded_from_finished_run": baseline.reused_finished,
-                                              "trained_at_commit": baseline.resumed_from_commit},
-               "test_reconstruction_mse": {name: evaluate.reconstruction_mse(model, splits.test, conditional=False)
-                                           for name, model in models.items()}}
+    metrics = {
+        **extra,
+        "baseline_training": {
+            "epochs": baseline.epochs_trained,
+            "wall_seconds": round(baseline.wall_seconds, 1),
+            "loaded_from_finished_run": baseline.reused_finished,
+            "trained_at_commit": baseline.resumed_from_commit,
+        },
+        "test_reconstruction_mse": {
+            name: evaluate.reconstruction_mse(model, splits.test, conditional=False)
+            for name, model in models.items()
+        },
+    }
     metrics.update(measure(models, splits, config, evaluator))
-    record_run(out, outcome, config=config, metrics=metrics, started=started, data_source=splits.source,
-               loss_title=f"{TITLES[config.variant]} losses")
+    record_run(
+        out,
+        outcome,
+        config=config,
+        metrics=metrics,
+        started=started,
+        data_source=splits.source,
+        loss_title=f"{TITLES[config.variant]} losses",
+    )
     vae_variants_report.write_readme(out)
     return metrics
 
@@ -157,25 +220,41 @@ def run_variant(config: VariantConfig, splits: data.DatasetSplits | None = None,
 def draw(models: dict, splits: data.DatasetSplits, out: Path, seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     z = evaluate.shared_codes(100, models["plain VAE"].latent_dim, seed)
-    grids = [evaluate.decode_in_chunks(model, z).reshape(10, 10, 28, 28) for model in models.values()]
+    grids = [
+        evaluate.decode_in_chunks(model, z).reshape(10, 10, 28, 28) for model in models.values()
+    ]
     blank = np.ones_like(grids[0][:, :1])
     names = list(models)
     panels = [part for grid in grids for part in (grid, blank)][:-1]
-    plots.image_grid(np.concatenate(panels, axis=1), out / "samples.png",
-                     title="Same z ~ N(0, I), left to right: " + ", ".join(names))
+    plots.image_grid(
+        np.concatenate(panels, axis=1),
+        out / "samples.png",
+        title="Same z ~ N(0, I), left to right: " + ", ".join(names),
+    )
     real = splits.test.images[:10] / 255.0
     rows = [real.reshape(10, 28, 28)]
     for model in models.values():
         rows.append(np.asarray(model.reconstruct(real.astype(np.float32))).reshape(10, 28, 28))
-    plots.image_grid(np.stack(rows), out / "reconstructions.png", row_labels=["test", *names],
-                     title="Test images and their reconstructions through the posterior mean")
+    plots.image_grid(
+        np.stack(rows),
+        out / "reconstructions.png",
+        row_labels=["test", *names],
+        title="Test images and their reconstructions through the posterior mean",
+    )
 
 
-def measure(models: dict, splits: data.DatasetSplits, config: VariantConfig,
-            evaluator: evaluate.Evaluator | None = None) -> dict:
+def measure(
+    models: dict,
+    splits: data.DatasetSplits,
+    config: VariantConfig,
+    evaluator: evaluate.Evaluator | None = None,
+) -> dict:
     if evaluator is None:
         evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
         if isinstance(evaluator, str):
             return {"sample_quality": evaluator}
-    return {"sample_quality": evaluate.measure_samples(evaluator, models, splits, count=config.quality_samples,
-                                                       seed=config.seed)}
+    return {
+        "sample_quality": evaluate.measure_samples(
+            evaluator, models, splits, count=config.quality_samples, seed=config.seed
+        )
+    }

@@ -12,14 +12,27 @@ DEFAULT_BALANCE = VAEGANConfig.balance
 
 SAME_NETWORK_TITLE = "plain VAE, same networks"
 BASELINES = ("plain VAE", SAME_NETWORK_TITLE)
-HEADER = ("images", "Frechet distance", "KID", "Inception score", "sharpness ratio", "test reconstruction MSE")
+HEADER = (
+    "images",
+    "Frechet distance",
+    "KID",
+    "Inception score",
+    "sharpness ratio",
+    "test reconstruction MSE",
+)
 ABOUT = {
-    "vaegan": ("VAE-GAN (Chen, Fang, Ju 2016, Sec. 3.1)", "make vaegan",
-               "the pixel loss replaced by the distance between discriminator features (FC-500), plus the GAN terms "
-               "of eq. 2 against a real/fake discriminator (eq. 3); the GAN gradient is kept out of the encoder"),
-    "dfcvae": ("Deep-feature-consistent VAE (the poster, after Hou et al. 2016)", "make dfcvae",
-               "the pixel loss replaced by the poster's feature perceptual loss on the relu1-3 maps of a fixed, "
-               "separately pre-trained digit classifier (not the evaluator)"),
+    "vaegan": (
+        "VAE-GAN (Chen, Fang, Ju 2016, Sec. 3.1)",
+        "make vaegan",
+        "the pixel loss replaced by the distance between discriminator features (FC-500), plus the GAN terms "
+        "of eq. 2 against a real/fake discriminator (eq. 3); the GAN gradient is kept out of the encoder",
+    ),
+    "dfcvae": (
+        "Deep-feature-consistent VAE (the poster, after Hou et al. 2016)",
+        "make dfcvae",
+        "the pixel loss replaced by the poster's feature perceptual loss on the relu1-3 maps of a fixed, "
+        "separately pre-trained digit classifier (not the evaluator)",
+    ),
 }
 
 
@@ -27,8 +40,16 @@ def rows(metrics: dict) -> list[list[str]]:
     out = []
     for name, q in metrics["sample_quality"].items():
         mse = metrics["test_reconstruction_mse"].get(name)
-        out.append([name, f"{q['frechet_distance']:.3f}", f"{q['kid']:.4f}", f"{q['inception_score']:.2f}",
-                    f"{q['sharpness_ratio']:.3f}", "" if mse is None else f"{mse:.4f}"])
+        out.append(
+            [
+                name,
+                f"{q['frechet_distance']:.3f}",
+                f"{q['kid']:.4f}",
+                f"{q['inception_score']:.2f}",
+                f"{q['sharpness_ratio']:.3f}",
+                "" if mse is None else f"{mse:.4f}",
+            ]
+        )
     return out
 
 
@@ -38,48 +59,88 @@ def write_readme(out: Path) -> Path:
     if config["variant"] == "vaegan" and balance_rule(config["vae_gan"]) != DEFAULT_BALANCE:
         command += f" ARGS='--balance={balance_rule(config['vae_gan'])}'"
     base = metrics["baseline_training"]
-    origin = "loaded from `make vae`'s finished run" if base["loaded_from_finished_run"] else "trained here with `make vae`'s config"
-    lines = [f"# {out.name}: {title} against the plain VAE", "", records.provenance(env, command), ""]
+    origin = (
+        "loaded from `make vae`'s finished run"
+        if base["loaded_from_finished_run"]
+        else "trained here with `make vae`'s config"
+    )
+    lines = [
+        f"# {out.name}: {title} against the plain VAE",
+        "",
+        records.provenance(env, command),
+        "",
+    ]
     if config["variant"] == "vaegan" and "balance" not in config["vae_gan"]:
-        lines += ["The run predates the `--balance` flag: it used its commit's default rule, which that flag "
-                  "now selects.", ""]
-    lines += [f"The variant: {_networks(config)} with {what}. The plain VAE ({base['epochs']} epochs, "
-              f"{base['wall_seconds'] / 60:.1f} min of training) was {origin}.", ""]
+        lines += [
+            "The run predates the `--balance` flag: it used its commit's default rule, which that flag "
+            "now selects.",
+            "",
+        ]
+    lines += [
+        f"The variant: {_networks(config)} with {what}. The plain VAE ({base['epochs']} epochs, "
+        f"{base['wall_seconds'] / 60:.1f} min of training) was {origin}.",
+        "",
+    ]
     if "same_network_baseline" in metrics:
         same = metrics["same_network_baseline"]
-        lines += [f"The plain VAE with the same networks: the variant's encoder and {same['decoder']} decoder trained "
-                  f"with the pixel (Bernoulli) loss on the same grey-level images, {same['epochs']} epochs in "
-                  f"{same['wall_seconds'] / 60:.1f} min, at `make vae`'s learning rate; it differs from the "
-                  "variant by the loss alone.", ""]
+        lines += [
+            f"The plain VAE with the same networks: the variant's encoder and {same['decoder']} decoder trained "
+            f"with the pixel (Bernoulli) loss on the same grey-level images, {same['epochs']} epochs in "
+            f"{same['wall_seconds'] / 60:.1f} min, at `make vae`'s learning rate; it differs from the "
+            "variant by the loss alone.",
+            "",
+        ]
     if "perceptual_network" in metrics:
         net = metrics["perceptual_network"]
-        lines += [f"The fixed network: {net['epochs']} epochs of pre-training, test accuracy "
-                  f"{100 * net['test_accuracy']:.2f}%.", ""]
-    lines += ["![samples from the same z](samples.png)", "", "![reconstructions](reconstructions.png)", ""]
+        lines += [
+            f"The fixed network: {net['epochs']} epochs of pre-training, test accuracy "
+            f"{100 * net['test_accuracy']:.2f}%.",
+            "",
+        ]
+    lines += [
+        "![samples from the same z](samples.png)",
+        "",
+        "![reconstructions](reconstructions.png)",
+        "",
+    ]
     quality = metrics["sample_quality"]
     if isinstance(quality, dict):
         table = rows(metrics)
         with open(out / "table.csv", "w", newline="") as stream:
             csv.writer(stream).writerows([HEADER, *table])
-        markdown = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER),
-                    *("| " + " | ".join(row) + " |" for row in table)]
+        markdown = [
+            "| " + " | ".join(HEADER) + " |",
+            "|" + "---|" * len(HEADER),
+            *("| " + " | ".join(row) + " |" for row in table),
+        ]
         (out / "table.md").write_text("\n".join(markdown) + "\n")
         count = next(iter(quality.values()))["count"]
-        lines += [f"{count} samples per model, decoded from the same z ~ N(0, I), scored by the evaluator classifier "
-                  "against the test images (lower FD / KID is closer to real data; sharpness ratio 1 is as sharp as "
-                  "real test images); reconstruction error on the 10,000 grey test images through the posterior mean:",
-                  "", *markdown, "", *filter(None, [_verdict(metrics, title.split(" (")[0]), records.evaluator_sentence(quality)]), ""]
+        lines += [
+            f"{count} samples per model, decoded from the same z ~ N(0, I), scored by the evaluator classifier "
+            "against the test images (lower FD / KID is closer to real data; sharpness ratio 1 is as sharp as "
+            "real test images); reconstruction error on the 10,000 grey test images through the posterior mean:",
+            "",
+            *markdown,
+            "",
+            *filter(
+                None, [_verdict(metrics, title.split(" (")[0]), records.evaluator_sentence(quality)]
+            ),
+            "",
+        ]
     else:
         lines += [f"Sample quality: {quality}", ""]
-    lines += ["## Choices the documents leave open", "",
-              f"- Epochs: {config['epochs']} for the variant, batch {config['batch_size']}; the plain VAE keeps "
-              f"`make vae`'s schedule ({config['baseline']['epochs']} epochs).",
-              "- Variant data: grey levels in [0, 1] (a discriminator would tell binarized real images from "
-              "generated means by their values alone); the plain VAE was trained on dynamically binarized images.",
-              *_balance_lines(out, config),
-              "- Loss weights and networks: see the module docstrings of vaegan_tf/models/vae_gan.py and "
-              "vaegan_tf/models/dfc_vae.py.",
-              "- Samples and reconstructions are Bernoulli means."]
+    lines += [
+        "## Choices the documents leave open",
+        "",
+        f"- Epochs: {config['epochs']} for the variant, batch {config['batch_size']}; the plain VAE keeps "
+        f"`make vae`'s schedule ({config['baseline']['epochs']} epochs).",
+        "- Variant data: grey levels in [0, 1] (a discriminator would tell binarized real images from "
+        "generated means by their values alone); the plain VAE was trained on dynamically binarized images.",
+        *_balance_lines(out, config),
+        "- Loss weights and networks: see the module docstrings of vaegan_tf/models/vae_gan.py and "
+        "vaegan_tf/models/dfc_vae.py.",
+        "- Samples and reconstructions are Bernoulli means.",
+    ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
 
@@ -108,19 +169,24 @@ def _balance_lines(out: Path, config: dict) -> list[str]:
         return ["- Balance: none; D and the decoder update every step, as eqs. 2-3 alone say."]
     log = records.read_csv_log(out / "training_log.csv")
     rule = balance_rule(balance)
-    share = lambda key: ", ".join(f"{100 * value:.0f}%" for value in log[key])
-    return [f"- Balance: Larsen et al.'s equilibrium {balance['equilibrium']} ± {balance['margin']}, rule "
-            f"`{rule}` (see vaegan_tf/models/vae_gan.py): {BALANCE_WORDS[rule]}. Share of steps that updated D, "
-            f"epoch by epoch: {share('discriminator_updated')}; the decoder: {share('decoder_updated')}. D called "
-            f"real training images real on {share('real_accuracy')} of them."]
+
+    def share(key):
+        return ", ".join(f"{100 * value:.0f}%" for value in log[key])
+
+    return [
+        f"- Balance: Larsen et al.'s equilibrium {balance['equilibrium']} ± {balance['margin']}, rule "
+        f"`{rule}` (see vaegan_tf/models/vae_gan.py): {BALANCE_WORDS[rule]}. Share of steps that updated D, "
+        f"epoch by epoch: {share('discriminator_updated')}; the decoder: {share('decoder_updated')}. D called "
+        f"real training images real on {share('real_accuracy')} of them."
+    ]
 
 
 BALANCE_WORDS = {
     "prior": "D waits while its cross-entropy on prior samples is below the band, the decoder while it is above it",
     "larsen": "D waits while its cross-entropy on prior samples or on real images is below the band, the decoder "
-              "while either is above it",
+    "while either is above it",
     "both_sure": "D waits while its cross-entropies on prior samples and on real images are both below the band, "
-                 "the decoder while the prior-sample one is above it",
+    "the decoder while the prior-sample one is above it",
 }
 
 
@@ -137,22 +203,34 @@ def _verdict(metrics: dict, variant: str) -> str:
         plain = quality[baseline]
         fd = "closer to" if mine["frechet_distance"] < plain["frechet_distance"] else "farther from"
         rebuilt = "better" if mse[name] < mse[baseline] else "worse"
-        sentences.append(f"against the {baseline}, the {variant}'s samples are {fd} the test images (FD "
-                         f"{mine['frechet_distance']:.1f} vs {plain['frechet_distance']:.1f}) and its "
-                         f"reconstructions are {rebuilt} (MSE {mse[name]:.4f} vs {mse[baseline]:.4f})")
+        sentences.append(
+            f"against the {baseline}, the {variant}'s samples are {fd} the test images (FD "
+            f"{mine['frechet_distance']:.1f} vs {plain['frechet_distance']:.1f}) and its "
+            f"reconstructions are {rebuilt} (MSE {mse[name]:.4f} vs {mse[baseline]:.4f})"
+        )
     sentence = "**Reading:** " + "; ".join(sentences) + "."
     real = quality.get("real training images")
     if real and baselines:
         plain = quality[baselines[0]]
-        gap = lambda row: abs(row["sharpness_ratio"] - real["sharpness_ratio"])
-        sentence += (f" Sharpness: the {variant}'s samples have a ratio of {mine['sharpness_ratio']:.2f} to real test "
-                     f"images, the {baselines[0]}'s {plain['sharpness_ratio']:.2f} and real training images "
-                     f"{real['sharpness_ratio']:.2f}: the {variant}'s are "
-                     f"{'sharper' if mine['sharpness_ratio'] > plain['sharpness_ratio'] else 'blurrier'}, and "
-                     f"{'nearer to' if gap(mine) < gap(plain) else 'farther from'} real images' sharpness"
-                     + (" (above theirs: the ratio counts speckle as detail)." if mine["sharpness_ratio"]
-                        > 1.1 * real["sharpness_ratio"] else "."))
+
+        def gap(row):
+            return abs(row["sharpness_ratio"] - real["sharpness_ratio"])
+
+        sentence += (
+            f" Sharpness: the {variant}'s samples have a ratio of {mine['sharpness_ratio']:.2f} to real test "
+            f"images, the {baselines[0]}'s {plain['sharpness_ratio']:.2f} and real training images "
+            f"{real['sharpness_ratio']:.2f}: the {variant}'s are "
+            f"{'sharper' if mine['sharpness_ratio'] > plain['sharpness_ratio'] else 'blurrier'}, and "
+            f"{'nearer to' if gap(mine) < gap(plain) else 'farther from'} real images' sharpness"
+            + (
+                " (above theirs: the ratio counts speckle as detail)."
+                if mine["sharpness_ratio"] > 1.1 * real["sharpness_ratio"]
+                else "."
+            )
+        )
     if mine["inception_score"] < 1.5:
-        sentence += (f" Its Inception score of {mine['inception_score']:.2f} says the evaluator sees no variety of "
-                     "digits in its samples: this run failed, and is kept as measured.")
+        sentence += (
+            f" Its Inception score of {mine['inception_score']:.2f} says the evaluator sees no variety of "
+            "digits in its samples: this run failed, and is kept as measured."
+        )
     return sentence
