@@ -691,7 +691,29 @@ def draw_gan(config: HW4Config, trained: dict, splits, out: Path) -> dict:
             alphas=INTERPOLATION_ALPHAS,
             title=f"{spec.title}: (1 - alpha) z1 + alpha z2, six pairs (rows)",
         )
+    draw_matched_epochs(arrays["by_epoch"], out / "matched_epochs.png")
     return arrays
+
+
+def draw_matched_epochs(by_epoch: dict, path: Path) -> np.ndarray:
+    """The GAN (left) and the DCGAN (right) after the same epochs, the same ten z each, and last the
+    report's pairing: the DCGAN at epoch 20 beside the GAN at 150 (where both were trained that long)."""
+    gan, dcgan = by_epoch["gan"]["grids"], by_epoch["dcgan"]["grids"]
+    shown = [e for e in (1, 2, 5, 10, 20, 30, 50) if e in gan and e in dcgan]
+    pairs = [(gan[e], dcgan[e], f"epoch {e}") for e in shown]
+    if 150 in gan and 20 in dcgan:
+        pairs.append((gan[150], dcgan[20], "150 | 20"))
+    rows = [
+        np.concatenate([left[:10], np.ones_like(left[:1]), right[:10]]).reshape(21, 28, 28)
+        for left, right, _ in pairs
+    ]
+    plots.image_grid(
+        np.stack(rows),
+        path,
+        row_labels=[label for _, _, label in pairs],
+        title="Same z: GAN (left) and DCGAN (right) after the epochs at left",
+    )
+    return np.stack(rows)
 
 
 def draw_cgan(config: HW4Config, trained: dict, splits, out: Path) -> dict:
