@@ -275,8 +275,7 @@ class DRAW(keras.Model):
             arrays[name] = tf.TensorArray(tf.float32, steps)
         return arrays
 
-    @staticmethod
-    def _record_step(arrays, t, canvas, read_window, write_window):
+    def _record_step(self, arrays, t, canvas, read_window, write_window):
         arrays = dict(arrays)
         arrays["canvases"] = arrays["canvases"].write(t, tf.sigmoid(canvas))
         for name, window in (("read", read_window), ("write", write_window)):
@@ -284,8 +283,7 @@ class DRAW(keras.Model):
                 arrays[name] = arrays[name].write(t, tf.stack(list(window), axis=0))
         return arrays
 
-    @staticmethod
-    def _trace(arrays) -> Trace:
+    def _trace(self, arrays) -> Trace:
         windows = {
             name: attention.Window(
                 *tf.unstack(arrays[name].stack(), attention.WINDOW_PARAMETERS, axis=1)
@@ -375,8 +373,7 @@ class DRAW(keras.Model):
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)
 
-    @staticmethod
-    def likelihood(logits) -> tfd.Distribution:
+    def likelihood(self, logits) -> tfd.Distribution:
         """p(x | c_T): independent Bernoulli pixels with logits c_T."""
         return tfd.Independent(
             tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
