@@ -29,6 +29,8 @@ help:
 	@echo "make hw4_wgan   WGAN clip and GP, with and without BN in the critic, results/hw4_wgan/"
 	@echo "make hw4_table  the one table over every hw4 model and each claim's verdict, results/hw4/"
 	@echo "make hw4        the four hw4 groups, then the table (hours on a CPU)"
+	@echo "make figure10   Figure 10: DRAW, conditional DRAW, sequences, the bound, results/figure10/"
+	@echo "make figure11   Figure 11: DRAW-GAN vs DRAW from the same z, measured, results/figure11/"
 	@echo "extra flags:    make vae ARGS='--epochs=10 --strategy=cpu'"
 
 $(STAMP): setup.cfg pyproject.toml
@@ -83,3 +85,8 @@ hw4_vae hw4_gan hw4_cgan hw4_wgan hw4_table: $(STAMP)
 
 hw4: hw4_vae hw4_gan hw4_cgan hw4_wgan
 	$(MAKE) hw4_table ARGS=
+
+.PHONY: figure10 figure11
+
+figure10 figure11: $(STAMP)
+	$(RUN) experiments/$@.py $(ARGS)
