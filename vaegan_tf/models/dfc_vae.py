@@ -38,25 +38,52 @@ class DFCVAEConfig:
     feature_layers: tuple[str, ...] = FEATURE_LAYERS
 
 
-def build_perceptual_network(image_shape=(28, 28, 1), num_classes: int = 10, seed: int = 1) -> keras.Sequential:
+def build_perceptual_network(
+    image_shape=(28, 28, 1), num_classes: int = 10, seed: int = 1
+) -> keras.Sequential:
     """The compiled classifier whose ReLU feature maps define the perceptual loss (pre-trained separately)."""
-    initializer = lambda: keras.initializers.GlorotUniform(seed=seed)
-    conv = lambda filters, name: keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name,
-                                                     kernel_initializer=initializer())
-    model = keras.Sequential([
-        keras.Input(image_shape), conv(32, "relu1"), keras.layers.MaxPooling2D(), conv(64, "relu2"),
-        keras.layers.MaxPooling2D(), conv(128, "relu3"), keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(num_classes, kernel_initializer=initializer(), name="logits"),
-    ], name="perceptual_network")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+
+    def initializer():
+        return keras.initializers.GlorotUniform(seed=seed)
+
+    def conv(filters, name):
+        return keras.layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            activation="relu",
+            name=name,
+            kernel_initializer=initializer(),
+        )
+
+    model = keras.Sequential(
+        [
+            keras.Input(image_shape),
+            conv(32, "relu1"),
+            keras.layers.MaxPooling2D(),
+            conv(64, "relu2"),
+            keras.layers.MaxPooling2D(),
+            conv(128, "relu3"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(num_classes, kernel_initializer=initializer(), name="logits"),
+        ],
+        name="perceptual_network",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
 def feature_extractor(network: keras.Model, layers=FEATURE_LAYERS) -> keras.Model:
     """A frozen model mapping images to the listed layers' outputs."""
-    extractor = keras.Model(network.inputs, [network.get_layer(name).output for name in layers],
-                            name="perceptual_features")
+    extractor = keras.Model(
+        network.inputs,
+        [network.get_layer(name).output for name in layers],
+        name="perceptual_features",
+    )
     extractor.trainable = False
     return extractor
 
@@ -71,9 +98,19 @@ class DFCVAE(VAE):
     def per_example_terms(self, x, training: bool):
         posterior = self.posterior(x, training)
         rebuilt = self.likelihood(self.reparameterised_sample(posterior), training).mean()
-        reconstruction = tf.add_n([losses.feature_perceptual_loss(real, mine) for real, mine in
-                                   zip(self.features(x, training=False), self.features(rebuilt, training=False))])
-        return self.dfc_config.perceptual_weight * reconstruction, losses.kl_to_prior(posterior, self.prior())
+        reconstruction = tf.add_n(
+            [
+                losses.feature_perceptual_loss(real, mine)
+                for real, mine in zip(
+                    self.features(x, training=False),
+                    self.features(rebuilt, training=False),
+                    strict=False,
+                )
+            ]
+        )
+        return self.dfc_config.perceptual_weight * reconstruction, losses.kl_to_prior(
+            posterior, self.prior()
+        )
 
 
 def build_dfc_vae(config: DFCVAEConfig, perceptual_network: keras.Model) -> DFCVAE:
