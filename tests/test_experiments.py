@@ -65,6 +65,7 @@ def run_experiment(*args, cwd, script="vae_mnist.py", extra_env=None):
     )
 
 
+@pytest.mark.slow
 def test_smoke_mode_runs_on_real_mnist(tmp_path):
     """`make smoke`: the real model on the real (mirrored) MNIST, a sample grid in
     results/smoke/."""
@@ -92,6 +93,7 @@ def test_smoke_mode_runs_on_real_mnist(tmp_path):
         ("dfcvae.py", "dfcvae_smoke", "samples.png"),
     ],
 )
+@pytest.mark.slow
 def test_experiment_smoke_mode_runs_on_real_mnist(tmp_path, script, name, figure):
     """Each experiment's --smoke: its flags, data, training and report wired end to end, a few
     steps."""

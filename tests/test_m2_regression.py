@@ -25,6 +25,8 @@ from vaegan_tf.models.m2 import M2Config, build_m2
 from vaegan_tf.studies import ssl
 from vaegan_tf.studies.common import RunSettings
 
+pytestmark = pytest.mark.slow  # trains on real MNIST
+
 MARGIN = 0.03  # error points M2 must gain over the labels alone; about half the gain measured
 STEPS = 300
 
