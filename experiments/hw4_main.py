@@ -1,5 +1,5 @@
-"""The body the `make hw4_<group>` scripts share: flags to an HW4Config, then the library. Details and
-the readings of what the report leaves open: vaegan_tf/studies/hw4.py."""
+"""The body the `make hw4_<group>` scripts share: flags to an HW4Config, then the library. Details
+and the readings of what the report leaves open: vaegan_tf/studies/hw4.py."""
 
 import dataclasses
 
@@ -66,7 +66,8 @@ def config_from_flags(group: str) -> hw4.HW4Config:
         if group == "vae":
             smoke_flags["importance_samples"] = 20
         chosen = common_flags.smoke_values(
-            f"{SMOKE_STEPS} steps per epoch, {SMOKE_IMAGES:,} samples and test images, {SMOKE_EPOCH_SAMPLES} "
+            f"{SMOKE_STEPS} steps per epoch, {SMOKE_IMAGES:,} samples and test images, "
+            f"{SMOKE_EPOCH_SAMPLES} "
             "samples for the per-epoch FD, the evaluator if there is one",
             **smoke_flags,
         )

@@ -1,6 +1,7 @@
 """`make hw4_table`: the one table over every model of Srinivasan, Baur & Huber (2018) (FD, KID, IS,
-digit coverage, conditional accuracy, ELBO and NLL, epochs, wall time, beside real-vs-real) and every
-claim's verdict, from the results of make hw4_vae, hw4_gan, hw4_cgan and hw4_wgan, into results/hw4/."""
+digit coverage, conditional accuracy, ELBO and NLL, epochs, wall time, beside real-vs-real) and
+every claim's verdict, from the results of make hw4_vae, hw4_gan, hw4_cgan and hw4_wgan, into
+results/hw4/."""
 
 from pathlib import Path
 

@@ -1,6 +1,6 @@
-"""`make hw4_wgan`: WGAN with weight clipping and with the gradient penalty, each with and without batch norm in
-the critic (Srinivasan, Baur & Huber 2018): loss terms, gradient histograms, mode collapse measured.
-Results in results/hw4_wgan/. Details: vaegan_tf/studies/hw4.py."""
+"""`make hw4_wgan`: WGAN with weight clipping and with the gradient penalty, each with and without
+batch norm in the critic (Srinivasan, Baur & Huber 2018): loss terms, gradient histograms, mode
+collapse measured. Results in results/hw4_wgan/. Details: vaegan_tf/studies/hw4.py."""
 
 import common_flags
 import hw4_main

@@ -223,8 +223,9 @@ def test_config_refuses_a_constraint_without_the_wasserstein_loss():
 
 
 class PatternNoiseGAN(gan.GANModel):
-    """The one per-replica difference a one-device run would not have is the random draws: here z and
-    eps repeat a fixed two-row pattern, so any split of a batch over replicas draws the same multiset."""
+    """The one per-replica difference a one-device run would not have is the random draws: here z
+    and eps repeat a fixed two-row pattern, so any split of a batch over replicas draws the same
+    multiset."""
 
     def draw_noise(self, count):
         pattern = tf.constant([[0.5, -1.0, 0.2], [-0.3, 0.8, 1.1]])
@@ -286,7 +287,8 @@ def test_mirrored_step_on_two_cpus_matches_one_device(preset):
 
 
 def test_replicas_draw_different_noise():
-    """The seed generator's state is mirrored; folded with the replica id, each replica draws its own z."""
+    """The seed generator's state is mirrored; folded with the replica id, each replica draws its
+    own z."""
     strategy = distribute.make_strategy("mirrored")
     with strategy.scope():
         model = gan.GANModel(tiny(networks=TINY_FC), *tiny_networks(tiny(networks=TINY_FC)))

@@ -15,7 +15,8 @@ from vaegan_tf.studies import hw4, hw4_report
 
 
 def test_the_reports_vaes():
-    """FC: 784 -> 100 ReLU (BN) -> z = 2 and back; conv: two 3x3 stride-1 'same' convolutions first."""
+    """FC: 784 -> 100 ReLU (BN) -> z = 2 and back; conv: two 3x3 stride-1 'same' convolutions
+    first."""
     keras.utils.set_random_seed(0)
     fc, conv = build_vae(hw4.VAE), build_vae(hw4.CONV_VAE)
     dense = [layer for layer in fc.encoder.layers if isinstance(layer, keras.layers.Dense)]

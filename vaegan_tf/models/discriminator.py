@@ -1,14 +1,14 @@
-"""The discriminator of Chen, Fang, Ju (2016), Sec. 4.3, shared by the CVAE-GAN (Sec. 3.2), the VAE-GAN
-(Sec. 3.1) and the SSL-VAE-GAN (Sec. 3.3): conv3-16 -> conv3-32 -> conv3-64 -> FC-512 -> FC-500 = f_l
--> FC-(k+1), batch norm on every layer but the output, ReLU.
+"""The discriminator of Chen, Fang, Ju (2016), Sec. 4.3, shared by the CVAE-GAN (Sec. 3.2), the
+VAE-GAN (Sec. 3.1) and the SSL-VAE-GAN (Sec. 3.3): conv3-16 -> conv3-32 -> conv3-64 -> FC-512 ->
+FC-500 = f_l -> FC-(k+1), batch norm on every layer but the output, ReLU.
 
-It returns the logits over k real classes and the fake class k + 1, and f_l, the layer whose distance
-between x and its reconstruction is the learned similarity of Larsen et al. (2015). f_l is taken before
-its batch norm and activation, as Larsen et al. take their feature layer. The convolutions have stride
-2 by default, as Sec. 4.3's text says ("we replace pooling by strided convolutions"); the authors'
-code used stride 1. Its blocks are the suite's (`vaegan_tf.models.layers`), which the GAN family's
-convolutional critic (`vaegan_tf.models.networks`) is built from too.
-"""
+It returns the logits over k real classes and the fake class k + 1, and f_l, the layer whose
+distance between x and its reconstruction is the learned similarity of Larsen et al. (2015). f_l
+is taken before its batch norm and activation, as Larsen et al. take their feature layer. The
+convolutions have stride 2 by default, as Sec. 4.3's text says ("we replace pooling by strided
+convolutions"); the authors' code used stride 1. Its blocks are the suite's
+(`vaegan_tf.models.layers`), which the GAN family's convolutional critic
+(`vaegan_tf.models.networks`) is built from too."""
 
 from __future__ import annotations
 

@@ -1,43 +1,49 @@
 """The GAN family: one adversarial model with pluggable networks and pluggable losses.
 
 A generator G maps z ~ N(0, I) (and, conditional, a label y) to images in [-1, 1]; a critic scores
-images (`vaegan_tf.models.networks`). Each training step is Algorithm 1 of Goodfellow et al. (2014) with
-k = `critic_steps`: k critic updates, each on its own batch of m real images and m fresh fakes, then one
-generator update on m fresh fakes. The losses, per example, with s(x) the critic's score:
+images (`vaegan_tf.models.networks`). Each training step is Algorithm 1 of Goodfellow et al. (2014)
+with k = `critic_steps`: k critic updates, each on its own batch of m real images and m fresh fakes,
+then one generator update on m fresh fakes. The losses, per example, with s(x) the critic's score:
 
 - GAN critic (Goodfellow et al. eq. 1, D = sigmoid(s)): -log D(x) - log(1 - D(G(z))).
 - `minimax` generator: log(1 - D(G(z))) (eq. 1, minimised by G; it saturates early in training).
-- `non_saturating` generator: -log D(G(z)) (Goodfellow et al. Sec. 3; Srinivasan et al. had to switch
-  to it, Sec. 4.2.1).
+- `non_saturating` generator: -log D(G(z)) (Goodfellow et al. Sec. 3; Srinivasan et al. had to
+  switch to it, Sec. 4.2.1).
 - `wasserstein` (Arjovsky et al. 2017, Algorithm 1): critic f(G(z)) - f(x), generator -f(G(z)), with
   the Lipschitz constraint kept by clipping every critic weight to [-c, c] after each critic update
   (`clip_value`) or by the gradient penalty of Gulrajani et al. (2017, eq. 3),
-  lambda (||grad f(x^)||_2 - 1)^2 at x^ = eps x + (1 - eps) G(z), one eps ~ U[0, 1] per example.
+      lambda (||grad f(x^)||_2 - 1)^2 at x^ = eps x + (1 - eps) G(z), one eps ~ U[0, 1] per example.
 The critic's loss is logged as its real term and its fake term (and the penalty).
 
 Presets (paper-cited defaults): `GAN` and `CGAN` (the fc nets of Srinivasan, Baur & Huber 2018,
-Sec. 3.2.1: z = 100, Adam 2e-4, dropout 0.3; non-saturating, their final choice), `DCGAN` and `CDCGAN`
-(Radford et al. 2016: Adam 2e-4, beta1 0.5), `WGAN_CLIP` (Arjovsky et al.: RMSProp 5e-5, c = 0.01,
-5 critic steps, their DCGAN critic with batch norm) and `WGAN_GP` (Gulrajani et al.: lambda 10,
-5 critic steps, no batch norm in the critic, Adam 1e-4 with beta1 0.5 and beta2 0.9, the values of
-their released gan_mnist.py; their Algorithm 1 has beta1 = 0: both presets keep the DCGAN nets, the
-report's "Deconv architectures"). Conditional presets join the one-hot label to both networks' inputs
-(Mirza & Osindero 2014), as label maps for the conv critic.
+Sec. 3.2.1: z = 100, Adam 2e-4, dropout 0.3; non-saturating, their final choice), `DCGAN` and
+`CDCGAN` (Radford et al. 2016: Adam 2e-4, beta1 0.5), `WGAN_CLIP` (Arjovsky et al.: RMSProp 5e-5,
+c = 0.01, 5 critic steps, a DCGAN critic with batch norm as in their released main.py) and `WGAN_GP`
+(Gulrajani et al.: lambda 10, 5 critic steps, no batch norm in the critic, Adam 1e-4 with beta1 0.5,
+beta2 0.9). WGAN-GP's betas are those of the authors' released gan_mnist.py, which trained their
+MNIST results; their Algorithm 1 says beta1 = 0 (set `OptimizerConfig(beta_1=0.0)` for it). Both
+WGANs keep the DCGAN nets, the report's "Deconv architectures". Conditional presets join the one-hot
+label to both networks' inputs (Mirza & Osindero 2014), as label maps for the conv critic.
+
+Readings the papers leave open: real and generated images go through one critic call, so batch norm,
+where the critic has it, normalises both with the same statistics (as the suite's VAE-GAN hybrids
+judge); a conditional generator is given the labels of the real batch beside it, so fakes follow the
+data's label frequencies; the generator's step draws fresh z (Goodfellow et al. Algorithm 1).
 
 The critic-to-generator step ratio under `tf.distribute`: each `fit` batch holds k * m images, the k
-critic batches interleaved (critic step j takes rows j, j + k, j + 2k, ...). A mirrored run splits the
-global batch into contiguous per-replica slices of k * m / R rows; each replica takes every k-th of its
-rows for step j, so critic step j sees the same m images, spread over the replicas, as on one device.
-The k critic updates are unrolled when the step is traced (k is a config constant): each has its own
-optimizer apply, which synchronises the replicas, and that may not sit inside a loop or branch in
-replica context. An epoch is one pass of the critic over the N training images: N // (k m) steps,
-one generator update each. Arjovsky et al.'s extra
-critic steps (100 for the first 25 generator updates and every 500th) are left out: they would change
-how many images a step takes.
+critic batches interleaved (critic step j takes rows j, j + k, j + 2k, ...). A mirrored run splits
+the global batch into contiguous per-replica slices of k * m / R rows; each replica takes every k-th
+of its rows for step j, so critic step j sees the same m images, spread over the replicas, as on one
+device. The k critic updates are unrolled when the step is traced (k is a config constant), so each
+optimizer apply, which synchronises the replicas, sits in straight-line code as in any Keras
+`train_step`. An epoch is one pass of the critic over the N training images: N // (k m) steps, one
+generator update each. Arjovsky et al.'s extra critic steps (100 for the first 25 generator updates
+and every 500th) are left out: they would change how many images a step takes.
 
-Interface (`vaegan_tf.models.interface`): `sample` and `decode` give images in [0, 1], (G(z) + 1) / 2;
-`reconstruct` raises, a GAN has no encoder. Noise and interpolation weights come from the model's seed
-generator folded with the replica id, so the replicas of a mirrored run draw different z.
+Interface (`vaegan_tf.models.interface`): `sample` and `decode` give images in [0, 1],
+(G(z) + 1) / 2; `reconstruct` raises, a GAN has no encoder. Noise and interpolation weights come
+from the model's seed generator folded with the replica id, so the replicas of a mirrored run draw
+different z.
 """
 
 from __future__ import annotations
@@ -94,9 +100,10 @@ def wasserstein_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
 
 
 def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
-    """(||grad_x^ f(x^)||_2 - 1)^2 at x^ = eps x + (1 - eps) x~, Gulrajani et al. (2017) eq. 3 without
-    its lambda. `critic` maps images [B, ...] to scores [B]; real, fake [B, ...]; epsilon [B], one weight
-    per example -> [B]. Call it under the critic's tape: the penalty is a function of its weights."""
+    """(||grad_x^ f(x^)||_2 - 1)^2 at x^ = eps x + (1 - eps) x~, Gulrajani et al. (2017) eq. 3
+    without its lambda. `critic` maps images [B, ...] to scores [B]; real, fake [B, ...]; epsilon
+    [B], one weight per example -> [B]. Call it under the critic's tape: the penalty is a
+    function of its weights."""
     weights = tf.reshape(epsilon, [-1] + [1] * (real.shape.rank - 1))
     mixed = weights * real + (1.0 - weights) * fake
     with tf.GradientTape() as tape:
@@ -168,7 +175,8 @@ class GANConfig:
             raise ValueError(f"critic_steps {self.critic_steps} must be at least 1")
         if self.loss != "wasserstein" and (self.clip_value or self.gradient_penalty_weight):
             raise ValueError(
-                "clipping and the gradient penalty constrain a Wasserstein critic: set loss='wasserstein'"
+                "clipping and the gradient penalty constrain a Wasserstein critic: "
+                "set loss='wasserstein'"
             )
 
 
@@ -218,8 +226,8 @@ class CriticTerms(NamedTuple):
 
 
 def interleaved_batches(batch: tf.Tensor, count: int) -> list[tf.Tensor]:
-    """`count` batches from one, batch j taking rows j, j + count, ... (module docstring: the same rows
-    on one device as over mirrored replicas). [count * m, ...] -> count x [m, ...]."""
+    """`count` batches from one, batch j taking rows j, j + count, ... (module docstring: the same
+    rows on one device as over mirrored replicas). [count * m, ...] -> count x [m, ...]."""
     grouped = tf.reshape(batch, [-1, count, *batch.shape[1:]])
     return [grouped[:, j] for j in range(count)]
 
@@ -288,8 +296,8 @@ class GANModel(keras.Model):
         return tf.random.stateless_uniform((count,), seed=self._replica_seed())
 
     def critic_terms(self, real, fake, labels, training: bool) -> CriticTerms:
-        """The critic's loss on m real and m generated images. Both go through one critic call, so batch
-        norm, where the critic has it, normalises them with the same statistics."""
+        """The critic's loss on m real and m generated images. Both go through one critic call, so
+        batch norm, where the critic has it, normalises them with the same statistics."""
         count = tf.shape(real)[0]
         scores = self.critic(tf.concat([real, fake], 0), _doubled(labels), training=training)
         real_term = self.loss_pair.real_term(scores[:count])
@@ -307,7 +315,8 @@ class GANModel(keras.Model):
         return CriticTerms(real_term + fake_term + penalty, real_term, fake_term, penalty)
 
     def clip_critic(self) -> None:
-        """Every critic weight into [-c, c] (Arjovsky et al. Algorithm 1, line 7); no-op without c."""
+        """Every critic weight into [-c, c] (Arjovsky et al. Algorithm 1, line 7); no-op without
+        c."""
         if self.config.clip_value:
             c = self.config.clip_value
             for variable in self.critic.trainable_variables:
@@ -406,8 +415,8 @@ def _doubled(labels):
 def build_gan(
     config: GANConfig = GAN, generator: keras.Model | None = None, critic: keras.Model | None = None
 ) -> GANModel:
-    """A built, compiled GAN with one optimizer per network; call inside `strategy.scope()`. Networks
-    not given are built from `config.networks`."""
+    """A built, compiled GAN with one optimizer per network; call inside `strategy.scope()`.
+    Networks not given are built from `config.networks`."""
     model = GANModel(config, generator, critic)
     model.compile(
         generator_optimizer=config.generator_optimizer.build(),

@@ -1,26 +1,27 @@
 """The generator and critic networks of the GAN family (`vaegan_tf.models.gan`), as small builder
 functions, and the two thin wrappers that make any of them conditional.
 
-- `fc`: the fully connected GAN and CGAN of Srinivasan, Baur & Huber (2018), Sec. 3.2.1:
-  G: z (100) -> FC 256 -> FC 512 -> FC 1024 -> FC 28*28; D: x -> FC 1024 -> FC 512 -> FC 256 -> FC 1,
-  LeakyReLU everywhere, dropout 0.3. The report leaves open where the dropout goes, the LeakyReLU slope
-  and the output activations; read as the public MNIST GAN these nets match (dropout after each of D's
-  hidden layers, slope 0.2, tanh on G's output for data in [-1, 1], a logit out of D: the sigmoid lives
-  in the loss). The report uses no batch norm in D ("it receives data from two sources") and lists none
-  in G; both are options.
+- `fc`: the fully connected GAN and CGAN of Srinivasan, Baur & Huber (2018), Sec. 3.2.1: G: z (100)
+  -> FC 256 -> FC 512 -> FC 1024 -> FC 28*28; D: x -> FC 1024 -> FC 512 -> FC 256 -> FC 1, LeakyReLU
+  everywhere, dropout 0.3. The report leaves open where the dropout goes, the LeakyReLU slope and
+  the output activations; read as the public MNIST GAN these nets match (dropout after each of D's
+  hidden layers, slope 0.2, tanh on G's output for data in [-1, 1], a logit out of D: the sigmoid
+  lives in the loss). The report uses no batch norm in D ("it receives data from two sources") and
+  lists none in G; both are options.
 - `dcgan`: Radford, Metz & Chintala (2016), Figure 2 and Sec. 3, adapted to 28x28: z is projected to
   7x7x128 (a matrix multiply, "the result is reshaped"), one fractionally strided 5x5 convolution to
   14x14x64 and one to the 28x28 image (tanh); batch norm in G but at its output, ReLU. D mirrors it:
-  5x5 stride-2 convolutions to 14x14x64 and 7x7x128, LeakyReLU 0.2, batch norm but on the input layer,
-  no pooling and no hidden FC layer, then one linear output. Two stride-2 stages instead of the paper's
-  four (64x64 images), with the widths of the authors' released code's last two stages (64 and 128
-  feature maps next to the image, doubling away from it); weights from N(0, 0.02) (Sec. 4).
+  5x5 stride-2 convolutions to 14x14x64 and 7x7x128, LeakyReLU 0.2, batch norm but on the input
+  layer, no pooling and no hidden FC layer, then one linear output. Two stride-2 stages instead of
+  the paper's four (64x64 images), with the widths of the authors' released code's last two stages
+  (64 and 128 feature maps next to the image, doubling away from it); weights from N(0, 0.02)
+  (Sec. 4).
 
 `Generator` and `Critic` wrap a body network. Unconditional they pass z, or x, straight through.
-Conditional (Mirza & Osindero 2014) they join the one-hot label y to the input: G's body gets [z, y];
-D's gets [flatten(x), y] (`fc`) or x with y as label maps, K constant planes stacked on its channels
-(`dcgan`, the CDCGAN). The critic returns one score per image, [B]: D's logit for the GAN losses, f(x)
-for the Wasserstein ones.
+Conditional (Mirza & Osindero 2014) they join the one-hot label y to the input: G's body gets
+[z, y]; D's gets [flatten(x), y] (`fc`) or x with y as label maps, K constant planes stacked on its
+channels (`dcgan`, the CDCGAN). The critic returns one score per image, [B]: D's logit for the GAN
+losses, f(x) for the Wasserstein ones.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ DCGAN = NetworkConfig(
 def _initialised(
     layers: list[keras.layers.Layer], stddev: float | None
 ) -> list[keras.layers.Layer]:
-    """Sets N(0, stddev) kernels on layers not yet built (`layers.conv_block` takes no initialiser)."""
+    """Sets N(0, stddev) kernels on layers not yet built (`layers.conv_block` takes no
+    initialiser)."""
     if stddev is not None:
         for layer in layers:
             if hasattr(layer, "kernel_initializer"):
@@ -101,8 +103,8 @@ def fc_critic_body(config: NetworkConfig = FC, units=(1024, 512, 256)) -> keras.
 def dcgan_generator_body(
     image_shape, config: NetworkConfig = DCGAN, filters=(128, 64)
 ) -> keras.Sequential:
-    """[z (, y)] -> project to (H/4)x(W/4)x128 (BN, ReLU) -> deconv5 64 s2 (BN, ReLU) -> deconv5 C s2,
-    tanh -> [B, H, W, C]."""
+    """[z (, y)] -> project to (H/4)x(W/4)x128 (BN, ReLU) -> deconv5 64 s2 (BN, ReLU) -> deconv5 C
+    s2, tanh -> [B, H, W, C]."""
     bn = config.generator_batch_norm
     start = (image_shape[0] // 4, image_shape[1] // 4, filters[0])
     layers = [
@@ -117,8 +119,8 @@ def dcgan_generator_body(
 
 
 def dcgan_critic_body(config: NetworkConfig = DCGAN, filters=(64, 128)) -> keras.Sequential:
-    """x (with label maps) -> conv5 64 s2 (LeakyReLU) -> conv5 128 s2 (BN, LeakyReLU) -> FC 1, a score.
-    No batch norm on the input layer (Radford et al. Sec. 3)."""
+    """x (with label maps) -> conv5 64 s2 (LeakyReLU) -> conv5 128 s2 (BN, LeakyReLU) -> FC 1, a
+    score. No batch norm on the input layer (Radford et al. Sec. 3)."""
     layers = [*conv_block(filters[0], 2, batch_norm=False, activation=LEAKY)]
     for width in filters[1:]:
         layers += conv_block(width, 2, config.critic_batch_norm, activation=LEAKY)
@@ -146,8 +148,9 @@ class Generator(keras.Model):
 
 
 class Critic(keras.Model):
-    """images [B, H, W, C] (and labels [B]) -> one score per image [B]. `label_maps`: the conditional
-    label joins as K planes on the image's channels (CDCGAN); else the body gets a flat vector."""
+    """images [B, H, W, C] (and labels [B]) -> one score per image [B]. `label_maps`: the
+    conditional label joins as K planes on the image's channels (CDCGAN); else the body gets a
+    flat vector."""
 
     def __init__(
         self, body: keras.Model, num_classes: int | None = None, label_maps: bool = False, **kwargs
@@ -168,13 +171,15 @@ class Critic(keras.Model):
 
 
 def build_networks(config: NetworkConfig, image_shape, num_classes: int | None = None):
-    """(Generator, Critic) of `config.architecture`, conditional on `num_classes` labels if given."""
+    """(Generator, Critic) of `config.architecture`, conditional on `num_classes` labels if
+    given."""
     if config.architecture == "fc":
         generator_body, critic_body = fc_generator_body(image_shape, config), fc_critic_body(config)
     else:
         if image_shape[0] % 4 or image_shape[1] % 4:
             raise ValueError(
-                f"the dcgan nets upsample side / 4 twice; image_shape {image_shape} needs height and "
+                f"the dcgan nets upsample side / 4 twice; image_shape {image_shape} needs height "
+                "and "
                 "width divisible by 4"
             )
         generator_body, critic_body = (

@@ -2,34 +2,37 @@
 
 Four figure groups, each a make target writing results/hw4_<group>/, and one table over all of them
 (`make hw4_table`, results/hw4/):
-- `vae`: the FC VAE (one hidden layer of 100 ReLU units, batch norm, z = 2) with and without batch norm,
-  the conv VAE (its encoder two 3x3 stride-1 convolutions) and the FC CVAE, on dynamically binarized
-  MNIST (the report's Sec. 3.1.2 and Figs. 3-6): loss curves with and without batch norm on the same
-  axes, samples, the 2-D latent scatter of the test set by digit, the decoded grid over
+- `vae`: the FC VAE (one hidden layer of 100 ReLU units, batch norm, z = 2) with and without batch
+  norm, the conv VAE (its encoder two 3x3 stride-1 convolutions) and the FC CVAE, on dynamically
+  binarized MNIST (the report's Sec. 3.1.2 and Figs. 3-6): loss curves with and without batch norm
+  on the same axes, samples, the 2-D latent scatter of the test set by digit, the decoded grid over
   linspace(-2, 2, 10)^2, CVAE samples per digit and its style grid; held-out negative ELBO and the
   importance-weighted NLL.
-- `gan`: the FC GAN and the DCGAN (Sec. 3.2.1, Figs. 7-9): samples at matched epochs with the Frechet
-  distance after every epoch, loss curves, interpolation strips between six z pairs in steps of 0.2.
+- `gan`: the FC GAN and the DCGAN (Sec. 3.2.1, Figs. 7-9): samples at matched epochs with the
+  Frechet distance after every epoch, loss curves, interpolation strips between six z pairs in steps
+  of 0.2.
 - `cgan`: CGAN and CDCGAN samples per digit (Fig. 10) with their conditional accuracy.
 - `wgan`: WGAN with weight clipping and with the gradient penalty (Sec. 3.2.1 item 5, Figs. 11-12),
-  each with and without batch norm in the critic: loss curves (generator, critic, real and fake terms),
-  per-layer gradient histograms of both networks at the end of training, and mode collapse measured as
-  the share of each digit among the samples (the evaluator's argmax) and the digits covered.
-Every model's samples are scored by the suite's evaluator (FD, KID, Inception-score analogue, coverage,
-conditional accuracy), real training images beside them.
+  each with and without batch norm in the critic: loss curves (generator, critic, real and fake
+  terms), per-layer gradient histograms of both networks at the end of training, and mode collapse
+  measured as the share of each digit among the samples (the evaluator's argmax) and the digits
+  covered.
 
-Readings of what the report leaves open (also in the results READMEs):
+Every model's samples are scored by the suite's evaluator (FD, KID, Inception-score analogue,
+coverage, conditional accuracy), real training images beside them.
+
+Readings of what the report leaves open (the results READMEs list each model's settings):
 - VAE optimizer: Adam with the report's learning rate 1e-2 where it trains (the FC VAEs, the CVAE)
   and 1e-3 for the conv VAE, which diverges at 1e-2 (`VAE_LEARNING_RATE`); batch 100; epochs: 30
   (the report's batch-norm claim speaks of 15 epochs for the plain VAE to converge).
-- Conv VAE: 16 and 32 filters (the report gives none), ReLU and batch norm like the FC VAE, flattened
-  into the linear heads; its decoder is the FC VAE's.
+- Conv VAE: 16 and 32 filters (the report gives none), ReLU and batch norm like the FC VAE,
+  flattened into the linear heads; its decoder is the FC VAE's.
 - GAN epochs: 150 for the FC GAN (the report trains "100/200" and compares at 150), 30 for the DCGAN
-  (its claim is about epoch 20), 100 / 30 for the conditional ones, 30 for each WGAN (an epoch is one
-  pass of the critic over the data: 110 generator updates at 5 critic steps, batch 100).
+  (its claim is about epoch 20), 100 / 30 for the conditional ones, 30 for each WGAN (an epoch is
+  one pass of the critic over the data: 110 generator updates at 5 critic steps, batch 100).
 - The WGANs use the DCGAN networks, the report's "Deconv architectures".
-- Data: the suite's TF1 split (55,000 training, 5,000 validation, 10,000 test images) rather than the
-  course's last 10,000 training images as validation; the validation set only draws loss curves.
+- Data: the suite's TF1 split (55,000 training, 5,000 validation, 10,000 test images) rather than
+  the course's last 10,000 training images as validation; the validation set only draws loss curves.
 - A digit is covered when at least `COVERAGE_SHARE` of the samples are classified as it.
 - The importance-weighted NLL takes k = 1000 samples per test image (`importance_samples`): the
   posterior of a 2-D latent is covered by far fewer draws than that of the suite's z = 50 VAEs.
@@ -62,9 +65,9 @@ INTERPOLATION_ALPHAS = np.linspace(0.0, 1.0, 6)  # steps of 0.2 (Fig. 9)
 LATENT_GRID = np.linspace(-2.0, 2.0, 10)  # the course's decoded grid
 STYLE_DIGIT = 9  # Fig. 5(b): "the digit stays a 9"
 LOGGED_BY_EPOCH = ("loss", "val_loss", "generator_loss", "critic_real", "critic_fake")
-# Srinivasan et al. Sec. 3.1.2: Adam, lr 1e-2. It trains the FC VAEs and the CVAE, so they keep it; the
-# conv VAE's loss overflows within its first ten steps at 1e-2 (its linear heads read 25,088 features),
-# so it takes the usual 1e-3 (Kingma & Ba 2014; Chen et al. Sec. 4).
+# Srinivasan et al. Sec. 3.1.2: Adam, lr 1e-2. It trains the FC VAEs and the CVAE, so they keep it;
+# the conv VAE's loss overflows within its first ten steps at 1e-2 (its linear heads read 25,088
+# features), so it takes the usual 1e-3 (Kingma & Ba 2014; Chen et al. Sec. 4).
 VAE_LEARNING_RATE = 1e-2
 CONV_VAE_LEARNING_RATE = 1e-3
 
@@ -188,8 +191,9 @@ def digit_shares(logits: np.ndarray, num_classes: int = 10) -> np.ndarray:
 
 
 def coverage(shares: np.ndarray) -> dict:
-    """Mode collapse in numbers: digits covered (share >= COVERAGE_SHARE), the largest share, and the
-    effective number of digits, exp(entropy of the shares) (10 for uniform shares, 1 for one digit)."""
+    """Mode collapse in numbers: digits covered (share >= COVERAGE_SHARE), the largest share, and
+    the effective number of digits, exp(entropy of the shares) (10 for uniform shares, 1 for one
+    digit)."""
     present = shares[shares > 0]
     return {
         "digit_shares": [round(float(s), 4) for s in shares],
@@ -200,8 +204,8 @@ def coverage(shares: np.ndarray) -> dict:
 
 
 def sample_codes(spec: ModelSpec, latent_dim: int, count: int, seed: int, num_classes: int = 10):
-    """Shared z ~ N(0, I) [count, latent_dim] and, for a conditional model, count / classes labels of
-    each class (else None): every model of a group decodes the same codes."""
+    """Shared z ~ N(0, I) [count, latent_dim] and, for a conditional model, count / classes labels
+    of each class (else None): every model of a group decodes the same codes."""
     labels = (
         np.repeat(np.arange(num_classes), count // num_classes).astype(np.int32)
         if spec.conditional
@@ -232,9 +236,9 @@ def real_scores(evaluator, splits: data.DatasetSplits, count: int, seed: int) ->
 
 
 class EpochSnapshots(keras.callbacks.Callback):
-    """After each epoch: a grid of samples of fixed codes and, with the evaluator, the Frechet distance
-    of `codes` to the first as many test images and the digit shares. Kept in `path` (work/), so a
-    resumed run keeps the earlier epochs'."""
+    """After each epoch: a grid of samples of fixed codes and, with the evaluator, the Frechet
+    distance of `codes` to the first as many test images and the digit shares. Kept in `path`
+    (work/), so a resumed run keeps the earlier epochs'."""
 
     def __init__(self, path: Path, grid: tuple, codes: tuple, evaluator, reference_features):
         super().__init__()
@@ -260,7 +264,8 @@ class EpochSnapshots(keras.callbacks.Callback):
         self.first_epoch = True
 
     def on_epoch_begin(self, epoch, logs=None):
-        """The first epoch of this session drops what a run beyond it left (a fresh start: all of it)."""
+        """The first epoch of this session drops what a run beyond it left (a fresh start: all of
+        it)."""
         if self.first_epoch and self.path.exists():
             saved = self.load()
             self.save(
@@ -300,9 +305,10 @@ def _to_bytes(images: np.ndarray) -> np.ndarray:
 
 
 class LabelledLikelihood:
-    """A CVAE seen as a model of p(x | y) for the labels of the batch at hand (held in a variable), with
-    the `posterior(x, training)`, `likelihood(z, training)`, `prior()` that the importance-weighted NLL
-    of `vaegan_tf.evaluate` takes; one object, so its traced function is reused across batches."""
+    """A CVAE seen as a model of p(x | y) for the labels of the batch at hand (held in a variable),
+    with the `posterior(x, training)`, `likelihood(z, training)`, `prior()` that the
+    importance-weighted NLL of `vaegan_tf.evaluate` takes; one object, so its traced function is
+    reused across batches."""
 
     def __init__(self, cvae):
         self.cvae = cvae
@@ -346,7 +352,8 @@ class LabelledLikelihood:
 
 def train_model(config: HW4Config, spec: ModelSpec, splits: data.DatasetSplits, callbacks=()):
     """One model of the group, trained (or loaded from a finished run of the same config). VAEs read
-    dynamically binarized images, GANs grey images in [-1, 1], critic_steps * batch of them a step."""
+    dynamically binarized images, GANs grey images in [-1, 1], critic_steps * batch of them a
+    step."""
     if spec.is_gan:
         batch = spec.config.critic_steps * config.batch_size
         stream = data.pipeline(
@@ -519,8 +526,8 @@ def measure_group(
 def vae_likelihoods(
     model, spec: ModelSpec, bits: np.ndarray, labels: np.ndarray, config: HW4Config
 ) -> dict:
-    """Held-out negative ELBO and importance-weighted NLL on one fixed binarization of the test images;
-    for the CVAE both are of p(x | y)."""
+    """Held-out negative ELBO and importance-weighted NLL on one fixed binarization of the test
+    images; for the CVAE both are of p(x | y)."""
     k = config.importance_samples
     if spec.conditional:
         dataset = tf.data.Dataset.from_tensor_slices((bits, labels.astype(np.int32))).batch(500)
@@ -622,7 +629,8 @@ def draw_vae(config: HW4Config, trained: dict, splits: data.DatasetSplits, out: 
 
 
 def _interpolations(model, config: HW4Config, labels=None) -> np.ndarray:
-    """Six z pairs, each blended (1 - alpha) z1 + alpha z2 at alpha = 0, 0.2, ..., 1: [6, 6, H, W]."""
+    """Six z pairs, each blended (1 - alpha) z1 + alpha z2 at alpha = 0, 0.2, ..., 1:
+    [6, 6, H, W]."""
     pairs = evaluate.shared_codes(12, model.latent_dim, config.seed + 3).reshape(6, 2, -1)
     alphas = INTERPOLATION_ALPHAS[None, :, None]
     codes = ((1 - alphas) * pairs[:, :1] + alphas * pairs[:, 1:]).reshape(36, -1)
@@ -697,7 +705,8 @@ def draw_gan(config: HW4Config, trained: dict, splits, out: Path) -> dict:
 
 def draw_matched_epochs(by_epoch: dict, path: Path) -> np.ndarray:
     """The GAN (left) and the DCGAN (right) after the same epochs, the same ten z each, and last the
-    report's pairing: the DCGAN at epoch 20 beside the GAN at 150 (where both were trained that long)."""
+    report's pairing: the DCGAN at epoch 20 beside the GAN at 150 (where both were trained that
+    long)."""
     gan, dcgan = by_epoch["gan"]["grids"], by_epoch["dcgan"]["grids"]
     shown = [e for e in (1, 2, 5, 10, 20, 30, 50) if e in gan and e in dcgan]
     pairs = [(gan[e], dcgan[e], f"epoch {e}") for e in shown]
@@ -736,8 +745,9 @@ def draw_wgan(config: HW4Config, trained: dict, splits: data.DatasetSplits, out:
 
 
 def layer_gradients(model: gans.GANModel, real: tf.Tensor) -> dict:
-    """The gradients of each network's loss with respect to each of its kernels, on one batch of real
-    images and as many fresh fakes: {"generator": {layer: values}, "critic": {...}} (Fig. 11(b))."""
+    """The gradients of each network's loss with respect to each of its kernels, on one batch of
+    real images and as many fresh fakes: {"generator": {layer: values}, "critic": {...}}
+    (Fig. 11(b))."""
     count = int(real.shape[0])
     with tf.GradientTape(persistent=True) as tape:
         fake = model.generator(model.draw_noise(count), None, training=True)
@@ -798,7 +808,8 @@ def check_outputs(config: HW4Config, metrics: dict, arrays: dict, out: Path) -> 
         ):  # the k-sample bound is tighter than the ELBO (Burda et al. Theorem 1)
             _require(
                 entry["test_nll"] <= entry["test_negative_elbo"] + 0.5,
-                f"{key}: NLL {entry['test_nll']:.2f} above the negative ELBO {entry['test_negative_elbo']:.2f}",
+                f"{key}: NLL {entry['test_nll']:.2f} above the negative ELBO "
+                f"{entry['test_negative_elbo']:.2f}",
             )
         quality = entry.get("sample_quality")
         if quality:

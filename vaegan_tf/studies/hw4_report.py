@@ -1,6 +1,7 @@
-"""The figures, claims and READMEs of `vaegan_tf.studies.hw4`: each claim of Srinivasan, Baur & Huber
-(2018) that its figures only showed, read against the measured numbers (holds / does not hold), and the
-one table over every model of the report (`make hw4_table`, results/hw4/README.md)."""
+"""The figures, claims and READMEs of `vaegan_tf.studies.hw4`: each claim of Srinivasan, Baur &
+Huber (2018) that its figures only showed, read against the measured numbers (holds / does not
+hold), and the one table over every model of the report (`make hw4_table`,
+results/hw4/README.md)."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def fd_by_epoch_figure(rows_by_title: dict, path: Path, real: float | None = Non
 
 
 def gradient_histograms(gradients: dict, path: Path, title: str) -> Path:
-    """One row per layer, generator left and critic right: histograms of log10 |gradient| per kernel."""
+    """One row per layer, generator left and critic right: histograms of log10 |gradient| per
+    kernel."""
     networks = list(gradients)
     rows = max(len(layers) for layers in gradients.values())
     logs = {
@@ -108,7 +110,8 @@ def gradient_histograms(gradients: dict, path: Path, title: str) -> Path:
 
 
 def digit_shares_figure(metrics: dict, path: Path) -> Path | None:
-    """The share of each digit among each model's samples (the evaluator's argmax), real images last."""
+    """The share of each digit among each model's samples (the evaluator's argmax), real images
+    last."""
     shares = {
         entry["title"]: entry["sample_quality"]["digit_shares"]
         for entry in metrics["models"].values()
@@ -169,9 +172,11 @@ def vae_claims(metrics: dict) -> list[dict]:
     bn_epoch, plain_epoch = first_epoch_within(bn, target), first_epoch_within(plain, target)
     claims = [
         _claim(
-            "Batch norm: the BN VAE's validation loss reaches the plain VAE's converged value in 2 epochs "
+            "Batch norm: the BN VAE's validation loss reaches the plain VAE's converged value in "
+            "2 epochs "
             "instead of 15 (Sec. 4.1.1)",
-            f"within {BN_TOLERANCE:g} nat of the plain VAE's last validation loss ({plain[-1]:.2f}): BN VAE "
+            f"within {BN_TOLERANCE:g} nat of the plain VAE's last validation loss "
+            f"({plain[-1]:.2f}): BN VAE "
             + (f"at epoch {bn_epoch}" if bn_epoch else f"not in {len(bn)} epochs")
             + f", plain VAE at epoch {plain_epoch}",
             bn_epoch is not None and bn_epoch * 2 <= plain_epoch,
@@ -198,7 +203,8 @@ def vae_claims(metrics: dict) -> list[dict]:
     claims.append(
         _claim(
             "The CVAE achieves a lower loss (Fig. 4)",
-            f"test negative ELBO: CVAE -log p(x|y) bound {cvae['test_negative_elbo']:.2f}, VAE -log p(x) bound "
+            f"test negative ELBO: CVAE -log p(x|y) bound {cvae['test_negative_elbo']:.2f}, VAE "
+            "-log p(x) bound "
             f"{fc['test_negative_elbo']:.2f} nats",
             cvae["test_negative_elbo"] < fc["test_negative_elbo"],
         )
@@ -207,7 +213,8 @@ def vae_claims(metrics: dict) -> list[dict]:
         claims.append(
             _claim(
                 "CVAE samples are brighter (Fig. 5)",
-                f"mean pixel of {_quality(cvae)['count']:,} samples: CVAE {cvae['mean_pixel']:.3f}, VAE "
+                f"mean pixel of {_quality(cvae)['count']:,} samples: CVAE "
+                f"{cvae['mean_pixel']:.3f}, VAE "
                 f"{fc['mean_pixel']:.3f}",
                 cvae["mean_pixel"] > fc["mean_pixel"],
             )
@@ -224,8 +231,10 @@ def gan_claims(metrics: dict) -> list[dict]:
         claims.append(
             _claim(
                 "DCGAN images are much sharper than the GAN's (Sec. 4.2.1, Fig. 7)",
-                f"FD DCGAN {dcgan_q['frechet_distance']:.2f} vs GAN {gan_q['frechet_distance']:.2f} (after "
-                f"{dcgan['epochs']} and {gan['epochs']} epochs); sharpness ratio to real digits DCGAN "
+                f"FD DCGAN {dcgan_q['frechet_distance']:.2f} vs GAN "
+                f"{gan_q['frechet_distance']:.2f} (after "
+                f"{dcgan['epochs']} and {gan['epochs']} epochs); sharpness ratio to real digits "
+                "DCGAN "
                 f"{dcgan_q['sharpness_ratio']:.2f}, GAN {gan_q['sharpness_ratio']:.2f}",
                 dcgan_q["frechet_distance"] < gan_q["frechet_distance"],
             )
@@ -244,7 +253,8 @@ def gan_claims(metrics: dict) -> list[dict]:
     claims.append(
         _claim(
             "The DCGAN took much longer to train (Sec. 4.2.1)",
-            f"{dcgan['seconds_per_epoch']:.0f} s an epoch against the GAN's {gan['seconds_per_epoch']:.0f} s",
+            f"{dcgan['seconds_per_epoch']:.0f} s an epoch against the GAN's "
+            f"{gan['seconds_per_epoch']:.0f} s",
             dcgan["seconds_per_epoch"] > 2 * gan["seconds_per_epoch"],
         )
     )
@@ -253,7 +263,8 @@ def gan_claims(metrics: dict) -> list[dict]:
         if losses:
             claims.append(
                 _claim(
-                    f"{entry['title']}: the generator's loss is high at first and falls over training (Fig. 8)",
+                    f"{entry['title']}: the generator's loss is high at first and falls over "
+                    "training (Fig. 8)",
                     f"generator loss epoch 1: {losses[0]:.3f}, highest {max(losses):.3f} (epoch "
                     f"{int(np.argmax(losses)) + 1}), last: {losses[-1]:.3f}",
                     losses[-1] < losses[0],
@@ -269,7 +280,8 @@ def cgan_claims(metrics: dict) -> list[dict]:
         if quality:
             claims.append(
                 _claim(
-                    f"{entry['title']} draws the digit asked for (Fig. 10, controlled generation; read: 90% "
+                    f"{entry['title']} draws the digit asked for (Fig. 10, controlled generation; "
+                    "read: 90% "
                     "of samples classified as their label)",
                     f"conditional accuracy {quality['conditional_accuracy']:.4f}; digits covered "
                     f"{quality['digits_covered']}",
@@ -295,7 +307,8 @@ def wgan_claims(metrics: dict) -> list[dict]:
                 _claim(
                     f"{entry['title']}: mode collapse, very similar samples (Fig. 12)",
                     f"digits covered {quality['digits_covered']} of 10, effective digits "
-                    f"{quality['effective_digits']:.1f}, largest share {quality['largest_share']:.2f}",
+                    f"{quality['effective_digits']:.1f}, largest share "
+                    f"{quality['largest_share']:.2f}",
                     quality["digits_covered"] < 10 or quality["effective_digits"] < 7,
                 )
             )
@@ -327,7 +340,8 @@ def wgan_claims(metrics: dict) -> list[dict]:
             claims.append(
                 _claim(
                     f"{entry['title']}: most generator gradients are very small (Fig. 11(b))",
-                    f"median |gradient| over the layers' medians: generator {g:.2e}, critic {c:.2e}",
+                    f"median |gradient| over the layers' medians: generator {g:.2e}, critic "
+                    f"{c:.2e}",
                     g < c / 10,
                 )
             )
@@ -345,7 +359,8 @@ def _number(value, digits=2):
 
 
 def table_rows(metrics: dict) -> list[str]:
-    """One line per model: FD, KID, IS, coverage, conditional accuracy, ELBO, NLL, epochs, minutes."""
+    """One line per model: FD, KID, IS, coverage, conditional accuracy, ELBO, NLL, epochs,
+    minutes."""
     lines = []
     for key in metrics.get("order", metrics["models"]):
         entry = metrics["models"][key]
@@ -354,15 +369,18 @@ def table_rows(metrics: dict) -> list[str]:
         lines.append(
             f"| {entry['title']} | {_number(quality.get('frechet_distance'))} | "
             f"{_number(quality.get('kid'), 4)} | {_number(quality.get('inception_score'))} | "
-            f"{quality.get('digits_covered', 'n/a')} ({_number(quality.get('effective_digits'), 1)}) | "
+            f"{quality.get('digits_covered', 'n/a')} "
+            f"({_number(quality.get('effective_digits'), 1)}) | "
             f"{_number(conditional, 4)} | {_number(entry.get('test_negative_elbo'))} | "
-            f"{_number(entry.get('test_nll'))} | {entry['epochs']} | {entry['wall_seconds'] / 60:.1f} |"
+            f"{_number(entry.get('test_nll'))} | {entry['epochs']} | "
+            f"{entry['wall_seconds'] / 60:.1f} |"
         )
     return lines
 
 
 TABLE_HEADER = [
-    "| model | FD | KID | IS | digits covered (effective) | conditional accuracy | test -ELBO (nats) | "
+    "| model | FD | KID | IS | digits covered (effective) | conditional accuracy | test -ELBO "
+    "(nats) | "
     "test NLL (nats) | epochs | training min |",
     "|---|---|---|---|---|---|---|---|---|---|",
 ]
@@ -374,7 +392,8 @@ def real_row(metrics: dict) -> str | None:
         return None
     return (
         f"| real training images | {real['frechet_distance']:.2f} | {real['kid']:.4f} | "
-        f"{real['inception_score']:.2f} | {real['digits_covered']} ({real['effective_digits']:.1f}) | "
+        f"{real['inception_score']:.2f} | {real['digits_covered']} "
+        f"({real['effective_digits']:.1f}) | "
         f"{real['conditional_accuracy']:.4f} | | | | |"
     )
 
@@ -392,6 +411,70 @@ def claims_table(claims: list[dict]) -> list[str]:
     ]
 
 
+def _optimizer(o: dict) -> str:
+    betas = f" (betas {o['beta_1']:g}, {o['beta_2']:g})" if o["name"] == "adam" else ""
+    return f"{o['name']} {o['learning_rate']:g}{betas}"
+
+
+def describe_model(model: dict) -> str:
+    """One line of a model's settings from its config.json entry (a VAE, CVAE or GAN config)."""
+    if "loss" in model:  # a GAN
+        nets, g, c = model["networks"], model["generator_optimizer"], model["critic_optimizer"]
+        constraint = (f", clip {model['clip_value']}" if model["clip_value"] else "") + (
+            f", gradient penalty {model['gradient_penalty_weight']:g}"
+            if model["gradient_penalty_weight"]
+            else ""
+        )
+        return (
+            f"{nets['architecture']} nets, z = {model['latent_dim']}, {model['loss']} loss"
+            f"{constraint}, {model['critic_steps']} critic step(s) per generator step, critic "
+            f"batch norm {'on' if nets['critic_batch_norm'] else 'off'}, dropout "
+            f"{nets['dropout']:g}; G {_optimizer(g)}, critic {_optimizer(c)}"
+            + (f"; conditional on {model['num_classes']} labels" if model["num_classes"] else "")
+        )
+    if "architecture" in model:  # a CVAE
+        return (
+            f"CVAE, {model['architecture']} nets {model['fc_hidden_units']} "
+            f"{model['fc_activation']}, z = {model['latent_dim']}, batch norm "
+            f"{'on' if model['batch_norm'] else 'off'}, Adam {model['learning_rate']:g}"
+        )
+    encoder = (
+        f"conv encoder {model['encoder_filters']} (3x3, stride 1)"
+        if model.get("encoder") == "conv"
+        else f"dense encoder {model['hidden_units']}"
+    )
+    return (
+        f"{encoder}, dense decoder {model['hidden_units'][::-1]} {model['activation']}, "
+        f"z = {model['latent_dim']}, batch norm {'on' if model['batch_norm'] else 'off'}, Adam "
+        f"{model['learning_rate']:g}"
+    )
+
+
+def settings_lines(config: dict, metrics: dict) -> list[str]:
+    """The README's list of each model's settings and of the readings behind them."""
+    models = metrics["models"]
+    lines = [
+        f"- {models[key]['title']}: {describe_model(config['models'][key])}; "
+        f"{models[key]['epochs']} epochs, batch {config['batch_size']}."
+        for key in metrics.get("order", config["models"])
+    ]
+    lines.append(
+        "- Data: the suite's TF1 split (55,000 training, 5,000 validation, 10,000 test images), "
+        "not the course's last 10,000 training images as validation."
+    )
+    if config["group"] == "vae":
+        return lines + [
+            "- VAEs read dynamically binarized images; likelihoods are importance-weighted with "
+            f"k = {config['importance_samples']} per test image (a 2-D latent).",
+            "- The report's Adam 1e-2 trains the FC VAEs and the CVAE; the conv VAE's loss "
+            "overflowed within ten steps at 1e-2 in a scratch check, so it takes 1e-3.",
+        ]
+    return lines + [
+        "- GANs read grey images in [-1, 1]; an epoch is one pass of the critic over the training "
+        "images (with k critic steps, a step takes k batches)."
+    ]
+
+
 def write_group_readme(out: Path, group: str) -> Path:
     metrics, config, env = records.read_run(out)
     figures = sorted(path.name for path in Path(out).glob("*.png"))
@@ -404,8 +487,8 @@ def write_group_readme(out: Path, group: str) -> Path:
     if "real_vs_real" in metrics:
         quality = next((e["sample_quality"] for e in metrics["models"].values() if _quality(e)), {})
         lines += [
-            f"Samples: {quality.get('count', 'n/a')} per model from shared z (and labels, per digit "
-            "alike), scored against the test images by the evaluator classifier. "
+            f"Samples: {quality.get('count', 'n/a')} per model from shared z (and labels, per "
+            "digit alike), scored against the test images by the evaluator classifier. "
             + records.evaluator_sentence({k: _quality(e) for k, e in metrics["models"].items()}),
             "",
         ]
@@ -417,8 +500,12 @@ def write_group_readme(out: Path, group: str) -> Path:
     lines += [
         "",
         "Effective digits: exp(entropy of the digit shares), 10 for uniform shares; a digit is "
-        "covered when at least 2% of samples are classified as it. Likelihoods on one fixed binarization "
-        "of the test images; the CVAE's are of p(x | y).",
+        "covered when at least 2% of samples are classified as it. Likelihoods on one fixed "
+        "binarization of the test images; the CVAE's are of p(x | y).",
+        "",
+        "## Settings and readings of what the report leaves open",
+        "",
+        *settings_lines(config, metrics),
         "",
         "## The report's claims",
         "",
@@ -447,8 +534,10 @@ def cross_group_claims(groups: dict) -> list[dict]:
         if a and b:
             claims.append(
                 _claim(
-                    f"Conditioning on the label helps the {plain.upper()} (Sec. 5, Sec. 3.2.1 item 2)",
-                    f"FD {b['frechet_distance']:.2f} conditional vs {a['frechet_distance']:.2f}; digits covered "
+                    f"Conditioning on the label helps the {plain.upper()} (Sec. 5, Sec. 3.2.1 "
+                    "item 2)",
+                    f"FD {b['frechet_distance']:.2f} conditional vs {a['frechet_distance']:.2f}; "
+                    "digits covered "
                     f"{b['digits_covered']} vs {a['digits_covered']}",
                     b["frechet_distance"] < a["frechet_distance"],
                 )
@@ -480,7 +569,8 @@ def cross_group_claims(groups: dict) -> list[dict]:
 
 def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     """results/hw4/README.md: the one table over every model of the report, beside real-vs-real, and
-    every claim's verdict, from the group results found under `results_root` (hw4_<group><suffix>/)."""
+    every claim's verdict, from the group results found under `results_root`
+    (hw4_<group><suffix>/)."""
     groups = {}
     for group in GROUP_TITLES:
         folder = Path(results_root) / f"hw4_{group}{suffix}"
@@ -494,7 +584,8 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     lines = [
         "# hw4: every model of Srinivasan, Baur & Huber (2018), measured",
         "",
-        "Each row comes from its group's results folder (its README gives the command, commit and wall "
+        "Each row comes from its group's results folder (its README gives the command, commit and "
+        "wall "
         "time); groups not yet run are missing.",
         "",
         *TABLE_HEADER,
@@ -507,7 +598,8 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         lines.append(real)
     lines += [
         "",
-        "Lucic et al. (2018) report MNIST FIDs on Inception features (NS GAN 6.8, WGAN 6.7, WGAN-GP "
+        "Lucic et al. (2018) report MNIST FIDs on Inception features (NS GAN 6.8, WGAN 6.7, "
+        "WGAN-GP "
         "20.3, VAE 23.8, best of a large sweep): not comparable with these evaluator features in "
         "absolute terms; compare the ordering.",
         "",
