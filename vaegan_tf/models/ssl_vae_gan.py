@@ -1,5 +1,5 @@
 """SSL-VAE-GAN of Chen, Fang, Ju (2016), Sec. 3.3: the semi-supervised M2 joined to the (k+1)-class
-discriminator of the CVAE-GAN (Sec. 3.2, `vaegan_tf.models.cvae_gan.Discriminator`).
+discriminator of the CVAE-GAN (Sec. 3.2, `vaegan_tf.models.discriminator.Discriminator`).
 
 Labelled (x, y) are treated as in the CVAE-GAN, plus M2's classification term:
     G_y(x) = KL(q(z|x,y) || p(z)) + ||f_l(x) - f_l(x~_y)||^2 + CE(D(Dec(z, y)), y) + CE(D(x~_y), y)
@@ -49,7 +49,8 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER
-from vaegan_tf.models.cvae_gan import CVAEGANConfig, Discriminator
+from vaegan_tf.models.cvae_gan import CVAEGANConfig
+from vaegan_tf.models.discriminator import Discriminator
 from vaegan_tf.models.m2 import M2, M2Config, adam_for, tile_labels
 
 tfd = tfp.distributions
@@ -72,7 +73,9 @@ class SSLVAEGANConfig:
     m2: M2Config = M2Config(
         architecture="conv", learning_rate=1e-4
     )  # Sec. 4: lr 1e-4 for VAEs with GANs
-    discriminator: CVAEGANConfig = CVAE_GAN_PAPER  # its discriminator_* and activation fields
+    discriminator: CVAEGANConfig = (
+        CVAE_GAN_PAPER  # its `discriminator` config (the class count is set here)
+    )
     similarity_weight: float = 1.0
     gan_weight: float = 1.0
     pixel_reconstruction: bool = False
@@ -104,7 +107,7 @@ class SSLVAEGAN(AdversarialModel):
         self.config = config
         self.m2 = M2(config.m2)
         self.discriminator = Discriminator(
-            dataclasses.replace(config.discriminator, num_classes=config.num_classes)
+            dataclasses.replace(config.discriminator.discriminator, num_classes=config.num_classes)
         )
 
     def build_for_training(self) -> SSLVAEGAN:
