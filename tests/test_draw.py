@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from vaegan_tf import distribute
 from vaegan_tf.models import attention, draw
+from vaegan_tf.models.interface import GenerativeModel
 
 TINY = draw.DRAWConfig(
     image_shape=(8, 8, 1),
@@ -181,17 +182,18 @@ def test_canvas_sequence_ends_at_the_returned_images(config):
 
 def test_unrolled_loop_computes_what_the_while_loop_does():
     keras.utils.set_random_seed(0)
-    looped = draw.build_draw(TINY)
-    unrolled = draw.build_draw(dataclasses.replace(TINY, unroll=True))
-    unrolled.set_weights(looped.get_weights())
+    model = draw.build_draw(TINY)
     x, noise = (
         binary_images(2),
         tf.constant(np.random.default_rng(4).standard_normal((3, 2, 4)), tf.float32),
     )
-    for a, b in zip(
-        looped.infer(x, noise=noise)[:3], unrolled.infer(x, noise=noise)[:3], strict=True
-    ):
+    looped, unrolled = (model.infer(x, noise=noise, unroll=unroll) for unroll in (False, True))
+    for a, b in zip(looped[:3], unrolled[:3], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    z = np.random.default_rng(5).standard_normal((2, model.latent_dim)).astype(np.float32)
+    np.testing.assert_allclose(
+        model.generate(z)[0], model.generate(z, unroll=True)[0], rtol=1e-5, atol=1e-5
+    )
 
 
 def test_generation_follows_the_codes_of_each_step():
@@ -231,6 +233,9 @@ def test_importance_weights_belong_to_their_images_and_average_to_the_estimate()
 def test_interface_and_bad_labels():
     keras.utils.set_random_seed(0)
     model, conditional = draw.build_draw(TINY), draw.build_draw(TINY_CONDITIONAL)
+    assert isinstance(model, GenerativeModel) and isinstance(
+        draw.DRAWGAN(TEXT_GAN), GenerativeModel
+    )
     assert model.latent_dim == 12 and model.sample(3).shape == (3, 8, 8, 1)
     samples = conditional.sample(4, labels=np.array([0, 1, 2, 3])).numpy()
     assert samples.min() >= 0 and samples.max() <= 1

@@ -142,14 +142,28 @@ def markdown_table(header, rows) -> list[str]:
     ]
 
 
-def quality_rows(quality: dict, names) -> list[list[str]]:
-    """One row per image source: FD, KID, Inception score, sharpness, digits covered, conditional
-    accuracy (if measured)."""
+QUALITY_HEADER = [
+    "images",
+    "Frechet distance",
+    "KID",
+    "Inception score",
+    "sharpness ratio",
+    "digits covered",
+    "digit KL to uniform",
+    "conditional accuracy",
+]
+COVERAGE = (
+    "Digits covered: how many of the ten digits the evaluator finds in at least half their "
+    "uniform share (5%) of the samples. Digit KL to uniform: KL between the digits' fractions and "
+    "1/10 each, 0 for samples spread evenly over the digits, log 10 = 2.30 for one digit only."
+)
+
+
+def quality_rows(quality: dict) -> list[list[str]]:
+    """One row per image source of `quality`: FD, KID, Inception score, sharpness, digits covered,
+    conditional accuracy (blank where not measured)."""
     rows = []
-    for name in names:
-        scores = quality.get(name)
-        if not isinstance(scores, dict):
-            continue
+    for name, scores in quality.items():
         coverage = scores.get("digit_coverage", {})
         accuracy = scores.get("conditional_accuracy")
         rows.append(
@@ -159,7 +173,7 @@ def quality_rows(quality: dict, names) -> list[list[str]]:
                 f"{scores['kid']:.4f}",
                 f"{scores['inception_score']:.2f}",
                 f"{scores['sharpness_ratio']:.3f}",
-                f"{coverage.get('classes_covered', '')}",
+                str(coverage.get("classes_covered", "")),
                 f"{coverage['kl_to_uniform']:.3f}" if coverage else "",
                 "" if accuracy is None else f"{100 * accuracy:.2f}%",
             ]
@@ -167,26 +181,45 @@ def quality_rows(quality: dict, names) -> list[list[str]]:
     return rows
 
 
-QUALITY_HEADER = [
-    "images",
-    "Frechet distance",
-    "KID",
-    "Inception score",
-    "sharpness ratio",
-    "digits covered",
-    "KL(digits || uniform)",
-    "conditional accuracy",
-]
+def vae_reference(results_root: Path) -> dict | None:
+    """The plain VAE's sample quality (`make vae`, results/vae_mnist/), if it has been measured."""
+    path = Path(results_root) / "vae_mnist" / "metrics.json"
+    quality = records.read_json(path).get("sample_quality") if path.exists() else None
+    return quality if isinstance(quality, dict) else None
 
 
-def coverage_sentence() -> str:
-    return (
-        "Digits covered: how many of the ten digits the evaluator finds in at least half their "
-        "uniform "
-        "share (5%) of the samples; KL(digits || uniform) is 0 for samples spread evenly over the "
-        "digits, "
-        "log 10 = 2.30 for one digit only."
+def quality_section(qualities: list[dict], results_root: Path) -> list[str]:
+    """One table of the models' samples (each `sample_quality` block of `qualities`) beside the
+    plain VAE's, if measured with the same count, and real training images."""
+    table, real = {}, None
+    for quality in qualities:
+        if isinstance(quality, dict):
+            block = quality.get("real training images")
+            if block is not None and (real is None or len(block) > len(real)):
+                real = block  # the block of a conditional model also has its accuracy
+            table.update({name: q for name, q in quality.items() if name != "real training images"})
+    if not table:
+        return []
+    count = next(iter(table.values()))["count"]
+    vae = vae_reference(results_root)
+    if vae is not None and vae.get("count") == count:
+        table["VAE (make vae)"] = vae
+    if real is not None:
+        table["real training images"] = real
+    intro = (
+        f"Sample quality of {count:,} samples of each model against the test images (the "
+        "evaluator's features; lower FD / KID is closer to real digits, sharpness ratio 1 is as "
+        "sharp as real test images; real training images are the floor):"
     )
+    return [
+        intro,
+        "",
+        *markdown_table(QUALITY_HEADER, quality_rows(table)),
+        "",
+        COVERAGE,
+        records.evaluator_sentence(table),
+        "",
+    ]
 
 
 def write_text(path: Path, lines: list[str]) -> Path:
@@ -194,65 +227,97 @@ def write_text(path: Path, lines: list[str]) -> Path:
     return Path(path)
 
 
-def _present(out: Path, names) -> dict[str, tuple[dict, dict, dict]]:
-    """(metrics, config, environment) of each model folder of `out` a run has written."""
-    return {
-        name: records.read_run(out / name)
-        for name in names
-        if (out / name / "metrics.json").exists()
-    }
-
-
 def _bound_cell(bound: dict) -> str:
     return f"{bound['bound']:.2f} ({bound['reconstruction']:.2f} + {bound['kl']:.2f})"
+
+
+def _setting(spec: dict) -> str:
+    model = spec["model"]
+    glimpses = (
+        f"read {model['read_glimpse']}x{model['read_glimpse']}, write "
+        f"{model['write_glimpse']}x{model['write_glimpse']}"
+        if model["read_glimpse"]
+        else "no attention"
+    )
+    clip = "each tensor" if model["clip_each_tensor"] else "total norm"
+    data = "dynamically binarised" if spec["binarized"] else "grey"
+    return (
+        f"T = {model['steps']}, {glimpses}, z = {model['code_size']} a step, LSTMs "
+        f"{model['encoder_units']}/{model['decoder_units']}, Adam lr {model['learning_rate']} "
+        f"(beta1 {model['adam_beta1']}), gradient clip {model['gradient_clip']} ({clip}), "
+        f"batch {spec['batch_size']}, {data} images."
+    )
+
+
+BOUND_INTRO = (
+    "Negative variational bound L = L^x + L^z (nats) on one fixed binarisation of the "
+    "test images ({images:,}), one draw of z_1..z_T per image, as Gregor et al. report it; "
+    "the importance-weighted estimate tightens it with k draws. Public reproductions reach "
+    "~90.5 after 100 epochs and 81.9 after ~300 (jbornschein/draw, issue 4)."
+)
+FIGURE10_READINGS = [
+    "## Readings",
+    "",
+    "- Figure 10 and the poster's panels come from the authors' code (T = 10, 5x5 windows, z = 10, "
+    "grey images); the bound from the DRAW paper's MNIST setting. Both keep the authors' loss, not "
+    "their code's bugs (filterbank exponent, off-centre grid, write chosen by the read flag).",
+    "- Samples are Bernoulli means sigma(c_T); reconstructions run the loop with each z_t at its "
+    "posterior mean. In the sequences the red rectangle is the write window, the green one the "
+    "read window, a thicker border a wider filter (Gregor et al.'s Figure 1).",
+    "- The DRAW paper gives no schedule; 100 epochs is the public reproduction's. A run stopped "
+    "early resumes from its last epoch; the table gives the epochs it reached.",
+]
+FIGURE10_IMAGES = (
+    "figure10",
+    "samples",
+    "sample_sequences",
+    "reconstruction_sequences",
+    "sequences",
+)
 
 
 def write_figure10_readme(out: Path, runs: dict) -> Path:
     """results/figure10/README.md from the model folders present (`runs`: the study's RUNS)."""
     out = Path(out)
-    found = _present(out, runs)
+    found = {
+        name: records.read_run(out / name)
+        for name in runs
+        if (out / name / "metrics.json").exists()
+    }
     lines = [
-        f"# {out.name}: DRAW and conditional DRAW (Chen, Fang, Ju 2016, Figure 10 and the poster), "
-        "and DRAW's variational bound",
+        f"# {out.name}: DRAW and conditional DRAW (Chen, Fang, Ju 2016, Figure 10 and the "
+        "poster), and DRAW's variational bound",
         "",
     ]
     if not found:
         return write_text(out / "README.md", lines + ["No model of this study has finished yet."])
     likelihood = {name: run for name, run in found.items() if run[0]["binarized"]}
     if likelihood:
-        rows = []
-        for name, (metrics, config, env) in likelihood.items():
-            rows.append(
-                [
-                    runs[name].label,
-                    f"{env['epochs']} of {config['model']['epochs']}",
-                    _bound_cell(metrics["test_bound"]),
-                    f"{metrics['test_nll_importance_weighted']:.2f} (k = "
-                    f"{metrics['importance_samples']})",
-                    f"<= {metrics['draw_paper_bound']:.2f}",
-                ]
-            )
+        rows = [
+            [
+                runs[name].label,
+                f"{env['epochs']} of {config['model']['epochs']}",
+                _bound_cell(metrics["test_bound"]),
+                f"{metrics['test_nll_importance_weighted']:.2f} "
+                f"(k = {metrics['importance_samples']})",
+                f"<= {metrics['draw_paper_bound']:.2f}",
+            ]
+            for name, (metrics, config, env) in likelihood.items()
+        ]
+        header = [
+            "model",
+            "epochs trained",
+            "test bound (L^x + L^z)",
+            "importance-weighted NLL",
+            "DRAW paper",
+        ]
+        images = next(iter(likelihood.values()))[0]["test_images"]
         lines += [
             "## The bound on binarised MNIST",
             "",
-            "Negative variational bound L = L^x + L^z (nats) on one fixed binarisation of the test "
-            f"images ({next(iter(likelihood.values()))[0]['test_images']:,}), one draw of z_1..z_T "
-            "per "
-            "image, as Gregor et al. report it; the importance-weighted estimate tightens it with "
-            "k "
-            "draws. Public reproductions reach ~90.5 after 100 epochs and 81.9 after ~300 "
-            "(jbornschein/draw, issue 4).",
+            BOUND_INTRO.format(images=images),
             "",
-            *markdown_table(
-                [
-                    "model",
-                    "epochs trained",
-                    "test bound (L^x + L^z)",
-                    "importance-weighted NLL",
-                    "DRAW paper",
-                ],
-                rows,
-            ),
+            *markdown_table(header, rows),
             "",
         ]
         lines += [
@@ -260,78 +325,41 @@ def write_figure10_readme(out: Path, runs: dict) -> Path:
             for name in likelihood
             if (out / name / "learning_curve.png").exists()
         ] + [""]
+    lines += quality_section([run[0].get("sample_quality") for run in found.values()], out.parent)
     for name, (metrics, config, env) in found.items():
         spec = config["model"]
-        model = spec["model"]
-        attention = (
-            f"read {model['read_glimpse']}x{model['read_glimpse']}, write "
-            f"{model['write_glimpse']}x{model['write_glimpse']}"
-            if model["read_glimpse"]
-            else "no attention"
-        )
+        grey = "" if spec["binarized"] else " (the cross-entropy on grey images, not a likelihood)"
         lines += [
             f"## {runs[name].title}",
             "",
             records.provenance(env, "make figure10"),
             "",
-            f"T = {model['steps']}, {attention}, z = {model['code_size']} a step, LSTMs "
-            f"{model['encoder_units']}/{model['decoder_units']}, Adam lr {model['learning_rate']} "
-            "(beta1 "
-            f"{model['adam_beta1']}), gradient clip {model['gradient_clip']} "
-            f"({'each tensor' if model['clip_each_tensor'] else 'total norm'}), batch "
-            f"{spec['batch_size']}, "
-            f"{'dynamically binarised' if spec['binarized'] else 'grey'} images.",
+            _setting(spec),
             "",
-            f"Test bound {_bound_cell(metrics['test_bound'])} nats"
-            + ("" if spec["binarized"] else " (the cross-entropy on grey images, not a likelihood)")
-            + f"; test reconstruction MSE {metrics['test_reconstruction_mse']:.4f} (grey images).",
+            f"Test bound {_bound_cell(metrics['test_bound'])} nats{grey}; test reconstruction "
+            f"MSE {metrics['test_reconstruction_mse']:.4f} (grey images).",
             "",
         ]
-        figures = [
+        lines += [
             f"![{figure}]({name}/{figure}.png)"
-            for figure in (
-                "figure10",
-                "samples",
-                "sample_sequences",
-                "reconstruction_sequences",
-                "sequences",
-            )
+            for figure in FIGURE10_IMAGES
             if (out / name / f"{figure}.png").exists()
-        ]
-        lines += figures + [""]
-        quality = metrics.get("sample_quality")
-        if isinstance(quality, dict):
-            lines += [
-                f"Sample quality of {next(iter(quality.values()))['count']:,} samples against the "
-                "test "
-                "images (the evaluator's features; real training images are the floor):",
-                "",
-                *markdown_table(QUALITY_HEADER, quality_rows(quality, quality)),
-                "",
-                coverage_sentence(),
-                records.evaluator_sentence(quality),
-                "",
-            ]
-        elif quality:
-            lines += [f"Sample quality: {quality}", ""]
-    lines += [
-        "## Readings",
-        "",
-        "- Figure 10 and the poster's panels come from the authors' code (T = 10, 5x5 windows, z = "
-        "10, "
-        "grey images); the bound from the DRAW paper's MNIST setting. Both keep the authors' loss, "
-        "not their code's bugs (filterbank exponent, off-centre grid, write chosen by the read "
-        "flag).",
-        "- Samples are Bernoulli means sigma(c_T); reconstructions run the loop with each z_t at "
-        "its "
-        "posterior mean; in the sequences the red rectangle is the write window, the green one the "
-        "read "
-        "window, a thicker border a wider filter (Gregor et al.'s Figure 1).",
-        "- The DRAW paper gives no schedule; 100 epochs is the public reproduction's. A run "
-        "stopped early "
-        "resumes from its last epoch; the table gives the epochs it reached.",
-    ]
-    return write_text(out / "README.md", lines)
+        ] + [""]
+        if isinstance(metrics.get("sample_quality"), str):
+            lines += [f"Sample quality: {metrics['sample_quality']}", ""]
+    return write_text(out / "README.md", lines + FIGURE10_READINGS)
+
+
+FIGURE11_READINGS = [
+    "## Readings",
+    "",
+    "- Figure 11 of the paper most likely comes from the authors' code (`--preset=authors_code`): "
+    "their repository holds no other DRAW-GAN. The default follows the text.",
+    "- Each step updates DRAW, then the discriminator on real images and on images of the updated "
+    "DRAW with fresh noise; samples are Bernoulli means sigma(c_T).",
+    "- The DRAW compared is Figure 10's (`make figure10`), the same generator network trained "
+    "without the discriminator.",
+]
 
 
 def write_figure11_readme(out: Path) -> Path:
@@ -348,12 +376,12 @@ def write_figure11_readme(out: Path) -> Path:
         if compared["loaded_from_finished_run"]
         else "trained here with `make figure10`'s config"
     )
-    judged = " and reconstructions" if model["gan_on_reconstructions"] else " only"
     reading = (
         "the paper's text (eqs. 2-3 with DRAW, pixel reconstruction, the CVAE's discriminator)"
         if study["preset"] == "paper"
         else "the authors' code (DRAW/drawgan.py)"
     )
+    judged = " and reconstructions" if model["gan_on_reconstructions"] else " only"
     lines = [
         f"# {out.name}: DRAW-GAN against DRAW (Chen, Fang, Ju 2016, Figure 11)",
         "",
@@ -361,15 +389,12 @@ def write_figure11_readme(out: Path) -> Path:
         "",
         f"DRAW-GAN as {reading}: reconstruction {model['reconstruction']} x "
         f"{model['reconstruction_weight']:g}, GAN term {model['generator_loss']} x "
-        f"{model['gan_weight']:g} "
-        f"on prior samples{judged}, "
-        f"discriminator `{model['discriminator']}`, Adam lr {model['draw']['learning_rate']} / "
-        f"{model['discriminator_learning_rate']}, batch {config['batch_size']}, {config['epochs']} "
-        "epochs "
-        "planned; grey images.",
-        f"The DRAW compared ({compared['epochs']} epochs, {compared['wall_seconds'] / 60:.1f} min "
-        "of "
-        f"training) was {origin}.",
+        f"{model['gan_weight']:g} on prior samples{judged}, discriminator "
+        f"`{model['discriminator']}`, Adam lr {model['draw']['learning_rate']} / "
+        f"{model['discriminator_learning_rate']}, batch {config['batch_size']}, "
+        f"{config['epochs']} epochs planned; grey images.",
+        f"The DRAW compared ({compared['epochs']} epochs, "
+        f"{compared['wall_seconds'] / 60:.1f} min of training) was {origin}.",
         "",
         "![DRAW-GAN reconstructions and samples](figure11.png)",
         "",
@@ -389,42 +414,16 @@ def write_figure11_readme(out: Path) -> Path:
         for name in metrics["test_bound"]
     ]
     lines += [
-        "Test images (grey): the negative bound L^x + L^z in nats (cross-entropy on grey levels, "
-        "one draw "
-        "of z_1..z_T) and the reconstruction MSE with each z_t at its posterior mean:",
+        "Test images (grey): the negative bound L^x + L^z in nats (cross-entropy on grey "
+        "levels, one draw of z_1..z_T) and the reconstruction MSE with each z_t at its "
+        "posterior mean:",
         "",
         *markdown_table(["model", "test bound (L^x + L^z)", "test reconstruction MSE"], rows),
         "",
     ]
     quality = metrics["sample_quality"]
     if isinstance(quality, dict):
-        lines += [
-            f"{next(iter(quality.values()))['count']:,} samples of each model from the same codes, "
-            "scored "
-            "by the evaluator against the test images (lower FD / KID is closer to real digits; "
-            "sharpness "
-            "ratio 1 is as sharp as real test images):",
-            "",
-            *markdown_table(
-                QUALITY_HEADER[:-1], [row[:-1] for row in quality_rows(quality, quality)]
-            ),
-            "",
-            coverage_sentence(),
-            records.evaluator_sentence(quality),
-            "",
-        ]
+        lines += quality_section([quality], out.parent)
     else:
         lines += [f"Sample quality: {quality}", ""]
-    lines += [
-        "## Readings",
-        "",
-        "- Figure 11 of the paper most likely comes from the authors' code "
-        "(`--preset=authors_code`): "
-        "their repository holds no other DRAW-GAN. The default follows the text.",
-        "- Each step updates DRAW, then the discriminator on real images and on images of the "
-        "updated "
-        "DRAW with fresh noise; samples are Bernoulli means sigma(c_T).",
-        "- The DRAW compared is Figure 10's (`make figure10`), the same generator network trained "
-        "without the discriminator.",
-    ]
-    return write_text(out / "README.md", lines)
+    return write_text(out / "README.md", lines + FIGURE11_READINGS)
