@@ -18,15 +18,22 @@ class AdversarialModel(keras.Model):
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
         super().compile(optimizer=generator_optimizer, **kwargs)
-        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+        self.generator_optimizer, self.discriminator_optimizer = (
+            generator_optimizer,
+            discriminator_optimizer,
+        )
 
-    def build_networks(self, generator: keras.Model, discriminator: keras.Model, image_shape) -> "AdversarialModel":
+    def build_networks(
+        self, generator: keras.Model, discriminator: keras.Model, image_shape
+    ) -> AdversarialModel:
         """Builds both networks and both optimizers (so a backup restores every slot)."""
         generator.build_for_training()
         discriminator(tf.zeros((1, *image_shape)), training=False)
         self.generator_optimizer.build(generator.trainable_variables)
         self.discriminator_optimizer.build(discriminator.trainable_variables)
-        self.built = True  # its parts are; `fit` would otherwise try to build it by calling it on x alone
+        self.built = (
+            True  # its parts are; `fit` would otherwise try to build it by calling it on x alone
+        )
         return self
 
     def judge(self, *images, training: bool) -> list[tuple[tf.Tensor, tf.Tensor]]:
@@ -36,7 +43,13 @@ class AdversarialModel(keras.Model):
         resembling x, and the discriminator could tell the batches apart by their statistics alone."""
         sizes = tf.stack([tf.shape(batch)[0] for batch in images])
         logits, features = self.discriminator(tf.concat(images, 0), training=training)
-        return list(zip(tf.split(logits, sizes, num=len(images)), tf.split(features, sizes, num=len(images))))
+        return list(
+            zip(
+                tf.split(logits, sizes, num=len(images)),
+                tf.split(features, sizes, num=len(images)),
+                strict=False,
+            )
+        )
 
     def record(self, **values) -> dict:
         """Updates the named trackers with per-example values and returns their running means."""

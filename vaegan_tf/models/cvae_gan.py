@@ -60,8 +60,13 @@ class CVAEGANConfig:
 
 PAPER = CVAEGANConfig()
 AUTHORS_CODE = dataclasses.replace(
-    PAPER, kl_weight=10.0, similarity_weight=1e-4 * 100, gan_weight=1.0,
-    reconstruction_in_discriminator=False, discriminator=DiscriminatorConfig(stride=1))
+    PAPER,
+    kl_weight=10.0,
+    similarity_weight=1e-4 * 100,
+    gan_weight=1.0,
+    reconstruction_in_discriminator=False,
+    discriminator=DiscriminatorConfig(stride=1),
+)
 
 
 class Discriminator(SharedDiscriminator):
@@ -77,12 +82,15 @@ class Discriminator(SharedDiscriminator):
 
 class CVAEGAN(AdversarialModel):
     def __init__(self, config: CVAEGANConfig = PAPER, **kwargs):
-        super().__init__(("generator_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy"), **kwargs)
+        super().__init__(
+            ("generator_loss", "discriminator_loss", "kl", "similarity", "gan", "real_accuracy"),
+            **kwargs,
+        )
         self.config = config
         self.cvae = CVAE(config.cvae)
         self.discriminator = SharedDiscriminator(config.discriminator)
 
-    def build_for_training(self) -> "CVAEGAN":
+    def build_for_training(self) -> CVAEGAN:
         return self.build_networks(self.cvae, self.discriminator, self.config.cvae.image_shape)
 
     def call(self, inputs, training=False):
@@ -104,26 +112,39 @@ class CVAEGAN(AdversarialModel):
     def _images(self, x, y, training: bool):
         """(KL [B], reconstruction x~, prior sample Dec(z, y)), as Bernoulli means."""
         posterior = self.cvae.posterior(x, y, training)
-        rebuilt = self.cvae.likelihood(self.cvae.reparameterised_sample(posterior), y, training).mean()
-        generated = self.cvae.decode(self.cvae.draw_noise(tf.shape(posterior.distribution.loc)), y, training)
+        rebuilt = self.cvae.likelihood(
+            self.cvae.reparameterised_sample(posterior), y, training
+        ).mean()
+        generated = self.cvae.decode(
+            self.cvae.draw_noise(tf.shape(posterior.distribution.loc)), y, training
+        )
         return losses.kl_to_prior(posterior, self.cvae.prior()), rebuilt, generated
 
     def discriminator_terms(self, x, labels, rebuilt, generated, training: bool):
         """Per-example L_D: [B]; and whether real images got their class."""
         fake = tf.fill(tf.shape(labels), self.config.fake_class)
-        judged = (x, generated, rebuilt) if self.config.reconstruction_in_discriminator else (x, generated)
+        judged = (
+            (x, generated, rebuilt)
+            if self.config.reconstruction_in_discriminator
+            else (x, generated)
+        )
         (real_logits, _), *fakes = self.judge(*judged, training=training)
         loss = losses.class_cross_entropy(labels, real_logits)
         for fake_logits, _ in fakes:
             loss += losses.class_cross_entropy(fake, fake_logits)
-        correct = tf.cast(tf.equal(tf.argmax(real_logits, -1, output_type=tf.int32), labels), tf.float32)
+        correct = tf.cast(
+            tf.equal(tf.argmax(real_logits, -1, output_type=tf.int32), labels), tf.float32
+        )
         return loss, correct
 
     def generator_terms(self, x, labels, kl, rebuilt, generated, training: bool):
         """Per-example (KL, feature distance, GAN cross-entropies), each [B]."""
         (_, real_features), (rebuilt_logits, rebuilt_features), (generated_logits, _) = self.judge(
-            x, rebuilt, generated, training=training)
-        gan = losses.class_cross_entropy(labels, generated_logits) + losses.class_cross_entropy(labels, rebuilt_logits)
+            x, rebuilt, generated, training=training
+        )
+        gan = losses.class_cross_entropy(labels, generated_logits) + losses.class_cross_entropy(
+            labels, rebuilt_logits
+        )
         return kl, losses.feature_distance(real_features, rebuilt_features), gan
 
     def train_step(self, data):
@@ -131,34 +152,63 @@ class CVAEGAN(AdversarialModel):
         y = condition_vector(labels, self.config.cvae.condition_dim)
         _, rebuilt, generated = self._images(x, y, training=True)
         with tf.GradientTape() as tape:
-            d_per_example, correct = self.discriminator_terms(x, labels, rebuilt, generated, training=True)
+            d_per_example, correct = self.discriminator_terms(
+                x, labels, rebuilt, generated, training=True
+            )
             d_loss = tf.nn.compute_average_loss(d_per_example)
         variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
+        self.discriminator_optimizer.apply_gradients(
+            zip(tape.gradient(d_loss, variables), variables, strict=False)
+        )
         with tf.GradientTape() as tape:
             kl, rebuilt, generated = self._images(x, y, training=True)
-            kl, similarity, gan = self.generator_terms(x, labels, kl, rebuilt, generated, training=True)
+            kl, similarity, gan = self.generator_terms(
+                x, labels, kl, rebuilt, generated, training=True
+            )
             config = self.config
-            g_per_example = config.kl_weight * kl + config.similarity_weight * similarity + config.gan_weight * gan
+            g_per_example = (
+                config.kl_weight * kl
+                + config.similarity_weight * similarity
+                + config.gan_weight * gan
+            )
             g_loss = tf.nn.compute_average_loss(g_per_example)
         variables = self.cvae.trainable_variables
-        self.generator_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
-        return self.record(generator_loss=g_per_example, discriminator_loss=d_per_example, kl=kl,
-                           similarity=similarity, gan=gan, real_accuracy=correct)
+        self.generator_optimizer.apply_gradients(
+            zip(tape.gradient(g_loss, variables), variables, strict=False)
+        )
+        return self.record(
+            generator_loss=g_per_example,
+            discriminator_loss=d_per_example,
+            kl=kl,
+            similarity=similarity,
+            gan=gan,
+            real_accuracy=correct,
+        )
 
     def test_step(self, data):
         x, labels = data[0], tf.cast(data[1], tf.int32)
         y = condition_vector(labels, self.config.cvae.condition_dim)
         kl, rebuilt, generated = self._images(x, y, training=False)
-        d_per_example, correct = self.discriminator_terms(x, labels, rebuilt, generated, training=False)
-        kl, similarity, gan = self.generator_terms(x, labels, kl, rebuilt, generated, training=False)
-        return self.record(discriminator_loss=d_per_example, kl=kl, similarity=similarity, gan=gan,
-                           real_accuracy=correct)
+        d_per_example, correct = self.discriminator_terms(
+            x, labels, rebuilt, generated, training=False
+        )
+        kl, similarity, gan = self.generator_terms(
+            x, labels, kl, rebuilt, generated, training=False
+        )
+        return self.record(
+            discriminator_loss=d_per_example,
+            kl=kl,
+            similarity=similarity,
+            gan=gan,
+            real_accuracy=correct,
+        )
 
 
 def build_cvae_gan(config: CVAEGANConfig = PAPER) -> CVAEGAN:
     """A built, compiled CVAE-GAN with one Adam per network; call inside `strategy.scope()`."""
     model = CVAEGAN(config)
-    model.compile(generator_optimizer=keras.optimizers.Adam(config.learning_rate),
-                  discriminator_optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.compile(
+        generator_optimizer=keras.optimizers.Adam(config.learning_rate),
+        discriminator_optimizer=keras.optimizers.Adam(config.learning_rate),
+    )
     return model.build_for_training()

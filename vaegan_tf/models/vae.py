@@ -36,12 +36,21 @@ class VAEConfig:
     hidden_units: tuple[int, ...] = (200, 200)  # Chen et al. Sec. 4.4, fully connected CVAE
     activation: str = "softplus"  # Sec. 4.4
     latent_dim: int = 50  # Sec. 4.4
-    batch_norm: bool = True  # Sec. 4: "added to all fully connected and convolutional layers except the output"
+    batch_norm: bool = (
+        True  # Sec. 4: "added to all fully connected and convolutional layers except the output"
+    )
     learning_rate: float = 1e-3  # Sec. 4: VAEs without GANs
     seed: int = 0
-    decoder: str = "dense"  # "deconv": Sec. 4.3's convolutional decoder (`deconv_decoder_layers`), z alone in
-    encoder: str = "dense"  # "conv": convolutions (`encoder_filters`, 3x3, stride 1, same) before the heads
-    encoder_filters: tuple[int, ...] = (16, 32)  # the conv encoder's (Srinivasan et al. give no counts)
+    decoder: str = (
+        "dense"  # "deconv": Sec. 4.3's convolutional decoder (`deconv_decoder_layers`), z alone in
+    )
+    encoder: str = (
+        "dense"  # "conv": convolutions (`encoder_filters`, 3x3, stride 1, same) before the heads
+    )
+    encoder_filters: tuple[int, ...] = (
+        16,
+        32,
+    )  # the conv encoder's (Srinivasan et al. give no counts)
 
     def __post_init__(self):
         if self.decoder not in DECODERS:
@@ -57,11 +66,18 @@ ENCODERS = ("dense", "conv")
 def encoder_layers(config: VAEConfig) -> list[keras.layers.Layer]:
     """x -> flattened features: the dense hidden layers, or 3x3 stride-1 convolutions (`encoder="conv"`)."""
     if config.encoder == "conv":
-        convolutions = [layer for filters in config.encoder_filters
-                        for layer in conv_block(filters, 1, config.batch_norm, activation=config.activation,
-                                                kernel_size=3)]
+        convolutions = [
+            layer
+            for filters in config.encoder_filters
+            for layer in conv_block(
+                filters, 1, config.batch_norm, activation=config.activation, kernel_size=3
+            )
+        ]
         return [*convolutions, keras.layers.Flatten()]
-    return [keras.layers.Flatten(), *hidden_layers(config.hidden_units, config.activation, config.batch_norm)]
+    return [
+        keras.layers.Flatten(),
+        *hidden_layers(config.hidden_units, config.activation, config.batch_norm),
+    ]
 
 
 class VAE(GaussianLatentModel):
@@ -70,25 +86,35 @@ class VAE(GaussianLatentModel):
     def __init__(self, config: VAEConfig = VAEConfig(), **kwargs):
         super().__init__(config.latent_dim, config.seed, **kwargs)
         self.config = config
-        self.encoder = keras.Sequential([*encoder_layers(config), keras.layers.Dense(2 * config.latent_dim)],
-                                        name="encoder")
+        self.encoder = keras.Sequential(
+            [*encoder_layers(config), keras.layers.Dense(2 * config.latent_dim)], name="encoder"
+        )
         self.decoder = keras.Sequential(
-            deconv_decoder_layers(config.image_shape, config.batch_norm) if config.decoder == "deconv" else
-            [*hidden_layers(config.hidden_units[::-1], config.activation, config.batch_norm),
-             keras.layers.Dense(math.prod(config.image_shape)), keras.layers.Reshape(config.image_shape)],
-            name="decoder")
+            deconv_decoder_layers(config.image_shape, config.batch_norm)
+            if config.decoder == "deconv"
+            else [
+                *hidden_layers(config.hidden_units[::-1], config.activation, config.batch_norm),
+                keras.layers.Dense(math.prod(config.image_shape)),
+                keras.layers.Reshape(config.image_shape),
+            ],
+            name="decoder",
+        )
 
-    def build_for_training(self) -> "VAE":
+    def build_for_training(self) -> VAE:
         self(tf.zeros((1, *self.config.image_shape)), training=False)
         return self
 
     def posterior(self, x, training: bool) -> tfd.Distribution:
         mean, log_variance = tf.split(self.encoder(x, training=training), 2, axis=-1)
-        return tfd.Independent(tfd.Normal(mean, tf.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1)
+        return tfd.Independent(
+            tfd.Normal(mean, tf.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1
+        )
 
     def likelihood(self, z, training: bool) -> tfd.Distribution:
         logits = self.decoder(z, training=training)
-        return tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3)
+        return tfd.Independent(
+            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
+        )
 
     def per_example_terms(self, x, training: bool):
         """(-log p(x|z) [B], KL(Q(z|x) || p(z)) [B]) for one reparameterised z per example."""
@@ -98,7 +124,9 @@ class VAE(GaussianLatentModel):
 
     def call(self, x, training=False):
         """Reconstruction means (Bernoulli probabilities) of x, through one posterior sample."""
-        return self.likelihood(self.reparameterised_sample(self.posterior(x, training)), training).mean()
+        return self.likelihood(
+            self.reparameterised_sample(self.posterior(x, training)), training
+        ).mean()
 
     def decode(self, z, labels=None, training: bool = False) -> tf.Tensor:
         """Bernoulli means of p(x|z) for codes z [B, latent_dim]."""

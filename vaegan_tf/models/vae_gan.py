@@ -55,33 +55,58 @@ BALANCE_RULES = ("prior", "larsen", "both_sure")
 
 @dataclasses.dataclass(frozen=True)
 class VAEGANConfig:
-    vae: VAEConfig = VAEConfig(learning_rate=1e-4, decoder="deconv")  # Sec. 4; the decoder: module docstring
+    vae: VAEConfig = VAEConfig(
+        learning_rate=1e-4, decoder="deconv"
+    )  # Sec. 4; the decoder: module docstring
     discriminator: DiscriminatorConfig = DiscriminatorConfig(num_classes=1)  # real, and fake = 1
-    reconstruction_weight: float = 1e-3  # gamma, the decoder's weight of similarity against the GAN terms
+    reconstruction_weight: float = (
+        1e-3  # gamma, the decoder's weight of similarity against the GAN terms
+    )
     learning_rate: float = 1e-4  # Sec. 4
-    equilibrium: float | None = 0.68  # Larsen et al.'s balance (module docstring); None: eqs. 2-3 alone
+    equilibrium: float | None = (
+        0.68  # Larsen et al.'s balance (module docstring); None: eqs. 2-3 alone
+    )
     margin: float = 0.35
-    balance: str = "both_sure"  # which of D's costs the equilibrium reads: BALANCE_RULES, module docstring
+    balance: str = (
+        "both_sure"  # which of D's costs the equilibrium reads: BALANCE_RULES, module docstring
+    )
 
     def __post_init__(self):
         if self.balance not in BALANCE_RULES:
-            raise ValueError(f"unknown VAE-GAN balance {self.balance!r}; choose one of {BALANCE_RULES}")
+            raise ValueError(
+                f"unknown VAE-GAN balance {self.balance!r}; choose one of {BALANCE_RULES}"
+            )
 
 
 class VAEGAN(AdversarialModel):
     def __init__(self, config: VAEGANConfig = VAEGANConfig(), **kwargs):
-        super().__init__(("encoder_loss", "decoder_loss", "discriminator_loss", "kl", "similarity", "gan",
-                          "real_accuracy", "discriminator_updated", "decoder_updated"), **kwargs)
+        super().__init__(
+            (
+                "encoder_loss",
+                "decoder_loss",
+                "discriminator_loss",
+                "kl",
+                "similarity",
+                "gan",
+                "real_accuracy",
+                "discriminator_updated",
+                "decoder_updated",
+            ),
+            **kwargs,
+        )
         self.config = config
         self.vae = VAE(config.vae)
         self.discriminator = Discriminator(config.discriminator)
 
     def compile(self, encoder_optimizer, decoder_optimizer, discriminator_optimizer, **kwargs):
-        super().compile(generator_optimizer=encoder_optimizer, discriminator_optimizer=discriminator_optimizer,
-                        **kwargs)
+        super().compile(
+            generator_optimizer=encoder_optimizer,
+            discriminator_optimizer=discriminator_optimizer,
+            **kwargs,
+        )
         self.decoder_optimizer = decoder_optimizer
 
-    def build_for_training(self) -> "VAEGAN":
+    def build_for_training(self) -> VAEGAN:
         self.build_networks(self.vae, self.discriminator, self.config.vae.image_shape)
         self.decoder_optimizer.build(self.vae.decoder.trainable_variables)
         return self
@@ -106,19 +131,30 @@ class VAEGAN(AdversarialModel):
         """(KL [B], reconstruction x~, prior sample x_p), as Bernoulli means."""
         posterior = self.vae.posterior(x, training)
         rebuilt = self.vae.likelihood(self.vae.reparameterised_sample(posterior), training).mean()
-        generated = self.vae.likelihood(self.vae.draw_noise(tf.shape(posterior.distribution.loc)), training).mean()
+        generated = self.vae.likelihood(
+            self.vae.draw_noise(tf.shape(posterior.distribution.loc)), training
+        ).mean()
         return losses.kl_to_prior(posterior, self.vae.prior()), rebuilt, generated
 
     def discriminator_terms(self, x, rebuilt, generated, training: bool):
         """Per-example L_D (eq. 3) [B], its real and prior-sample terms [B] and [B], and whether D called
         the real image real [B]."""
-        (real_logits, _), (generated_logits, _), (rebuilt_logits, _) = self.judge(x, generated, rebuilt,
-                                                                                   training=training)
-        label = lambda value: tf.fill(tf.shape(x)[:1], value)
+        (real_logits, _), (generated_logits, _), (rebuilt_logits, _) = self.judge(
+            x, generated, rebuilt, training=training
+        )
+
+        def label(value):
+            return tf.fill(tf.shape(x)[:1], value)
+
         real = losses.class_cross_entropy(label(REAL), real_logits)
         prior = losses.class_cross_entropy(label(FAKE), generated_logits)
         loss = real + prior + losses.class_cross_entropy(label(FAKE), rebuilt_logits)
-        return loss, real, prior, tf.cast(tf.argmax(real_logits, -1, output_type=tf.int32) == REAL, tf.float32)
+        return (
+            loss,
+            real,
+            prior,
+            tf.cast(tf.argmax(real_logits, -1, output_type=tf.int32) == REAL, tf.float32),
+        )
 
     def balance(self, real: tf.Tensor, prior: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(update D?, update the decoder?) from D's per-example cross-entropies on real images and prior
@@ -126,36 +162,59 @@ class VAEGAN(AdversarialModel):
         if self.config.equilibrium is None:
             return tf.constant(True), tf.constant(True)
         prior, real = distribute.global_mean(prior), distribute.global_mean(real)
-        low, high = self.config.equilibrium - self.config.margin, self.config.equilibrium + self.config.margin
+        low, high = (
+            self.config.equilibrium - self.config.margin,
+            self.config.equilibrium + self.config.margin,
+        )
         rule = self.config.balance
         costs = tf.stack([prior, real] if rule == "larsen" else [prior])
         train_decoder = tf.reduce_all(costs <= high)
-        train_discriminator = (tf.logical_or(prior >= low, real >= low) if rule == "both_sure"
-                               else tf.reduce_all(costs >= low))
+        train_discriminator = (
+            tf.logical_or(prior >= low, real >= low)
+            if rule == "both_sure"
+            else tf.reduce_all(costs >= low)
+        )
         neither = tf.logical_not(train_discriminator | train_decoder)
         return train_discriminator | neither, train_decoder | neither
 
     def generator_terms(self, x, rebuilt, generated, training: bool):
         """(similarity [B], gan [B]) of eq. 2."""
         (_, real_features), (rebuilt_logits, rebuilt_features), (generated_logits, _) = self.judge(
-            x, rebuilt, generated, training=training)
+            x, rebuilt, generated, training=training
+        )
         real = tf.fill(tf.shape(x)[:1], REAL)
-        gan = losses.class_cross_entropy(real, generated_logits) + losses.class_cross_entropy(real, rebuilt_logits)
+        gan = losses.class_cross_entropy(real, generated_logits) + losses.class_cross_entropy(
+            real, rebuilt_logits
+        )
         return losses.feature_distance(real_features, rebuilt_features), gan
 
     def train_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
         gradients, variables, terms, (d_loss, train_discriminator, train_decoder, real_correct) = (
-            self.generator_gradients(x, before_judging=lambda rebuilt, generated: self.discriminator_step(
-                x, rebuilt, generated)))
+            self.generator_gradients(
+                x,
+                before_judging=lambda rebuilt, generated: self.discriminator_step(
+                    x, rebuilt, generated
+                ),
+            )
+        )
         encoder = len(self.vae.encoder.trainable_variables)
         self.generator_optimizer.apply(gradients[:encoder], variables[:encoder])
-        distribute.apply_if(train_decoder, gradients[encoder:], variables[encoder:], self.decoder_optimizer)
+        distribute.apply_if(
+            train_decoder, gradients[encoder:], variables[encoder:], self.decoder_optimizer
+        )
         encoder_loss, decoder_loss, kl, similarity, gan = terms
-        return self.record(encoder_loss=encoder_loss, decoder_loss=decoder_loss, discriminator_loss=d_loss, kl=kl,
-                           similarity=similarity, gan=gan, real_accuracy=real_correct,
-                           discriminator_updated=tf.cast(train_discriminator, tf.float32),
-                           decoder_updated=tf.cast(train_decoder, tf.float32))
+        return self.record(
+            encoder_loss=encoder_loss,
+            decoder_loss=decoder_loss,
+            discriminator_loss=d_loss,
+            kl=kl,
+            similarity=similarity,
+            gan=gan,
+            real_accuracy=real_correct,
+            discriminator_updated=tf.cast(train_discriminator, tf.float32),
+            decoder_updated=tf.cast(train_decoder, tf.float32),
+        )
 
     def generator_gradients(self, x, before_judging=lambda rebuilt, generated: None):
         """(gradients, variables, per-example terms, what `before_judging` returned): the encoder's from
@@ -169,23 +228,39 @@ class VAEGAN(AdversarialModel):
             similarity, gan = self.generator_terms(x, rebuilt, generated, training=True)
             encoder_loss = kl + similarity
             decoder_loss = self.config.reconstruction_weight * similarity + gan
-            encoder_mean, decoder_mean = (tf.nn.compute_average_loss(encoder_loss),
-                                          tf.nn.compute_average_loss(decoder_loss))
-        encoder, decoder = self.vae.encoder.trainable_variables, self.vae.decoder.trainable_variables
+            encoder_mean, decoder_mean = (
+                tf.nn.compute_average_loss(encoder_loss),
+                tf.nn.compute_average_loss(decoder_loss),
+            )
+        encoder, decoder = (
+            self.vae.encoder.trainable_variables,
+            self.vae.decoder.trainable_variables,
+        )
         gradients = tape.gradient(encoder_mean, encoder) + tape.gradient(decoder_mean, decoder)
         del tape
-        return gradients, encoder + decoder, (encoder_loss, decoder_loss, kl, similarity, gan), before
+        return (
+            gradients,
+            encoder + decoder,
+            (encoder_loss, decoder_loss, kl, similarity, gan),
+            before,
+        )
 
     def discriminator_step(self, x, rebuilt, generated):
         """Updates D by eq. 3 when the balance allows; returns (L_D [B], update D?, update the decoder?,
         real images called real [B])."""
         with tf.GradientTape() as tape:
-            d_loss, real, prior, real_correct = self.discriminator_terms(x, rebuilt, generated, training=True)
+            d_loss, real, prior, real_correct = self.discriminator_terms(
+                x, rebuilt, generated, training=True
+            )
             d_mean = tf.nn.compute_average_loss(d_loss)
         train_discriminator, train_decoder = self.balance(real, prior)
         variables = self.discriminator.trainable_variables
-        distribute.apply_if(train_discriminator, tape.gradient(d_mean, variables), variables,
-                            self.discriminator_optimizer)
+        distribute.apply_if(
+            train_discriminator,
+            tape.gradient(d_mean, variables),
+            variables,
+            self.discriminator_optimizer,
+        )
         return d_loss, train_discriminator, train_decoder, real_correct
 
     def test_step(self, data):
@@ -193,13 +268,23 @@ class VAEGAN(AdversarialModel):
         kl, rebuilt, generated = self._images(x, training=False)
         d_loss, _, _, real_correct = self.discriminator_terms(x, rebuilt, generated, training=False)
         similarity, gan = self.generator_terms(x, rebuilt, generated, training=False)
-        return self.record(discriminator_loss=d_loss, kl=kl, similarity=similarity, gan=gan,
-                            real_accuracy=real_correct)
+        return self.record(
+            discriminator_loss=d_loss,
+            kl=kl,
+            similarity=similarity,
+            gan=gan,
+            real_accuracy=real_correct,
+        )
 
 
 def build_vae_gan(config: VAEGANConfig = VAEGANConfig()) -> VAEGAN:
     """A built, compiled VAE-GAN with one Adam per network; call inside `strategy.scope()`."""
     model = VAEGAN(config)
-    adam = lambda: keras.optimizers.Adam(config.learning_rate)
-    model.compile(encoder_optimizer=adam(), decoder_optimizer=adam(), discriminator_optimizer=adam())
+
+    def adam():
+        return keras.optimizers.Adam(config.learning_rate)
+
+    model.compile(
+        encoder_optimizer=adam(), decoder_optimizer=adam(), discriminator_optimizer=adam()
+    )
     return model.build_for_training()
