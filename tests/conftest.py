@@ -41,3 +41,13 @@ def fake_splits(
 @pytest.fixture
 def splits():
     return fake_splits()
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_entry_point_command():
+    """An experiment's entry point records its command for the whole process (`records.COMMAND`);
+    tests run many entry points in one process, so each test starts without the last one's."""
+    from vaegan_tf import records
+
+    yield
+    records.COMMAND = None
