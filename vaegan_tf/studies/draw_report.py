@@ -211,10 +211,13 @@ def quality_section(qualities: list[dict], results_root: Path) -> list[str]:
         "evaluator's features; lower FD / KID is closer to real digits, sharpness ratio 1 is as "
         "sharp as real test images; real training images are the floor):"
     )
+    rows, header = quality_rows(table), QUALITY_HEADER
+    if not any(row[-1] for row in rows):  # no conditional model: no accuracy column
+        header, rows = header[:-1], [row[:-1] for row in rows]
     return [
         intro,
         "",
-        *markdown_table(QUALITY_HEADER, quality_rows(table)),
+        *markdown_table(header, rows),
         "",
         COVERAGE,
         records.evaluator_sentence(table),
