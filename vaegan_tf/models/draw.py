@@ -67,6 +67,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses
 from vaegan_tf.models import attention, gan
 from vaegan_tf.models.adversarial import AdversarialModel
+from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
 
 tfd = tfp.distributions
@@ -602,11 +603,10 @@ class RealFakeLogit(keras.Model):
 
 
 def build_discriminator(kind: str) -> keras.Model:
+    """`authors`: their DRAW-GAN network; `cvae`: Sec. 4.3's, real vs fake, as one logit."""
     if kind == "authors":
         return AuthorsDiscriminator(name="discriminator")
-    from vaegan_tf.models.cvae_gan import CVAEGANConfig, Discriminator  # Sec. 4.3's network
-
-    return RealFakeLogit(Discriminator(CVAEGANConfig(num_classes=1)), name="discriminator")
+    return RealFakeLogit(Discriminator(DiscriminatorConfig(num_classes=1)), name="discriminator")
 
 
 class DRAWGAN(AdversarialModel):
