@@ -1,4 +1,4 @@
-"""Throughput, measured the way REFERENCE-NOTES asks: images per second after warm-up (tracing excluded),
+"""Throughput, measured as images per second after warm-up (tracing excluded),
 the median over many steps. Two numbers per model: the input pipeline alone, and `fit` end to end."""
 
 from __future__ import annotations

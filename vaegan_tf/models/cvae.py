@@ -15,7 +15,7 @@ image (the left half, Sec. 4.4.1). Both of the paper's networks:
 `sample(count, y)` decodes a fresh z ~ N(0, I) with y (Secs. 2.2, 4.3); `encode_mean(x, y)` gives the code of a
 base image for style transfer (Sec. 4.4.2: encode, then decode with another label).
 
-Readings of what the paper leaves open (the reference code's choices, see REFERENCE-NOTES.md):
+Readings of what the paper leaves open (the authors' code, Jianbo-Lab/deep-learning-project):
 - p(z|y) in the bound of Sec. 2.2 is taken to be N(0, I), independent of y: the paper generates with
   z ~ N(0, I) whatever the condition.
 - The conv encoder's "Input y : [10]" joins after the convolutions: y is concatenated to the flattened
@@ -63,7 +63,9 @@ class CVAEConfig:
         1.0  # Sec. 4.3: SVHN "the number of neurons at each layer increases by 8/7"
     )
     fc_hidden_units: tuple[int, ...] = (200, 200)  # Sec. 4.4: "a simple fully-connected CVAE"
-    fc_activation: str = "softplus"  # Sec. 4.4 (REFERENCE-NOTES: the authors' FC CVAE)
+    fc_activation: str = (
+        "softplus"  # Sec. 4.4 (the authors' FC CVAE, Jianbo-Lab/deep-learning-project)
+    )
     batch_norm: bool = (
         True  # Sec. 4: "added to all fully connected and convolutional layers except the output"
     )

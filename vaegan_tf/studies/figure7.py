@@ -50,7 +50,7 @@ class Figure7Config:
         cvae_figures.Figure6Config()
     )  # the model CVAE-GAN is compared with
     preset: str = DEFAULT_PRESET  # the reading that draws the paper's Figure 7 (module docstring)
-    epochs: int = 5  # the low end of the authors' 5-20 (REFERENCE-NOTES.md): a CVAE-GAN step costs ~5 CVAE steps
+    epochs: int = 5  # the low end of the authors' 5-20 (Jianbo-Lab/deep-learning-project, CVAE-GAN): a CVAE-GAN step costs ~5 CVAE steps
     batch_size: int = 100  # Sec. 4
     seed: int = 0
     run: RunSettings = RunSettings()
