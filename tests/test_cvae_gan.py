@@ -73,15 +73,12 @@ def test_discriminator_config_of_sec_4_3_and_the_authors_code():
     )
 
 
-def test_shim_for_a_whole_cvae_gan_config():
-    """ssl_vae_gan.py and draw.py still pass a CVAEGANConfig with num_classes (see cvae_gan's shim)."""
-    config = dataclasses.replace(TINY, num_classes=3)
-    assert (
-        config.discriminator.num_classes == 3
-        and config.num_classes is None
-        and config.fake_class == 3
+def test_the_class_count_is_the_discriminator_configs():
+    config = dataclasses.replace(
+        TINY, discriminator=dataclasses.replace(TINY.discriminator, num_classes=3)
     )
-    logits, features = cvae_gan.Discriminator(config)(tf.zeros((2, 28, 28, 1)))
+    assert config.fake_class == 3
+    logits, features = cvae_gan.CVAEGAN(config).discriminator(tf.zeros((2, 28, 28, 1)))
     assert logits.shape == (2, 4) and features.shape == (2, 6)
 
 

@@ -10,14 +10,17 @@ Networks: the CVAE of Sec. 4.3 (`vaegan_tf.models.cvae`) and the discriminator o
 (`vaegan_tf.models.discriminator`: conv3-16, conv3-32, conv3-64, FC-512, FC-500 = f_l, FC-(k+1); batch
 norm but at the output, ReLU, the paper's closing remarks; LeakyReLU, their suggested fix, is an option).
 Its convolutions have stride 2, as Sec. 4.3's text says ("we replace pooling by strided convolutions
-(discriminator)"); the authors' code used stride 1, which `AUTHORS_CODE` keeps, at about ten times the
-cost. Updates alternate: a discriminator step, then a generator step against the updated discriminator.
-Images fed to the discriminator are Bernoulli means, in [0, 1] like the data.
+(discriminator)"); the authors' code used stride 1, which `AUTHORS_CODE` keeps: its feature maps stay
+28 x 28, about 33 times the discriminator's multiply-adds per image. Updates alternate: a discriminator
+step, then a generator step against the updated discriminator. Images fed to the discriminator are
+Bernoulli means, in [0, 1] like the data.
 
 `PAPER` is the equations with unit weights (1 / 2 sigma^2 = 1); `AUTHORS_CODE` is their code's choice
 (alpha = 10 on the KL, beta = 1e-4 on the batch-summed feature distance, i.e. 1e-2 per example at batch
 100, gamma = 1, no reconstruction term in L_D). lr 1e-4 (Sec. 4, VAEs with GANs). Leaves out: the
 authors' sigmoid before the softmax (a quirk of their code) and their learning-rate decay.
+What each preset measured (Figure 7): results/figure7/README.md (`AUTHORS_CODE`) and
+results/figure7_paper/README.md (`PAPER`).
 """
 
 from __future__ import annotations
@@ -30,8 +33,7 @@ import tensorflow as tf
 from vaegan_tf import losses
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae import CVAE, CVAEConfig, condition_vector
-from vaegan_tf.models.discriminator import Discriminator as SharedDiscriminator
-from vaegan_tf.models.discriminator import DiscriminatorConfig
+from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,15 +45,6 @@ class CVAEGANConfig:
     gan_weight: float = 1.0
     reconstruction_in_discriminator: bool = True  # the paper's L_D; the authors' code left it out
     learning_rate: float = 1e-4
-    # SHIM for ssl_vae_gan.py and draw.py, which still set the class count here: a value given moves into
-    # `discriminator.num_classes` and this field goes back to None. Remove with the `Discriminator` shim.
-    num_classes: int | None = None
-
-    def __post_init__(self):
-        if self.num_classes is not None:
-            discriminator = dataclasses.replace(self.discriminator, num_classes=self.num_classes)
-            object.__setattr__(self, "discriminator", discriminator)
-            object.__setattr__(self, "num_classes", None)
 
     @property
     def fake_class(self) -> int:
@@ -69,17 +62,6 @@ AUTHORS_CODE = dataclasses.replace(
 )
 
 
-class Discriminator(SharedDiscriminator):
-    """SHIM for ssl_vae_gan.py and draw.py: `vaegan_tf.models.discriminator.Discriminator` that also
-    takes a whole CVAEGANConfig (and builds its `discriminator`). Remove once they import the shared one
-    with a DiscriminatorConfig."""
-
-    def __init__(self, config: DiscriminatorConfig | CVAEGANConfig, **kwargs):
-        if isinstance(config, CVAEGANConfig):
-            config = config.discriminator
-        super().__init__(config, **kwargs)
-
-
 class CVAEGAN(AdversarialModel):
     def __init__(self, config: CVAEGANConfig = PAPER, **kwargs):
         super().__init__(
@@ -88,7 +70,7 @@ class CVAEGAN(AdversarialModel):
         )
         self.config = config
         self.cvae = CVAE(config.cvae)
-        self.discriminator = SharedDiscriminator(config.discriminator)
+        self.discriminator = Discriminator(config.discriminator)
 
     def build_for_training(self) -> CVAEGAN:
         return self.build_networks(self.cvae, self.discriminator, self.config.cvae.image_shape)
