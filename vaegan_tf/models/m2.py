@@ -11,10 +11,12 @@ FC-784 decoder; ReLU, batch norm).
 
 Training follows Kingma et al. (2014): every minibatch mixes a labelled and an unlabelled batch; the
 loss is mean_labelled [L + alpha CE] + mean_unlabelled U with alpha = 0.1 * N / N_labelled (the
-reading common to public M2 reimplementations: the two batch means weigh the same; weighing them by
-their share of the data, under 2% labelled, was tried here first and q(y|x) collapsed onto whichever
-label the decoder preferred). What the authors' code did instead, the code behind the paper's Table
-1, is `vaegan_tf.models.m2_authors`. The SSL-VAE-GAN built on it: `vaegan_tf.models.ssl_vae_gan`.
+reading common to public M2 reimplementations: the two batch means weigh the same, not each by its
+share of the data, which would give the labelled term under 2% of the weight). What the authors'
+code did instead, the code behind the paper's Table 1, is `vaegan_tf.models.m2_authors`. The
+SSL-VAE-GAN built on it: `vaegan_tf.models.ssl_vae_gan`.
+What it measured (Table 1, and the other weighting tried): results/table1_quick/README.md and
+HISTORY.md beside it.
 """
 
 from __future__ import annotations

@@ -32,9 +32,10 @@ Options that are not the paper's:
   the GAN terms (KL, feature distance, classification, entropy), the decoder those without the KL,
   weighted by q(y|x) held constant; the GAN gradient then reaches neither the classifier's trunk nor
   q.
-The last two were leads for a conv+GAN row no worse than conv; neither closed the gap in a quick
-cell of Table 1 (commits 500d067, cab8046). Networks: M2's (Sec. 4.5, `conv` for Table 1's
-"convolutional with GAN"), the discriminator of Sec. 4.3.
+The last two were leads for a conv+GAN row no worse than conv. Networks: M2's (Sec. 4.5, `conv` for
+Table 1's "convolutional with GAN"), the discriminator of Sec. 4.3.
+What it measured (Table 1's conv+GAN row, and what each option did): results/table1_quick/README.md
+and HISTORY.md beside it.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class SSLVAEGANConfig:
         architecture="conv", learning_rate=1e-4
     )  # Sec. 4: lr 1e-4 for VAEs with GANs
     discriminator: CVAEGANConfig = (
-        CVAE_GAN_PAPER  # its `discriminator` config (the class count is set here)
+        CVAE_GAN_PAPER  # its `discriminator` config; k is the M2's `num_classes`
     )
     similarity_weight: float = 1.0
     gan_weight: float = 1.0
