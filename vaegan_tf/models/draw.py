@@ -41,16 +41,19 @@ Readings of what the papers leave open:
   binarised images.
 - Gradient clipping acts on the gradient of the global batch: under `tf.distribute` the replicas'
   gradients are summed before they are clipped (Keras' `clipnorm` would clip each replica's share).
-- The T-step loop of the training and test steps is unrolled when the step is traced (`unroll`): on
-  the suite's CPU that measured faster per step than a `tf.while_loop` at T = 10 and T = 64, at the
-  price of a longer trace. Sampling, reconstruction, the traces and the importance weights run a
-  `tf.while_loop`, cheap to trace for every batch shape they meet.
+- The T-step loop of the training and test steps is unrolled when the step is traced (`unroll`):
+  faster per step on a CPU than a `tf.while_loop`, at the price of a longer trace. Sampling,
+  reconstruction, the traces and the importance weights run a `tf.while_loop`, cheap to trace for
+  every batch shape they meet.
 
 The variational bound is what the DRAW paper reports; `importance_weighted_log_likelihood` tightens
 it with k draws of the whole sequence z_{1:T} from Q (Burda et al. 2015). The posterior of step t
 depends on the draws before it, so Q is no distribution of x alone that could be sampled and scored
 apart (what `vaegan_tf.evaluate`'s estimator takes); the weights log p(x | z) + log p(z) - log q(z |
 x) are summed along one pass of the loop instead.
+
+What DRAW and DRAW-GAN measured: `make figure10` and `make figure11` (results/figure10/,
+results/figure11/); what the loop's speed choices measured: results/benchmark/HISTORY.md.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
 
 tfd = tfp.distributions
 # The steps hold no Python control flow on tensors (the loop is a tf.while_loop or unrolled), so
-# AutoGraph has nothing to convert; converting them anyway was half the time of tracing a step.
+# AutoGraph has nothing to convert; converting them anyway only lengthens every trace.
 no_autograph = tf.autograph.experimental.do_not_convert
 
 
