@@ -32,6 +32,8 @@ Weights use Keras' default initialisers (the paper: zero-centred normal, scale u
 
 Leaves out: the CVAE-GAN (Sec. 3.2) and the VAE-GAN (Sec. 3.1), which live in their own modules, and
 the figures themselves (experiment bodies build on this model).
+What it measured: results/figure6/README.md (`conv`), results/figure8/README.md and
+results/figure9/README.md (`fc`).
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ Networks: the CVAE of Sec. 4.3 (`vaegan_tf.models.cvae`) and the discriminator o
 (`vaegan_tf.models.discriminator`: conv3-16, conv3-32, conv3-64, FC-512, FC-500 = f_l, FC-(k+1); batch
 norm but at the output, ReLU, the paper's closing remarks; LeakyReLU, their suggested fix, is an option).
 Its convolutions have stride 2, as Sec. 4.3's text says ("we replace pooling by strided convolutions
-(discriminator)"); the authors' code used stride 1, which `AUTHORS_CODE` keeps: its feature maps stay
-28 x 28, about 33 times the discriminator's multiply-adds per image. Updates alternate: a discriminator
-step, then a generator step against the updated discriminator. Images fed to the discriminator are
-Bernoulli means, in [0, 1] like the data.
+(discriminator)"); the authors' code used stride 1, which `AUTHORS_CODE` keeps: its feature maps
+stay 28 x 28, about 33 times the discriminator's multiply-adds per image. Updates alternate: a
+discriminator step, then a generator step against the updated discriminator. Images fed to the
+discriminator are Bernoulli means, in [0, 1] like the data.
 
 `PAPER` is the equations with unit weights (1 / 2 sigma^2 = 1); `AUTHORS_CODE` is their code's choice
 (alpha = 10 on the KL, beta = 1e-4 on the batch-summed feature distance, i.e. 1e-2 per example at batch

@@ -44,6 +44,9 @@ Interface (`vaegan_tf.models.interface`): `sample` and `decode` give images in [
 (G(z) + 1) / 2; `reconstruct` raises, a GAN has no encoder. Noise and interpolation weights come
 from the model's seed generator folded with the replica id, so the replicas of a mirrored run draw
 different z.
+
+What each preset measured: `make hw4_gan`, `make hw4_cgan` and `make hw4_wgan` (results/hw4_gan/,
+results/hw4_cgan/, results/hw4_wgan/).
 """
 
 from __future__ import annotations

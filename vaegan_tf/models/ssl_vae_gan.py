@@ -35,7 +35,7 @@ Options that are not the paper's:
 The last two were leads for a conv+GAN row no worse than conv. Networks: M2's (Sec. 4.5, `conv` for
 Table 1's "convolutional with GAN"), the discriminator of Sec. 4.3.
 What it measured (Table 1's conv+GAN row, and what each option did): results/table1_quick/README.md
-and HISTORY.md beside it.
+and HISTORY.md beside it; `pixel_reconstruction=True`: results/table1_quick_rows-conv+gan+pixel/.
 """
 
 from __future__ import annotations
