@@ -177,6 +177,18 @@ def test_results_are_the_old_run_or_the_new_one_never_a_mix(tmp_path, monkeypatc
     assert settings.results("study") == final  # outside a session: the folder itself
 
 
+def test_a_rerun_keeps_the_folders_hand_written_history(tmp_path):
+    settings = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"))
+    final = tmp_path / "results" / "study"
+    write_files(final, **{"metrics.json": "old", "HISTORY.md": "how it was chosen"})
+    with settings.session("study"):
+        write_files(settings.results("study"), **{"metrics.json": "new"})
+    assert {p.name: p.read_text() for p in final.iterdir()} == {
+        "metrics.json": "new",
+        "HISTORY.md": "how it was chosen",
+    }
+
+
 def test_staging_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True

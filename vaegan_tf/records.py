@@ -125,17 +125,25 @@ def remove_abandoned(parent: Path, prefix: str) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+# Files of a results folder that no run writes: a run's history, written by hand, outlives the run.
+HAND_WRITTEN = ("HISTORY.md",)
+
+
 @contextlib.contextmanager
 def staged_directory(target: Path):
-    """Yields an empty folder with `target`'s name, under `<parent>/.staging-<pid>/`, to be filled
-    in place of `target`. If the block completes, it replaces `target` in one step
-    (`replace_directory`); if it fails, it is removed and `target` is left as it was."""
+    """Yields a folder with `target`'s name, under `<parent>/.staging-<pid>/`, to be filled in place
+    of `target`: empty but for the `HAND_WRITTEN` files `target` has, copied in. If the block
+    completes, it replaces `target` in one step (`replace_directory`); if it fails, it is removed and
+    `target` is left as it was."""
     target = Path(target)
     remove_abandoned(target.parent, ".staging-")
     scratch = target.parent / f".staging-{os.getpid()}"
     staging = scratch / target.name
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    for name in HAND_WRITTEN:
+        if (target / name).is_file():
+            shutil.copy2(target / name, staging / name)
     try:
         yield staging
         replace_directory(staging, target)
