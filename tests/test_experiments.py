@@ -157,7 +157,10 @@ def test_benchmark_readme_names_the_commit_devices_and_every_rate(tmp_path):
         "`abc123`" in readme
         and "MirroredStrategy over /gpu:0, /gpu:1" in readme
         and "uncommitted" not in readme
+        and "HISTORY.md" not in readme
     )
+    (tmp_path / "HISTORY.md").write_text("how it was chosen")  # the run history kept beside it
+    assert "[HISTORY.md](HISTORY.md)" in benchmark.write_readme(tmp_path).read_text()
     assert (
         "| training, vae_fc | 6,872 |" in readme
         and "| input pipeline alone, unit | 235,030 |" in readme
@@ -323,6 +326,8 @@ def experiment(monkeypatch):
         ("vaegan", ["--baseline_epochs=0"], "--baseline_epochs must be"),
         ("evaluator", ["--epochs=0"], "--epochs"),
         ("benchmark", ["--steps=0"], "--steps must be"),
+        ("gan", ["--epochs=0"], "--epochs must be"),
+        ("gan", ["--preset=wgan"], "--preset=wgan"),
     ],
 )
 def test_numeric_flags_are_refused_in_one_line_before_any_work(
@@ -342,6 +347,18 @@ def test_numeric_flags_are_refused_in_one_line_before_any_work(
     error = capsys.readouterr().err
     assert refused.value.code == 2 and error.startswith("usage error: ") and message in error
     assert error.count("\n") == 1
+
+
+def test_gan_presets_take_the_course_schedule_and_a_batch_per_critic_update(experiment):
+    gan_main = experiment("gan")
+    flags.FLAGS(["gan.py", "--preset=wgan_gp"])
+    config = gan_main.config_from_flags()
+    # five critic updates a step, each on its own batch of 100 (Gulrajani et al.'s n_critic = 5)
+    assert (config.name, config.epochs, config.batch_size) == ("gan_wgan_gp", 30, 500)
+    assert not config.conditional and config.preprocessing == "symmetric"
+    flags.FLAGS(["gan.py", "--preset=cgan", "--epochs=3"])
+    config = gan_main.config_from_flags()
+    assert (config.epochs, config.batch_size, config.conditional) == (3, 100, True)
 
 
 def test_vaegan_epochs_default_to_the_study_s_own(experiment):

@@ -91,6 +91,14 @@ def write_readme(out: Path) -> Path:
             "",
             _reading(metrics),
             "",
+            *(
+                [
+                    "How the training steps were made fast, as measured then: [HISTORY.md](HISTORY.md).",
+                    "",
+                ]
+                if (Path(out) / "HISTORY.md").is_file()
+                else []
+            ),
         ]
     )
     (Path(out) / "README.md").write_text(text)
