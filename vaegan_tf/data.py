@@ -8,6 +8,18 @@ tfds, which needs the network the first time.
 Splits follow Chen, Fang and Ju (2016), Sec. 4.2 and the TF1 `input_data` reader their code used:
 the first 5,000 training images are the validation set, the other 55,000 train, and the full 10,000
 test images test (the paper's "test set of 5,000" is an error). `full` keeps the plain 60k/10k.
+
+SVHN (Sec. 4.2: 32x32x3, RGB in [0, 1]) has no validation split of its own: tfds' `svhn_cropped`
+gives train (73,257) and test (26,032), and the paper does not say how it held data out (the
+authors' SVHN script, Jianbo-Lab/deep-learning-project experiments/svhn_cvaegan_conv, trains on all
+of train_32x32.mat). The same `tf1` rule serves it: the first 5,000 training images validate (they
+only monitor training: no figure selects a model on them), the other 68,257 train, the 26,032 test
+images test. The 531,131 `extra` images the paper's "over 600,000" counts are not used (tfds still
+downloads them when it prepares the data set).
+
+A tfds data set that is not prepared is downloaded on first use. Without a network that download
+would retry for minutes before failing, so the hosts it would use are probed first (a few seconds)
+and an unreachable network is one `DataError` naming the fix: `tfds build` on a connected machine.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +46,26 @@ SPLITS = ("tf1", "full")
 PREPROCESSING = ("unit", "symmetric", "dynamic_binarize", "threshold")
 TF1_VALIDATION_SIZE = 5000
 DEBIAN_FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
+# (host, port) a tfds download of the data set would reach: tfds' prepared copies on Google Cloud
+# Storage first, then the data set's own site (its builder's URL). One answering is enough to try.
+TFDS_DOWNLOAD_HOSTS = {
+    "mnist": (("storage.googleapis.com", 443),),
+    "fashion_mnist": (
+        ("storage.googleapis.com", 443),
+        ("fashion-mnist.s3-website.eu-central-1.amazonaws.com", 80),
+    ),
+    "svhn": (("storage.googleapis.com", 443), ("ufldl.stanford.edu", 80)),
+    "cifar10": (("storage.googleapis.com", 443), ("www.cs.toronto.edu", 443)),
+}
+PROBE_SECONDS = 5.0
+PROXY_VARIABLES = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "all_proxy",
+)
 
 
 class DataError(ValueError):
@@ -82,6 +115,11 @@ def load(
     train, test = Split(x_train, y_train), Split(x_test, y_test)
     validation = None
     if split == "tf1":
+        if len(train) <= TF1_VALIDATION_SIZE:
+            raise DataError(
+                f"{name} has {len(train)} training images, too few to hold out the first "
+                f"{TF1_VALIDATION_SIZE:,} for validation: use split='full', or the full data set"
+            )
         validation = train.subset(np.arange(TF1_VALIDATION_SIZE))
         train = train.subset(np.arange(TF1_VALIDATION_SIZE, len(train)))
     return DatasetSplits(name, train, validation, test, DATASETS[name][2], used)
@@ -115,23 +153,49 @@ def _from_tfds(name: str, data_dir: str | None):
     import tensorflow_datasets as tfds
 
     tfds_name = DATASETS[name][0]
+    fix = (
+        f"prepare it on a connected machine (`tfds build {tfds_name} --data_dir=DIR`, or any "
+        f"command with --dataset={name} there) and pass --data_dir=DIR"
+    )
     try:
-        train, test = tfds.load(
-            tfds_name,
-            split=["train", "test"],
-            data_dir=data_dir,
-            as_supervised=True,
-            shuffle_files=False,
-            download=True,
-        )
+        builder = tfds.builder(tfds_name, data_dir=data_dir)
+        try:
+            splits = _supervised_splits(builder)
+        except AssertionError:  # tfds' "could not find data": not prepared yet
+            _require_download_hosts(name, tfds_name, builder.data_dir_root, fix)
+            builder.download_and_prepare()
+            splits = _supervised_splits(builder)
+        return (*_as_arrays(splits[0]), *_as_arrays(splits[1]))
+    except DataError:
+        raise
     except Exception as error:
         raise DataError(
             f"tensorflow-datasets could not provide {tfds_name!r} ({type(error).__name__}: "
-            f"{error}). It downloads on first use and needs the network; prepare it on a connected "
-            "machine "
-            f"(`tfds build {tfds_name}`) and pass its --data_dir."
+            f"{error}). It downloads on first use and needs the network; {fix}."
         ) from error
-    return (*_as_arrays(train), *_as_arrays(test))
+
+
+def _supervised_splits(builder):
+    return builder.as_dataset(split=["train", "test"], as_supervised=True, shuffle_files=False)
+
+
+def _require_download_hosts(name: str, tfds_name: str, data_dir, fix: str) -> None:
+    """Raises `DataError` at once when none of the hosts a tfds download of `name` would use answers
+    (tfds itself retries for minutes); behind a proxy, which a direct probe cannot judge, it lets
+    tfds try."""
+    hosts = TFDS_DOWNLOAD_HOSTS.get(name, ())
+    if not hosts or any(os.environ.get(variable) for variable in PROXY_VARIABLES):
+        return
+    for host, port in hosts:
+        try:
+            socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+            return
+        except OSError:
+            continue
+    raise DataError(
+        f"{name} ({tfds_name}) is not prepared in {data_dir} and this machine cannot reach "
+        f"{' or '.join(host for host, _ in hosts)} to download it: {fix}"
+    )
 
 
 def _as_arrays(dataset: tf.data.Dataset):

@@ -19,6 +19,14 @@ stride-1 discriminator. Only the code's weights draw the paper's Figure 7 (reada
 asked for), so `authors_code` is the default and the equations with unit weights stay as the `paper`
 preset (`make figure7 ARGS=--preset=paper`, results/figure7_paper/). What each preset measured:
 results/figure7/README.md and results/figure7_paper/README.md.
+
+The SVHN panel (`make figure7 ARGS=--dataset=svhn`, results/figure7_svhn/) trains both models on
+tfds' `svhn_cropped` (split as `vaegan_tf.data` says) with "the same network structure ..., except
+that the number of neurons at each layer increases by 8/7" (Sec. 4.3): the Figure 6 SVHN CVAE
+(`cvae_figures.model_config_for`) and the discriminator's convolutions and FC layers (f_l included)
+widened by 8/7, never its k + 1 outputs. The evaluator is an MNIST classifier, so the SVHN panel's
+table is not measured: the README says so and shows the grids and the test reconstruction error.
+tfds downloads SVHN on first use: the panel needs a connected machine (or a prepared --data_dir).
 """
 
 from __future__ import annotations
@@ -38,9 +46,11 @@ PRESETS = {"paper": cvae_gan.PAPER, "authors_code": cvae_gan.AUTHORS_CODE}
 DEFAULT_PRESET = "authors_code"
 
 
-def results_name(preset: str) -> str:
-    """results/figure7/ for the default preset, results/figure7_<preset>/ for another."""
-    return "figure7" if preset == DEFAULT_PRESET else f"figure7_{preset}"
+def results_name(preset: str, dataset: str = "mnist") -> str:
+    """results/figure7/ for the default preset on MNIST; figure7_svhn/ for the SVHN panel, and
+    _<preset> after either for another preset."""
+    name = "figure7" if dataset == "mnist" else f"figure7_{dataset}"
+    return name if preset == DEFAULT_PRESET else f"{name}_{preset}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,17 +74,33 @@ class Figure7Config:
             )
 
     @property
-    def model(self) -> cvae_gan.CVAEGANConfig:
-        preset = PRESETS[self.preset]
-        return dataclasses.replace(
-            preset,
-            cvae=dataclasses.replace(
-                self.cvae.model, learning_rate=preset.learning_rate, seed=self.seed
-            ),
+    def dataset(self) -> str:
+        """Both models train on the data set of the CVAE compared with (`cvae.dataset`)."""
+        return self.cvae.dataset
+
+
+def model_config_for(config: Figure7Config, splits: data.DatasetSplits) -> cvae_gan.CVAEGANConfig:
+    """The preset's CVAE-GAN for these images: the Figure 6 CVAE's networks (SVHN: 32x32x3 and 8/7
+    wider, Sec. 4.3) at the preset's learning rate, and the discriminator's hidden layers widened
+    by the same factor."""
+    preset = PRESETS[config.preset]
+    cvae = dataclasses.replace(
+        cvae_figures.model_config_for(config.cvae, splits),
+        learning_rate=preset.learning_rate,
+        seed=config.seed,
+    )
+    discriminator = preset.discriminator
+    if cvae.width_scale != 1:
+        discriminator = dataclasses.replace(
+            discriminator,
+            filters=tuple(cvae.scaled(filters) for filters in discriminator.filters),
+            units=tuple(cvae.scaled(units) for units in discriminator.units),
         )
+    return dataclasses.replace(preset, cvae=cvae, discriminator=discriminator)
 
 
 def train_cvae_gan(config: Figure7Config, splits: data.DatasetSplits) -> training.TrainingOutcome:
+    model_config = model_config_for(config, splits)
     train_data = data.pipeline(
         splits.train,
         batch_size=config.batch_size,
@@ -88,10 +114,10 @@ def train_cvae_gan(config: Figure7Config, splits: data.DatasetSplits) -> trainin
         config.epochs,
         config.seed,
         data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-        model_config=config.model,
+        model_config=model_config,
     )
     return training.train(
-        run, lambda: cvae_gan.build_cvae_gan(config.model), train_data, validation
+        run, lambda: cvae_gan.build_cvae_gan(model_config), train_data, validation
     )
 
 
@@ -101,7 +127,7 @@ def run_figure7(
     evaluator: evaluate.Evaluator | None = None,
 ) -> dict:
     started = time.perf_counter()
-    splits = splits or config.run.load("mnist")
+    splits = splits or config.run.load(config.dataset)
     cvae = cvae_figures.train_cvae(config.cvae, splits, reuse_finished=True)
     gan = train_cvae_gan(config, splits)
     models = {"CVAE": cvae.model, "CVAE-GAN": gan.model.cvae}
@@ -123,7 +149,11 @@ def run_figure7(
     record_run(
         out,
         gan,
-        config={**dataclasses.asdict(config), "model": config.model},
+        config={
+            **dataclasses.asdict(config),
+            "dataset": config.dataset,
+            "model": gan.model.config,
+        },
         metrics=metrics,
         started=started,
         data_source=splits.source,
@@ -166,6 +196,8 @@ def measure(
 ) -> dict:
     """Sample quality of each model from the same codes and labels, and of real training images, against
     the test set, overall and per digit."""
+    if splits.image_shape != (28, 28, 1):
+        return {"sample_quality": cvae_figures.SKIPPED_NOT_MNIST}
     if evaluator is None:
         evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
         if isinstance(evaluator, str):

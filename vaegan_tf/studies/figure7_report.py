@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from vaegan_tf import records
+from vaegan_tf.studies import cvae_figures
 
 MODELS = ("CVAE", "CVAE-GAN", "real training images")
 COLLAPSE_DIVERSITY = (
@@ -105,21 +106,25 @@ def _markdown(header, rows) -> list[str]:
 def write_readme(out: Path) -> Path:
     metrics, config, env = records.read_run(out)
     cvae = metrics["cvae_training"]
+    dataset = config.get("dataset", "mnist")
+    figure6 = cvae_figures.make_command(dataset)
     cvae_origin = (
-        "loaded from `make figure6`'s finished run"
+        f"loaded from `{figure6}`'s finished run"
         if cvae["loaded_from_finished_run"]
-        else "trained here with `make figure6`'s config"
+        else f"trained here with `{figure6}`'s config"
     )
     model = config["model"]
     from vaegan_tf.studies.figure7 import DEFAULT_PRESET  # the study imports this module at its top
 
-    default = config["preset"] == DEFAULT_PRESET
-    command = "make figure7" + ("" if default else f" ARGS='--preset={config['preset']}'")
+    flags = [f"--preset={config['preset']}"] if config["preset"] != DEFAULT_PRESET else []
+    flags += [f"--dataset={dataset}"] if dataset != "mnist" else []
+    command = "make figure7" + (f" ARGS='{' '.join(flags)}'" if flags else "")
     lines = [
         f"# {out.name}: CVAE-GAN samples of each digit, measured against the CVAE (Chen, Fang, Ju 2016, Figure 7)",
         "",
         records.provenance(env, command),
         "",
+        *cvae_figures.dataset_lines(dataset, model["cvae"], command),
         f"CVAE-GAN preset `{config['preset']}`: KL weight {model['kl_weight']}, feature-distance weight "
         f"{model['similarity_weight']}, GAN weight {model['gan_weight']}, reconstruction term in L_D: "
         f"{model['reconstruction_in_discriminator']}; Adam lr {model['learning_rate']}, batch {config['batch_size']}.",
@@ -132,7 +137,16 @@ def write_readme(out: Path) -> Path:
     ]
     quality = metrics["sample_quality"]
     if not isinstance(quality, dict):
-        (out / "README.md").write_text("\n".join(lines + [f"Sample quality: {quality}", ""]))
+        mse = metrics["test_reconstruction_mse"]
+        lines += [
+            f"Sample quality: {quality}",
+            "",
+            "Test reconstruction MSE (decoded from the posterior mean code): "
+            + ", ".join(f"{name} {value:.4f}" for name, value in mse.items())
+            + ".",
+            "",
+        ]
+        (out / "README.md").write_text("\n".join(lines))
         return out / "README.md"
     header, summary = ["images", *COLUMNS], summary_rows(metrics)
     per_class_header = [
