@@ -34,6 +34,6 @@ def main_for(defaults: cvae_applications.ApplicationConfig):
             )
         common_flags.check_evaluator(config.require_evaluator)
         with config.run.session(config.name):
-            print(cvae_applications.run_application(config))
+            print(cvae_applications.run(config))
 
     return main

@@ -97,7 +97,7 @@ def main(_):
         return
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
-        metrics = figure10.run_figure10(config)
+        metrics = figure10.run(config)
     draw_report.write_figure10_readme(Path(config.run.results_root) / config.name, figure10.RUNS)
     print(
         {

@@ -82,7 +82,7 @@ def main(_):
         return
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
-        metrics = figure11.run_figure11(config)
+        metrics = figure11.run(config)
     print({k: v for k, v in metrics.items() if not isinstance(v, dict)})
 
 

@@ -77,4 +77,4 @@ def run(variant: str):
         )
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
-        print(vae_variants.run_variant(config))
+        print(vae_variants.run(config))

@@ -76,9 +76,7 @@ def run_application(tmp_path, splits, condition):
             steps_per_epoch=2,
         ),
     )
-    return cvae_applications.run_application(
-        config, splits
-    ), tmp_path / "results" / f"app_{condition}"
+    return cvae_applications.run(config, splits), tmp_path / "results" / f"app_{condition}"
 
 
 def test_completion_study_measures_right_half_error(tmp_path, splits):

@@ -224,7 +224,7 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
         ),
         dfc_vae=DFCVAEConfig(vae=TINY_VAE),
     )
-    metrics = vae_variants.run_variant(
+    metrics = vae_variants.run(
         config, splits, evaluator=evaluate.Evaluator(evaluate.build_classifier())
     )
     title = vae_variants.TITLES[variant]

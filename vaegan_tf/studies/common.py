@@ -1,6 +1,8 @@
-"""What every experiment body shares: where it runs and reads and writes (`RunSettings`), and what
-it does after training: keep the training log and its loss curves, write metrics.json, config.json
-and environment.json into results/<name>/.
+"""The skeleton every study shares: where it runs and reads and writes (`RunSettings`), how it
+trains a model (`train_model`: the seeded data streams, the harness's run, `training.train`), and
+what it records after training (`record_run`: the training log and its loss curves, metrics.json,
+config.json and environment.json in results/<name>/). A study is then: load the splits,
+`train_model`, measure and draw, `record_run`, and write its README with `studies.report`.
 
 Inside `RunSettings.session(name)` (how the experiments' entry points run a study) the work folder
 work/<name>/ is held exclusively, and every results folder that `RunSettings.results` hands out is a
@@ -15,9 +17,12 @@ import contextlib
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from vaegan_tf import data, distribute, plots, records, training
 
@@ -110,6 +115,80 @@ class RunSettings:
                 yield self
             finally:
                 _SESSIONS.pop()
+
+
+# Validation batches are inference only (batch norm in inference mode), so their size changes
+# nothing but speed.
+VALIDATION_BATCH = 500
+
+
+def seeded(config, seed: int):
+    """`config` with `seed` in its `seed` field and in those of the configs nested in it (a
+    VAE-GAN's VAE, an SSL-VAE-GAN's M2, ...): the study's seed is the model's, set in this one
+    place. Anything that is not a dataclass (a plain description) comes back as it is."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return config
+    changes = {
+        field.name: seeded(getattr(config, field.name), seed)
+        for field in dataclasses.fields(config)
+        if dataclasses.is_dataclass(getattr(config, field.name))
+    }
+    if any(field.name == "seed" for field in dataclasses.fields(config)):
+        changes["seed"] = seed
+    return dataclasses.replace(config, **changes)
+
+
+def train_model(
+    run: RunSettings,
+    name: str,
+    build: Callable[[object], keras.Model],
+    model_config,
+    splits: data.DatasetSplits,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    preprocessing: str = "unit",
+    validation: bool = True,
+    transform: Callable | None = None,
+    callbacks=(),
+) -> training.TrainingOutcome:
+    """`build(seeded(model_config, seed))` trained for `epochs` on the training split under the
+    harness (resumed from a backup, or loaded from a finished run of the same model and schedule),
+    as work/<name>/. The seeded `model_config` identifies the model, so a backup or finished run of
+    another model is never resumed by this one; the trained model is `outcome.model`.
+
+    The training stream is the split shuffled per epoch by `seed`, in whole batches (every step
+    sees `batch_size` images, as the papers' loops do); the validation stream is one ordered pass of
+    the validation split with the same `preprocessing` (binarization keyed by `seed + 1`, so it
+    never repeats a training draw). `transform(images, labels)`, when given, maps every batch of
+    both streams to what the model trains on (a CVAE conditioned on the left half, say)."""
+    model_config = seeded(model_config, seed)
+    train_data = data.pipeline(
+        splits.train,
+        batch_size=batch_size,
+        preprocessing=preprocessing,
+        shuffle=True,
+        seed=seed,
+        drop_remainder=True,
+    )
+    validation_data = None
+    if validation and splits.validation is not None:
+        validation_data = data.pipeline(
+            splits.validation,
+            batch_size=min(VALIDATION_BATCH, len(splits.validation)),
+            preprocessing=preprocessing,
+            seed=seed + 1,
+        )
+    if transform is not None:
+        train_data = train_data.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+        if validation_data is not None:
+            validation_data = validation_data.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    steps = data.steps_per_epoch(splits.train, batch_size, drop_remainder=True)
+    run_config = run.training_run(name, epochs, seed, steps, model_config=model_config)
+    return training.train(
+        run_config, lambda: build(model_config), train_data, validation_data, callbacks=callbacks
+    )
 
 
 def record_run(

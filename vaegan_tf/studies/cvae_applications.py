@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
-from vaegan_tf.studies.common import RunSettings, record_run
+from vaegan_tf.studies import report
+from vaegan_tf.studies.common import RunSettings, record_run, train_model
 
 FC_CVAE = CVAEConfig(architecture="fc")  # Sec. 4.4 networks; condition_dim set per application
 
@@ -47,12 +48,6 @@ def flat_left_half(images: tf.Tensor) -> tf.Tensor:
     return tf.reshape(left, [tf.shape(images)[0], -1])
 
 
-def _with_condition(dataset: tf.data.Dataset, condition: str) -> tf.data.Dataset:
-    if condition == "label":
-        return dataset
-    return dataset.map(lambda x, y: (x, flat_left_half(x)), num_parallel_calls=tf.data.AUTOTUNE)
-
-
 def train_fc_cvae(
     config: ApplicationConfig, splits: data.DatasetSplits
 ) -> training.TrainingOutcome:
@@ -61,28 +56,25 @@ def train_fc_cvae(
         splits.num_classes if config.condition == "label" else height * (width // 2) * channels
     )
     model_config = dataclasses.replace(
-        config.model, image_shape=splits.image_shape, condition_dim=condition_dim, seed=config.seed
+        config.model, image_shape=splits.image_shape, condition_dim=condition_dim
     )
-    train_data = _with_condition(
-        data.pipeline(
-            splits.train,
-            batch_size=config.batch_size,
-            shuffle=True,
-            seed=config.seed,
-            drop_remainder=True,
-        ),
-        config.condition,
-    )
-    validation = _with_condition(
-        data.pipeline(splits.validation, batch_size=config.batch_size), config.condition
-    )
-    run = config.run.training_run(
+    transform = None
+    if config.condition == "left_half":
+
+        def transform(images, labels):
+            return images, flat_left_half(images)
+
+    return train_model(
+        config.run,
         config.name,
-        config.epochs,
-        config.seed,
-        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
+        build_cvae,
+        model_config,
+        splits,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        transform=transform,
     )
-    return training.train(run, lambda: build_cvae(model_config), train_data, validation)
 
 
 def completion_errors(model, splits: data.DatasetSplits) -> dict:
@@ -116,7 +108,7 @@ def transfer_styles(model, images: np.ndarray, labels: np.ndarray, num_classes: 
     return np.asarray(decoded).reshape(len(images), num_classes, *images.shape[1:])
 
 
-def run_application(config: ApplicationConfig, splits: data.DatasetSplits | None = None) -> dict:
+def run(config: ApplicationConfig, splits: data.DatasetSplits | None = None) -> dict:
     started = time.perf_counter()
     splits = splits or config.run.load("mnist")
     outcome = train_fc_cvae(config, splits)
@@ -194,15 +186,11 @@ def style_transfer_accuracy(model, splits: data.DatasetSplits, config: Applicati
 
 def write_readme(out: Path) -> Path:
     """results/figure8 or figure9 README.md from the metrics, config and environment the run wrote."""
-    metrics, config, env = records.read_run(out)
+    metrics, config, _ = records.read_run(out)
     completion = config["condition"] == "left_half"
     figure = "figure8" if completion else "figure9"
     title = "image completion from the left half" if completion else "style transfer"
     lines = [
-        f"# {out.name}: {title} with the FC CVAE (Chen, Fang, Ju 2016, Figure {figure[-1]})",
-        "",
-        records.provenance(env, f"make {figure}"),
-        "",
         f"![figure]({figure}.png)",
         "",
         f"Validation negative ELBO after training: {metrics['validation_negative_elbo']:.2f} nats.",
@@ -212,11 +200,16 @@ def write_readme(out: Path) -> Path:
         lines += [
             "Mean squared error per pixel of the right half, over the 10,000 test images (lower is better):",
             "",
-            "| completion | right-half MSE |",
-            "|---|---|",
-            f"| FC CVAE, z ~ N(0, I) | {metrics['right_half_mse_cvae']:.4f} |",
-            f"| the training images' mean right half (ignores the left half) | "
-            f"{metrics['right_half_mse_mean_image']:.4f} |",
+            *report.markdown_table(
+                ["completion", "right-half MSE"],
+                [
+                    ["FC CVAE, z ~ N(0, I)", f"{metrics['right_half_mse_cvae']:.4f}"],
+                    [
+                        "the training images' mean right half (ignores the left half)",
+                        f"{metrics['right_half_mse_mean_image']:.4f}",
+                    ],
+                ],
+            ),
             "",
         ]
     elif isinstance(metrics["style_transfer_accuracy"], float):
@@ -246,5 +239,9 @@ def write_readme(out: Path) -> Path:
         "- Completion reconstructs the whole image (the loss covers the given half too); style transfer encodes "
         "with the posterior mean under the image's own label.",
     ]
-    (out / "README.md").write_text("\n".join(lines) + "\n")
-    return out / "README.md"
+    return report.write_readme(
+        out,
+        f"{title} with the FC CVAE (Chen, Fang, Ju 2016, Figure {figure[-1]})",
+        f"make {figure}",
+        lines,
+    )

@@ -41,7 +41,7 @@ import tensorflow as tf
 from vaegan_tf import benchmark, data, evaluate, plots, records, training
 from vaegan_tf.models import draw
 from vaegan_tf.studies import draw_report
-from vaegan_tf.studies.common import RunSettings, record_run
+from vaegan_tf.studies.common import RunSettings, record_run, seeded, train_model
 
 TEST_BINARIZATION_SEED = 2016  # the same fixed test bits as the suite's plain VAE
 AUTHORS_ITERATIONS = 50_000
@@ -130,7 +130,7 @@ class Figure10Config:
         spec = RUNS[name]
         return dataclasses.replace(
             spec,
-            model=dataclasses.replace(spec.model, seed=self.seed),
+            model=seeded(spec.model, self.seed),
             epochs=dict(self.epochs).get(name, spec.epochs),
         )
 
@@ -204,30 +204,23 @@ def train_draw(
 ) -> training.TrainingOutcome:
     """Trains model `name` of RUNS; the harness loads a finished run of the same config instead."""
     spec = config.spec(name)
-    preprocessing = "dynamic_binarize" if spec.binarized else "unit"
-    train_data = data.pipeline(
-        splits.train,
-        batch_size=spec.batch_size,
-        preprocessing=preprocessing,
-        shuffle=True,
-        seed=config.seed,
-        drop_remainder=True,
-    )
-    validation = data.pipeline(
-        splits.validation, batch_size=500, preprocessing=preprocessing, seed=config.seed + 1
-    )
-    steps = data.steps_per_epoch(splits.train, spec.batch_size, drop_remainder=True)
-    run = config.run.training_run(
-        f"{config.name}_{name}", spec.epochs, config.seed, steps, model_config=spec.model
-    )
+    run_name = f"{config.name}_{name}"
     callbacks = []
     if spec.binarized:
         test = likelihood_split(config, splits)
-        callbacks.append(
-            TestBoundPerEpoch(test_images(spec, test), None, run.work_dir / "test_bound.csv", 500)
-        )
-    return training.train(
-        run, lambda: draw.build_draw(spec.model), train_data, validation, callbacks=callbacks
+        bound_log = Path(config.run.work_root) / run_name / "test_bound.csv"
+        callbacks.append(TestBoundPerEpoch(test_images(spec, test), None, bound_log, 500))
+    return train_model(
+        config.run,
+        run_name,
+        draw.build_draw,
+        spec.model,
+        splits,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=config.seed,
+        preprocessing="dynamic_binarize" if spec.binarized else "unit",
+        callbacks=callbacks,
     )
 
 
@@ -503,7 +496,7 @@ def run_model(
     return metrics
 
 
-def run_figure10(config: Figure10Config, splits: data.DatasetSplits | None = None) -> dict:
+def run(config: Figure10Config, splits: data.DatasetSplits | None = None) -> dict:
     """Trains and measures each model of `config.models` into results/<name>/<model>/."""
     splits = splits or config.run.load("mnist")
     evaluator = evaluate.evaluator_or_skip(config.require_evaluator)

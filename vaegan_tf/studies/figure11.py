@@ -31,7 +31,7 @@ import numpy as np
 from vaegan_tf import data, evaluate, plots, training
 from vaegan_tf.models import draw
 from vaegan_tf.studies import draw_report, figure10
-from vaegan_tf.studies.common import RunSettings, record_run
+from vaegan_tf.studies.common import RunSettings, record_run, seeded, train_model
 
 PRESETS = {
     "paper": (draw.PAPER_TEXT_GAN, 100),
@@ -66,7 +66,7 @@ class Figure11Config:
     @property
     def model(self) -> draw.DRAWGANConfig:
         config, _ = PRESETS[self.preset]
-        return dataclasses.replace(config, draw=dataclasses.replace(config.draw, seed=self.seed))
+        return seeded(config, self.seed)
 
     @property
     def batch_size(self) -> int:
@@ -78,19 +78,16 @@ class Figure11Config:
 
 
 def train_draw_gan(config: Figure11Config, splits: data.DatasetSplits) -> training.TrainingOutcome:
-    train_data = data.pipeline(
-        splits.train,
+    return train_model(
+        config.run,
+        config.name,
+        draw.build_draw_gan,
+        config.model,
+        splits,
+        epochs=config.training_epochs,
         batch_size=config.batch_size,
-        shuffle=True,
         seed=config.seed,
-        drop_remainder=True,
     )
-    validation = data.pipeline(splits.validation, batch_size=500)
-    steps = data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True)
-    run = config.run.training_run(
-        config.name, config.training_epochs, config.seed, steps, model_config=config.model
-    )
-    return training.train(run, lambda: draw.build_draw_gan(config.model), train_data, validation)
 
 
 def draw_figures(models: dict, splits: data.DatasetSplits, out: Path, seed: int) -> None:
@@ -186,7 +183,7 @@ def check_outputs(metrics: dict, models: dict) -> None:
         raise AssertionError("figure 11: " + "; ".join(problems))
 
 
-def run_figure11(config: Figure11Config, splits: data.DatasetSplits | None = None) -> dict:
+def run(config: Figure11Config, splits: data.DatasetSplits | None = None) -> dict:
     started = time.perf_counter()
     splits = splits or config.run.load("mnist")
     evaluator = evaluate.evaluator_or_skip(config.require_evaluator)

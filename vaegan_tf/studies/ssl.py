@@ -199,7 +199,7 @@ def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.T
     )
     # a finished cell is loaded, not retrained: `make table1` interrupted after some cells picks
     # up where it was
-    return training.train(run, lambda: build(model_config), stream, validation, reuse_finished=True)
+    return training.train(run, lambda: build(model_config), stream, validation)
 
 
 def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None = None) -> dict:

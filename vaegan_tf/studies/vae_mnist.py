@@ -6,7 +6,7 @@ importance-weighted NLL (k = 5000 by default) on a fixed binarization of the 10,
 sample quality against the evaluator classifier next to the real-vs-real baseline.
 
 Choices the paper leaves open (also written to the results README):
-- epochs: not stated for the plain VAE; 200 here (about 20 minutes on 2 CPU cores).
+- epochs: not stated for the plain VAE; 200 here (the wall time is in results/vae_mnist/README.md).
 - data: dynamic binarization (fresh Bernoulli draws every epoch) of the 55,000 TF1 training images,
   validation on the 5,000 TF1 validation images, as Burda et al. (2015) whose 86.76 nats is the reference.
 - "samples" are the Bernoulli means of p(x | z), z ~ N(0, I), the images VAE papers show.
@@ -22,7 +22,8 @@ import numpy as np
 
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.vae import VAEConfig, build_vae
-from vaegan_tf.studies.common import RunSettings, record_run
+from vaegan_tf.studies import report
+from vaegan_tf.studies.common import RunSettings, record_run, train_model
 
 REFERENCE_NLL = (
     86.76  # Burda et al. 2015, Table 1: VAE, one stochastic layer of 50 units, k = 1 training
@@ -45,36 +46,18 @@ class VAEStudyConfig:
     command: str = "make vae"  # what reproduces this run, for its README
 
 
-def train_vae(config: VAEStudyConfig, splits: data.DatasetSplits, reuse_finished: bool = False):
-    """The plain VAE, trained (or, with `reuse_finished`, loaded from a finished run of this config)."""
-    train_data = data.pipeline(
-        splits.train,
-        batch_size=config.batch_size,
-        preprocessing="dynamic_binarize",
-        shuffle=True,
-        seed=config.seed,
-        drop_remainder=True,
-    )
-    validation = data.pipeline(
-        splits.validation,
-        batch_size=config.batch_size,
-        preprocessing="dynamic_binarize",
-        seed=config.seed + 1,
-    )
-    model_config = dataclasses.replace(config.model, seed=config.seed)
-    run_config = config.run.training_run(
+def train_vae(config: VAEStudyConfig, splits: data.DatasetSplits) -> training.TrainingOutcome:
+    """The plain VAE on dynamically binarized images (or loaded from a finished run of this config)."""
+    return train_model(
+        config.run,
         config.name,
-        config.epochs,
-        config.seed,
-        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-        model_config=model_config,
-    )
-    return training.train(
-        run_config,
-        lambda: build_vae(model_config),
-        train_data,
-        validation,
-        reuse_finished=reuse_finished,
+        build_vae,
+        config.model,
+        splits,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        preprocessing="dynamic_binarize",
     )
 
 
@@ -151,56 +134,65 @@ def draw(model, splits: data.DatasetSplits, out: Path) -> None:
     )
 
 
-def _row(name, scores):
-    return (
-        f"| {name} | {scores['frechet_distance']:.3f} | {scores['kid']:.4f} | {scores['inception_score']:.2f} "
-        f"| {scores['sharpness_ratio']:.3f} |"
-    )
-
-
 def write_readme(out: Path) -> Path:
     """results/<name>/README.md, rendered from the metrics, config and environment the run wrote."""
-    metrics, config, env = records.read_run(out)
-    lines = [
-        f"# {out.name}: the plain VAE of Chen, Fang, Ju (2016) Sec. 2.1 on binarized MNIST",
-        "",
-        records.provenance(env, config.get("command", "make vae")),
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| test negative ELBO (nats) | {metrics['test_negative_elbo']:.2f} |",
-        f"| test NLL, importance-weighted, k = {metrics['importance_samples']} (nats) | {metrics['test_nll']:.2f} |",
-        f"| reference NLL, Burda et al. 2015 VAE (nats) | {metrics['reference_nll_burda_2015']:.2f} |",
+    metrics, config, _ = records.read_run(out)
+    body = [
+        *report.markdown_table(
+            ["measure", "value"],
+            [
+                ["test negative ELBO (nats)", f"{metrics['test_negative_elbo']:.2f}"],
+                [
+                    f"test NLL, importance-weighted, k = {metrics['importance_samples']} (nats)",
+                    f"{metrics['test_nll']:.2f}",
+                ],
+                [
+                    "reference NLL, Burda et al. 2015 VAE (nats)",
+                    f"{metrics['reference_nll_burda_2015']:.2f}",
+                ],
+            ],
+        ),
         "",
     ]
     if isinstance(metrics.get("sample_quality"), dict):
-        lines += [
-            f"Sample quality of {metrics['sample_quality']['count']} samples against the test images, "
-            f"features of the evaluator classifier (test accuracy {metrics['evaluator_test_accuracy']:.4f}); "
-            "lower FD / KID is better, real data is the floor:",
+        scores = {
+            "VAE samples": metrics["sample_quality"],
+            "real training images": metrics["real_vs_real"],
+        }
+        body += [
+            f"Sample quality of {metrics['sample_quality']['count']} samples against the test "
+            "images, features of the evaluator classifier; lower FD / KID is better, real data is "
+            "the floor.",
             "",
-            "| images | Frechet distance | KID | Inception-score analogue | sharpness ratio |",
-            "|---|---|---|---|---|",
-            _row("VAE samples", metrics["sample_quality"]),
-            _row("real training images", metrics["real_vs_real"]),
+            *report.markdown_table(
+                *report.quality_table(scores, columns=report.UNCONDITIONAL_COLUMNS)
+            ),
+            *filter(None, ["", records.evaluator_sentence(scores)]),
             "",
         ]
+    else:
+        body += [f"Sample quality: {metrics.get('sample_quality')}", ""]
     model = config["model"]
-    lines += [
-        "Figures: `samples.png` (Bernoulli means for z ~ N(0, I)), `reconstructions.png` (test images and their "
-        "reconstructions), `loss_curves.png` (from `training_log.csv`).",
+    body += [
+        "Figures: `samples.png` (Bernoulli means for z ~ N(0, I)), `reconstructions.png` (test "
+        "images and their reconstructions), `loss_curves.png` (from `training_log.csv`).",
         "",
         "## Choices the paper leaves open",
         "",
-        f"- Network: {model['hidden_units']} {model['activation']} units, z = {model['latent_dim']}, batch norm "
-        f"{'on' if model['batch_norm'] else 'off'} (Sec. 4.4's fully connected net and Sec. 4's training details); "
-        f"Adam lr {model['learning_rate']}, batch {config['batch_size']}.",
+        f"- Network: {model['hidden_units']} {model['activation']} units, z = "
+        f"{model['latent_dim']}, batch norm {'on' if model['batch_norm'] else 'off'} (Sec. 4.4's "
+        f"fully connected net and Sec. 4's training details); Adam lr {model['learning_rate']}, "
+        f"batch {config['batch_size']}.",
         f"- Epochs: {config['epochs']} (the paper does not say).",
-        "- Data: dynamic binarization of the 55,000 TF1 training images each epoch; validation on the 5,000 TF1 "
-        f"validation images; test measures on one fixed binarization of {metrics['test_images']:,} test images.",
-        "- The reference NLL comes from a longer schedule (3,280 epochs, Burda et al.) and tanh layers without batch "
-        "norm; it is a yardstick, not this experiment's target.",
+        "- Data: dynamic binarization of the 55,000 TF1 training images each epoch; validation on "
+        "the 5,000 TF1 validation images; test measures on one fixed binarization of the "
+        f"{metrics['test_images']:,} test images.",
+        "- The reference NLL comes from a longer schedule (3,280 epochs, Burda et al.) and tanh "
+        "layers without batch norm; it is a yardstick, not this experiment's target.",
     ]
-    path = out / "README.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return report.write_readme(
+        out,
+        "the plain VAE of Chen, Fang, Ju (2016) Sec. 2.1 on binarized MNIST",
+        config.get("command", "make vae"),
+        body,
+    )

@@ -12,8 +12,8 @@ config. Every model decodes the same z ~ N(0, I), so the sample grids differ by 
 the same table: Frechet distance, KID, Inception-score analogue and sharpness ratio of 10,000 samples
 against the test images (evaluator features), and the mean squared pixel error of test reconstructions
 through the posterior mean; real training images are the baseline.
-Choices the documents leave open: epochs (10 for the VAE-GAN, whose step with the conv decoder takes
-1.3-1.5 s on 2 CPU cores, about fifty plain-VAE steps: 12-14 min an epoch; 20 for the DFC-VAE); lr 1e-4 for
+Choices the documents leave open: epochs (10 for the VAE-GAN, whose step with the conv decoder costs
+tens of plain-VAE steps; 20 for the DFC-VAE; results/vaegan/README.md gives the wall times); lr 1e-4 for
 the VAE-GAN (Sec. 4) and 1e-3 for the DFC-VAE, a VAE without a GAN; and those written in the two model
 modules.
 """
@@ -31,7 +31,7 @@ from vaegan_tf.models.dfc_vae import DFCVAEConfig, build_dfc_vae, build_perceptu
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.models.vae_gan import VAEGANConfig, build_vae_gan
 from vaegan_tf.studies import vae_mnist, vae_variants_report
-from vaegan_tf.studies.common import RunSettings, record_run
+from vaegan_tf.studies.common import RunSettings, record_run, train_model
 
 VARIANTS = ("vaegan", "dfcvae")
 TITLES = {"vaegan": "VAE-GAN", "dfcvae": "DFC-VAE"}
@@ -61,43 +61,29 @@ class VariantConfig:
             object.__setattr__(self, "epochs", EPOCHS[self.variant])
 
 
-def _grey_stream(config: VariantConfig, split: data.Split, shuffle: bool):
-    return data.pipeline(
-        split,
-        batch_size=config.batch_size,
-        shuffle=shuffle,
-        seed=config.seed,
-        drop_remainder=shuffle,
-    )
-
-
-def _run(
-    config: VariantConfig, name: str, epochs: int, splits: data.DatasetSplits, model
-) -> training.RunConfig:
-    return config.run.training_run(
+def _train(config: VariantConfig, name: str, epochs: int, splits, build, model_config):
+    """One model of the comparison on grey-level pixels in [0, 1] (Sec. 4.2)."""
+    return train_model(
+        config.run,
         name,
-        epochs,
-        config.seed,
-        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-        model_config=model,
+        build,
+        model_config,
+        splits,
+        epochs=epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
     )
 
 
 def pretrain_perceptual_network(config: VariantConfig, splits: data.DatasetSplits):
     """The DFC-VAE's fixed network: a digit classifier of its own, trained on the training images alone."""
-    run = _run(
+    outcome = _train(
         config,
         f"{config.name}_perceptual_network",
         config.perceptual_epochs,
         splits,
+        lambda _: build_perceptual_network(splits.image_shape, splits.num_classes),
         {"perceptual_network": splits.image_shape},
-    )
-    outcome = training.train(
-        run,
-        lambda: build_perceptual_network(splits.image_shape, splits.num_classes),
-        _grey_stream(config, splits.train, True),
-        _grey_stream(config, splits.validation, False),
-        reuse_finished=True,
     )
     test = outcome.model.evaluate(
         data.pipeline(splits.test, batch_size=500), verbose=0, return_dict=True
@@ -106,9 +92,8 @@ def pretrain_perceptual_network(config: VariantConfig, splits: data.DatasetSplit
 
 
 def variant_vae_config(config: VariantConfig) -> VAEConfig:
-    """The variant's VAE networks, with the run's seed."""
-    vae = config.vae_gan.vae if config.variant == "vaegan" else config.dfc_vae.vae
-    return dataclasses.replace(vae, seed=config.seed)
+    """The variant's VAE networks."""
+    return config.vae_gan.vae if config.variant == "vaegan" else config.dfc_vae.vae
 
 
 def train_same_network_baseline(config: VariantConfig, splits: data.DatasetSplits):
@@ -118,15 +103,13 @@ def train_same_network_baseline(config: VariantConfig, splits: data.DatasetSplit
     if networks.decoder == config.baseline.model.decoder:
         return None
     model_config = dataclasses.replace(networks, learning_rate=config.baseline.model.learning_rate)
-    run = _run(
-        config, f"{config.name}_plain_{networks.decoder}_vae", config.epochs, splits, model_config
-    )
-    return training.train(
-        run,
-        lambda: build_vae(model_config),
-        _grey_stream(config, splits.train, True),
-        _grey_stream(config, splits.validation, False),
-        reuse_finished=True,
+    return _train(
+        config,
+        f"{config.name}_plain_{networks.decoder}_vae",
+        config.epochs,
+        splits,
+        build_vae,
+        model_config,
     )
 
 
@@ -135,10 +118,7 @@ def train_variant(
 ) -> tuple[training.TrainingOutcome, dict]:
     extra = {}
     if config.variant == "vaegan":
-        model_config = dataclasses.replace(config.vae_gan, vae=variant_vae_config(config))
-
-        def build():
-            return build_vae_gan(model_config)
+        model_config, build = config.vae_gan, build_vae_gan
     else:
         network, accuracy = pretrain_perceptual_network(config, splits)
         extra["perceptual_network"] = {
@@ -147,23 +127,18 @@ def train_variant(
             "wall_seconds": round(network.wall_seconds, 1),
         }
         weights = network.model.get_weights()
-        model_config = dataclasses.replace(config.dfc_vae, vae=variant_vae_config(config))
+        model_config = config.dfc_vae
 
-        def build():
+        def build(seeded_config):
             fixed = build_perceptual_network(splits.image_shape, splits.num_classes)
             fixed.set_weights(weights)
-            return build_dfc_vae(model_config, fixed)
+            return build_dfc_vae(seeded_config, fixed)
 
-    outcome = training.train(
-        _run(config, config.name, config.epochs, splits, model_config),
-        build,
-        _grey_stream(config, splits.train, True),
-        _grey_stream(config, splits.validation, False),
-    )
+    outcome = _train(config, config.name, config.epochs, splits, build, model_config)
     return outcome, extra
 
 
-def run_variant(
+def run(
     config: VariantConfig,
     splits: data.DatasetSplits | None = None,
     evaluator: evaluate.Evaluator | None = None,
@@ -173,9 +148,7 @@ def run_variant(
     # the variant first: it is the experiment, and an interrupted run shows its training log soonest
     outcome, extra = train_variant(config, splits)
     baseline = vae_mnist.train_vae(
-        dataclasses.replace(config.baseline, run=config.run, seed=config.seed),
-        splits,
-        reuse_finished=True,
+        dataclasses.replace(config.baseline, run=config.run, seed=config.seed), splits
     )
     same_networks = train_same_network_baseline(config, splits)
     variant = outcome.model.vae if config.variant == "vaegan" else outcome.model

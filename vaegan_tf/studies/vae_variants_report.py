@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from vaegan_tf import records
 from vaegan_tf.models.vae_gan import VAEGANConfig
+from vaegan_tf.studies import report
 
 DEFAULT_BALANCE = VAEGANConfig.balance
 
 SAME_NETWORK_TITLE = "plain VAE, same networks"
 BASELINES = ("plain VAE", SAME_NETWORK_TITLE)
-HEADER = (
-    "images",
-    "Frechet distance",
-    "KID",
-    "Inception score",
-    "sharpness ratio",
-    "test reconstruction MSE",
-)
 ABOUT = {
     "vaegan": (
         "VAE-GAN (Chen, Fang, Ju 2016, Sec. 3.1)",
@@ -36,25 +28,18 @@ ABOUT = {
 }
 
 
-def rows(metrics: dict) -> list[list[str]]:
-    out = []
-    for name, q in metrics["sample_quality"].items():
-        mse = metrics["test_reconstruction_mse"].get(name)
-        out.append(
-            [
-                name,
-                f"{q['frechet_distance']:.3f}",
-                f"{q['kid']:.4f}",
-                f"{q['inception_score']:.2f}",
-                f"{q['sharpness_ratio']:.3f}",
-                "" if mse is None else f"{mse:.4f}",
-            ]
-        )
-    return out
+def quality_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """The comparison: each model's sample quality and its test reconstruction error."""
+    mse = {name: f"{value:.4f}" for name, value in metrics["test_reconstruction_mse"].items()}
+    return report.quality_table(
+        metrics["sample_quality"],
+        {"test reconstruction MSE": mse},
+        columns=report.UNCONDITIONAL_COLUMNS,
+    )
 
 
 def write_readme(out: Path) -> Path:
-    metrics, config, env = records.read_run(out)
+    metrics, config, _ = records.read_run(out)
     title, command, what = ABOUT[config["variant"]]
     if config["variant"] == "vaegan" and balance_rule(config["vae_gan"]) != DEFAULT_BALANCE:
         command += f" ARGS='--balance={balance_rule(config['vae_gan'])}'"
@@ -64,12 +49,7 @@ def write_readme(out: Path) -> Path:
         if base["loaded_from_finished_run"]
         else "trained here with `make vae`'s config"
     )
-    lines = [
-        f"# {out.name}: {title} against the plain VAE",
-        "",
-        records.provenance(env, command),
-        "",
-    ]
+    lines = []
     if config["variant"] == "vaegan" and "balance" not in config["vae_gan"]:
         lines += [
             "The run predates the `--balance` flag: it used its commit's default rule, which that flag "
@@ -105,22 +85,15 @@ def write_readme(out: Path) -> Path:
     ]
     quality = metrics["sample_quality"]
     if isinstance(quality, dict):
-        table = rows(metrics)
-        with open(out / "table.csv", "w", newline="") as stream:
-            csv.writer(stream).writerows([HEADER, *table])
-        markdown = [
-            "| " + " | ".join(HEADER) + " |",
-            "|" + "---|" * len(HEADER),
-            *("| " + " | ".join(row) + " |" for row in table),
-        ]
-        (out / "table.md").write_text("\n".join(markdown) + "\n")
+        header, table = quality_table(metrics)
+        report.write_tables(out, "table", header, table)
         count = next(iter(quality.values()))["count"]
         lines += [
             f"{count} samples per model, decoded from the same z ~ N(0, I), scored by the evaluator classifier "
             "against the test images (lower FD / KID is closer to real data; sharpness ratio 1 is as sharp as "
             "real test images); reconstruction error on the 10,000 grey test images through the posterior mean:",
             "",
-            *markdown,
+            *report.markdown_table(header, table),
             "",
             *filter(
                 None, [_verdict(metrics, title.split(" (")[0]), records.evaluator_sentence(quality)]
@@ -141,8 +114,7 @@ def write_readme(out: Path) -> Path:
         "vaegan_tf/models/dfc_vae.py.",
         "- Samples and reconstructions are Bernoulli means.",
     ]
-    (out / "README.md").write_text("\n".join(lines) + "\n")
-    return out / "README.md"
+    return report.write_readme(out, f"{title} against the plain VAE", command, lines)
 
 
 def _networks(config: dict) -> str:

@@ -1,0 +1,85 @@
+"""The one report helper of the studies: Markdown tables, the sample-quality table every measured
+study shows, and the README skeleton (title, provenance, body) written atomically from what a run
+recorded in results/<name>/.
+
+Every study's README is built the same way: `records.read_run(out)` gives the metrics, config and
+environment the run wrote, the study turns them into lines, and `write_readme` puts the title and
+the provenance sentence (`records.provenance`) on top, so a README can always be rendered again
+from its folder without training."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from vaegan_tf import records
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+    """A GitHub Markdown table: the header, the rule, one line per row (cells through `str`)."""
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows),
+    ]
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+# The sample-quality columns: header, key in an `evaluate.sample_quality` dict, format.
+QUALITY_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("conditional accuracy", "conditional_accuracy", _percent),
+    ("Frechet distance", "frechet_distance", "{:.3f}".format),
+    ("KID", "kid", "{:.4f}".format),
+    ("Inception score", "inception_score", "{:.2f}".format),
+    ("sharpness ratio", "sharpness_ratio", "{:.3f}".format),
+)
+# Without conditional accuracy: for studies of unconditional models (the real-image baseline has
+# a conditional accuracy, the evaluator's own on real digits, which only a conditional model's
+# samples are compared with).
+UNCONDITIONAL_COLUMNS = QUALITY_COLUMNS[1:]
+
+
+def quality_table(
+    scores: dict[str, dict],
+    extra: dict[str, dict[str, str]] | None = None,
+    columns=QUALITY_COLUMNS,
+) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the sample-quality table: one row per image source of `scores` (name ->
+    `evaluate.sample_quality` dict), those of `columns` that any row has, then the columns of
+    `extra` (column header -> {row name: formatted cell}, blank where a row has none)."""
+    extra = extra or {}
+    columns = [c for c in columns if any(c[1] in row for row in scores.values())]
+    header = ["images", *(title for title, _, _ in columns), *extra]
+    rows = [
+        [
+            name,
+            *(fmt(row[key]) if key in row else "" for _, key, fmt in columns),
+            *(cells.get(name, "") for cells in extra.values()),
+        ]
+        for name, row in scores.items()
+    ]
+    return header, rows
+
+
+def write_tables(out: Path, stem: str, header: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """<stem>.md and <stem>.csv in `out`: the same table for readers and for scripts."""
+    records.write_text_atomically(
+        out / f"{stem}.md", "\n".join(markdown_table(header, rows)) + "\n"
+    )
+    with open(out / f"{stem}.csv", "w", newline="") as stream:
+        csv.writer(stream).writerows([header, *rows])
+
+
+def write_readme(out: Path, title: str, command: str, body: Sequence[str]) -> Path:
+    """results/<name>/README.md: `# <name>: <title>`, the provenance of the run recorded in `out`
+    (what ran, at which commit, how long; the command the run recorded wins over `command`), then
+    `body`, one line per item."""
+    env = records.read_json(out / "environment.json")
+    lines = [f"# {out.name}: {title}", "", records.provenance(env, command), "", *body]
+    path = out / "README.md"
+    records.write_text_atomically(path, "\n".join(lines).rstrip("\n") + "\n")
+    return path
