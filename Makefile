@@ -8,7 +8,7 @@ RUN := $(BIN)/python
 ARGS ?=
 
 PHONY_EXTRA := test-fast lint format
-.PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae clean-work help
+.PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae gan clean-work help
 
 help:
 	@echo "make test       lint, then every test (what CI runs)"
@@ -26,6 +26,7 @@ help:
 	@echo "make vaegan     VAE-GAN (Sec. 3.1) vs the plain VAE, measured, results/vaegan/"
 	@echo "make dfcvae     deep-feature-consistent VAE (poster) vs the plain VAE, results/dfcvae/"
 	@echo "make benchmark  training and input-pipeline throughput, results/benchmark/"
+	@echo "make gan        one GAN-family model measured, results/gan_<preset>/: ARGS=--preset=wgan_gp"
 	@echo "make hw4_vae    Srinivasan et al. (2018): VAEs with/without BN, conv, CVAE, results/hw4_vae/"
 	@echo "make hw4_gan    GAN vs DCGAN: samples and FD per epoch, interpolations, results/hw4_gan/"
 	@echo "make hw4_cgan   CGAN and CDCGAN samples per digit, conditional accuracy, results/hw4_cgan/"
@@ -96,6 +97,9 @@ clean-work:
 .PHONY: hw4 hw4_vae hw4_gan hw4_cgan hw4_wgan hw4_table
 hw4_vae hw4_gan hw4_cgan hw4_wgan hw4_table: $(STAMP)
 	$(RUN) experiments/$@.py $(ARGS)
+
+gan: $(STAMP)
+	$(RUN) experiments/gan.py $(ARGS)
 
 hw4: hw4_vae hw4_gan hw4_cgan hw4_wgan
 	$(MAKE) hw4_table ARGS=

@@ -61,6 +61,7 @@ MAKE_TARGETS = {
     "figure9": "figure9",
     "vaegan": "vaegan",
     "dfcvae": "dfcvae",
+    "gan": "gan",
 }
 WHERE_FLAGS = ("results_root", "work_root", "data_dir", "debug", "nodebug")
 

@@ -326,6 +326,8 @@ def experiment(monkeypatch):
         ("vaegan", ["--baseline_epochs=0"], "--baseline_epochs must be"),
         ("evaluator", ["--epochs=0"], "--epochs"),
         ("benchmark", ["--steps=0"], "--steps must be"),
+        ("gan", ["--epochs=0"], "--epochs must be"),
+        ("gan", ["--preset=wgan"], "--preset=wgan"),
     ],
 )
 def test_numeric_flags_are_refused_in_one_line_before_any_work(
@@ -345,6 +347,18 @@ def test_numeric_flags_are_refused_in_one_line_before_any_work(
     error = capsys.readouterr().err
     assert refused.value.code == 2 and error.startswith("usage error: ") and message in error
     assert error.count("\n") == 1
+
+
+def test_gan_presets_take_the_course_schedule_and_a_batch_per_critic_update(experiment):
+    gan_main = experiment("gan")
+    flags.FLAGS(["gan.py", "--preset=wgan_gp"])
+    config = gan_main.config_from_flags()
+    # five critic updates a step, each on its own batch of 100 (Gulrajani et al.'s n_critic = 5)
+    assert (config.name, config.epochs, config.batch_size) == ("gan_wgan_gp", 30, 500)
+    assert not config.conditional and config.preprocessing == "symmetric"
+    flags.FLAGS(["gan.py", "--preset=cgan", "--epochs=3"])
+    config = gan_main.config_from_flags()
+    assert (config.epochs, config.batch_size, config.conditional) == (3, 100, True)
 
 
 def test_vaegan_epochs_default_to_the_study_s_own(experiment):
