@@ -9,15 +9,25 @@ import math
 import keras
 
 
-def hidden_layers(units, activation: str, batch_norm: bool) -> list[keras.layers.Layer]:
-    """Dense -> (batch norm) -> activation, for each width (Sec. 4: batch norm on every layer but the
-    outputs; the Dense then needs no bias, batch norm's offset plays its part)."""
+def hidden_layers(
+    units, activation, batch_norm: bool, dropout: float = 0.0
+) -> list[keras.layers.Layer]:
+    """Dense -> (batch norm) -> activation (-> dropout at `dropout`, a rate), for each width (Sec. 4:
+    batch norm on every layer but the outputs; the Dense then needs no bias, batch norm's offset
+    plays its part). `activation` is one name for every layer or a sequence of one per width."""
+    activations = [activation] * len(units) if isinstance(activation, str) else list(activation)
+    if len(activations) != len(units):
+        raise ValueError(
+            f"{len(activations)} activations for {len(units)} layers: give one per layer"
+        )
     layers = []
-    for width in units:
+    for width, layer_activation in zip(units, activations, strict=True):
         layers.append(keras.layers.Dense(width, use_bias=not batch_norm))
         if batch_norm:
             layers.append(keras.layers.BatchNormalization(synchronized=True))
-        layers.append(keras.layers.Activation(activation))
+        layers.append(keras.layers.Activation(layer_activation))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
     return layers
 
 
@@ -28,27 +38,44 @@ def conv_block(
     transpose: bool = False,
     activation: str = "relu",
     kernel_size: int = 5,
+    padding: str = "same",
 ) -> list[keras.layers.Layer]:
-    """A 'same' (transposed) convolution -> (batch norm) -> activation: Sec. 4.3's 5x5 ReLU blocks by
-    default."""
+    """A (transposed) convolution -> (batch norm) -> activation: Sec. 4.3's 5x5 'same' ReLU blocks
+    by default."""
     layer = (keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D)(
-        filters, kernel_size, strides=strides, padding="same", use_bias=not batch_norm
+        filters, kernel_size, strides=strides, padding=padding, use_bias=not batch_norm
     )
     norm = [keras.layers.BatchNormalization(synchronized=True)] if batch_norm else []
     return [layer, *norm, keras.layers.Activation(activation)]
 
 
 def deconv_decoder_layers(
-    image_shape, batch_norm: bool, width=lambda units: units
+    image_shape,
+    batch_norm: bool,
+    width=lambda units: units,
+    filters=(64, 32),
+    strides=(2, 2),
+    output_stride: int = 1,
+    start_filters: int = 128,
 ) -> list[keras.layers.Layer]:
-    """Sec. 4.3's decoder (the CVAE's): FC (H/4)*(W/4)*128 (BN, ReLU) -> reshape -> deconv5-64 s2 ->
-    deconv5-32 s2 (BN, ReLU) -> a 5x5 stride-1 deconv to the image channels, logits. `width` scales the
-    hidden widths (SVHN's 8/7)."""
-    start = (image_shape[0] // 4, image_shape[1] // 4, width(128))
-    return [
-        *hidden_layers((math.prod(start),), "relu", batch_norm),
-        keras.layers.Reshape(start),
-        *conv_block(width(64), 2, batch_norm, transpose=True),
-        *conv_block(width(32), 2, batch_norm, transpose=True),
-        keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=1, padding="same"),
-    ]
+    """Sec. 4.3's decoder (the CVAE's) by default: FC (H/4)*(W/4)*128 (BN, ReLU) -> reshape ->
+    deconv5-64 s2 -> deconv5-32 s2 (BN, ReLU) -> a 5x5 stride-1 deconv to the image channels,
+    logits. `width` scales the hidden widths (SVHN's 8/7); `filters` and `strides` are the hidden
+    5x5 'same' deconvolutions, `output_stride` the last one's, and the FC layer projects to the side
+    that they upsample to the image's."""
+    if len(filters) != len(strides):
+        raise ValueError(f"{len(filters)} deconv filter counts for {len(strides)} strides")
+    scale = math.prod(strides) * output_stride
+    if image_shape[0] % scale or image_shape[1] % scale:
+        raise ValueError(
+            f"deconvolutions of strides {tuple(strides)} then {output_stride} upsample {scale}x: "
+            f"image_shape {tuple(image_shape)} needs height and width divisible by {scale}"
+        )
+    start = (image_shape[0] // scale, image_shape[1] // scale, width(start_filters))
+    layers = [*hidden_layers((math.prod(start),), "relu", batch_norm), keras.layers.Reshape(start)]
+    for count, stride in zip(filters, strides, strict=True):
+        layers += conv_block(width(count), stride, batch_norm, transpose=True)
+    layers.append(
+        keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=output_stride, padding="same")
+    )
+    return layers

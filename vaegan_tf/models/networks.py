@@ -17,6 +17,15 @@ functions, and the two thin wrappers that make any of them conditional.
   (64 and 128 feature maps next to the image, doubling away from it); weights from N(0, 0.02)
   (Sec. 4).
 
+Both architectures take their widths, activations and shapes from the config, defaults being the
+nets above, so the course reports' nets are configs of these builders
+(`vaegan_tf.models.course_reports`): `generator_units` / `critic_units` for `fc`; for `dcgan`
+`generator_start` (the shape z is projected to) with `generator_deconvs` (filters, kernel, stride,
+padding of each hidden transposed convolution) and `generator_output` (kernel, stride, padding of
+the last, to the image's channels, tanh), and `critic_filters` (5x5 stride-2 'same' convolutions);
+`generator_activation` / `critic_activation` replace ReLU / LeakyReLU; `critic_first_batch_norm`
+puts batch norm on the critic's first layer too (Radford et al. leave it off).
+
 `Generator` and `Critic` wrap a body network. Unconditional they pass z, or x, straight through.
 Conditional (Mirza & Osindero 2014) they join the one-hot label y to the input: G's body gets
 [z, y]; D's gets [flatten(x), y] (`fc`) or x with y as label maps, K constant planes stacked on its
@@ -35,6 +44,7 @@ import tensorflow as tf
 from vaegan_tf.models.layers import conv_block, hidden_layers
 
 ARCHITECTURES = ("fc", "dcgan")
+PADDINGS = ("same", "valid")
 LEAKY = (
     "leaky_relu"  # Keras' slope is 0.2, Radford et al.'s (Sec. 3); the fc nets read the same way
 )
@@ -49,6 +59,16 @@ class NetworkConfig:
     init_stddev: float | None = (
         None  # N(0, stddev) weights (Radford et al. Sec. 4: 0.02); None: Keras'
     )
+    # The builders' shapes (module docstring); None: the nets of Srinivasan et al. and Radford et al.
+    generator_units: tuple[int, ...] | None = None  # fc: (256, 512, 1024)
+    critic_units: tuple[int, ...] | None = None  # fc: (1024, 512, 256)
+    generator_activation: str | None = None  # fc: LeakyReLU; dcgan: ReLU
+    critic_activation: str | None = None  # LeakyReLU
+    generator_start: tuple[int, int, int] | None = None  # dcgan: (H/4, W/4, 128)
+    generator_deconvs: tuple[tuple[int, int, int, str], ...] | None = None  # ((64, 5, 2, "same"),)
+    generator_output: tuple[int, int, str] = (5, 2, "same")  # the last deconv's kernel, stride
+    critic_filters: tuple[int, ...] | None = None  # dcgan: (64, 128)
+    critic_first_batch_norm: bool = False  # dcgan: batch norm on the first conv too
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -57,6 +77,13 @@ class NetworkConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout {self.dropout} must be in [0, 1)")
+        if (self.generator_start is None) != (self.generator_deconvs is None):
+            raise ValueError(
+                "generator_start and generator_deconvs go together: give both or neither"
+            )
+        for padding in [d[3] for d in self.generator_deconvs or ()] + [self.generator_output[2]]:
+            if padding not in PADDINGS:
+                raise ValueError(f"unknown padding {padding!r}; choose one of {PADDINGS}")
 
 
 FC = NetworkConfig()
@@ -77,53 +104,104 @@ def _initialised(
     return layers
 
 
-def fc_generator_body(
-    image_shape, config: NetworkConfig = FC, units=(256, 512, 1024)
-) -> keras.Sequential:
-    """[z (, y)] -> FC 256 -> FC 512 -> FC 1024 (LeakyReLU) -> FC H*W*C, tanh -> [B, H, W, C]."""
+def fc_generator_body(image_shape, config: NetworkConfig = FC, units=None) -> keras.Sequential:
+    """[z (, y)] -> FC 256 -> FC 512 -> FC 1024 (LeakyReLU) -> FC H*W*C, tanh -> [B, H, W, C], or
+    the config's widths and activation (`units` overrides both the config and the default)."""
+    units = units or config.generator_units or (256, 512, 1024)
+    activation = config.generator_activation or LEAKY
     layers = [
-        *hidden_layers(units, LEAKY, config.generator_batch_norm),
+        *hidden_layers(units, activation, config.generator_batch_norm),
         keras.layers.Dense(math.prod(image_shape), activation="tanh"),
         keras.layers.Reshape(image_shape),
     ]
     return keras.Sequential(_initialised(layers, config.init_stddev), name="generator_body")
 
 
-def fc_critic_body(config: NetworkConfig = FC, units=(1024, 512, 256)) -> keras.Sequential:
-    """[flatten(x) (, y)] -> FC 1024 -> FC 512 -> FC 256 (LeakyReLU, dropout) -> FC 1, a score."""
+def fc_critic_body(config: NetworkConfig = FC, units=None) -> keras.Sequential:
+    """[flatten(x) (, y)] -> FC 1024 -> FC 512 -> FC 256 (LeakyReLU, dropout) -> FC 1, a score, or
+    the config's widths and activation (`units` overrides both)."""
+    units = units or config.critic_units or (1024, 512, 256)
+    activation = config.critic_activation or LEAKY
     layers = []
     for width in units:
-        layers += hidden_layers((width,), LEAKY, config.critic_batch_norm)
+        layers += hidden_layers((width,), activation, config.critic_batch_norm)
         if config.dropout:
             layers.append(keras.layers.Dropout(config.dropout))
     layers.append(keras.layers.Dense(1))
     return keras.Sequential(_initialised(layers, config.init_stddev), name="critic_body")
 
 
+def deconv_side(side: int, kernel: int, stride: int, padding: str) -> int:
+    """The side a Keras transposed convolution makes of `side`: side * stride ('same') or
+    (side - 1) * stride + kernel ('valid')."""
+    return side * stride if padding == "same" else (side - 1) * stride + kernel
+
+
+def generator_plan(image_shape, config: NetworkConfig, filters=None):
+    """(start shape, hidden deconvs, output deconv) of the dcgan generator: the config's, or
+    Radford et al.'s adapted to the image (`filters`, (start, deconv) widths, overrides them);
+    raises if the deconvolutions do not make the image's height and width."""
+    if filters is not None or config.generator_start is None:
+        filters = filters or (128, 64)
+        if image_shape[0] % 4 or image_shape[1] % 4:
+            raise ValueError(
+                f"the dcgan nets upsample side / 4 twice; image_shape {image_shape} needs height "
+                "and width divisible by 4"
+            )
+        start = (image_shape[0] // 4, image_shape[1] // 4, filters[0])
+        return start, ((filters[1], 5, 2, "same"),), (5, 2, "same")
+    start, deconvs, output = (
+        config.generator_start,
+        config.generator_deconvs,
+        config.generator_output,
+    )
+    sides = []
+    for axis in (0, 1):
+        side = start[axis]
+        for _, kernel, stride, padding in (*deconvs, (None, *output)):
+            side = deconv_side(side, kernel, stride, padding)
+        sides.append(side)
+    if tuple(sides) != tuple(image_shape[:2]):
+        raise ValueError(
+            f"generator_start {start} through generator_deconvs {deconvs} and generator_output "
+            f"{output} makes {sides[0]}x{sides[1]} images, not {image_shape[0]}x{image_shape[1]}: "
+            "change a kernel, stride or padding"
+        )
+    return start, deconvs, output
+
+
 def dcgan_generator_body(
-    image_shape, config: NetworkConfig = DCGAN, filters=(128, 64)
+    image_shape, config: NetworkConfig = DCGAN, filters=None
 ) -> keras.Sequential:
     """[z (, y)] -> project to (H/4)x(W/4)x128 (BN, ReLU) -> deconv5 64 s2 (BN, ReLU) -> deconv5 C
-    s2, tanh -> [B, H, W, C]."""
+    s2, tanh -> [B, H, W, C]; or the config's projection, deconvolutions and activation
+    (`generator_plan`)."""
     bn = config.generator_batch_norm
-    start = (image_shape[0] // 4, image_shape[1] // 4, filters[0])
-    layers = [
-        *hidden_layers((math.prod(start),), "relu", bn),
-        keras.layers.Reshape(start),
-        *conv_block(filters[1], 2, bn, transpose=True),
+    activation = config.generator_activation or "relu"
+    start, deconvs, (kernel, stride, padding) = generator_plan(image_shape, config, filters)
+    layers = [*hidden_layers((math.prod(start),), activation, bn), keras.layers.Reshape(start)]
+    for width, size, step, pad in deconvs:
+        layers += conv_block(
+            width, step, bn, transpose=True, activation=activation, kernel_size=size, padding=pad
+        )
+    layers.append(
         keras.layers.Conv2DTranspose(
-            image_shape[-1], 5, strides=2, padding="same", activation="tanh"
-        ),
-    ]
+            image_shape[-1], kernel, strides=stride, padding=padding, activation="tanh"
+        )
+    )
     return keras.Sequential(_initialised(layers, config.init_stddev), name="generator_body")
 
 
-def dcgan_critic_body(config: NetworkConfig = DCGAN, filters=(64, 128)) -> keras.Sequential:
+def dcgan_critic_body(config: NetworkConfig = DCGAN, filters=None) -> keras.Sequential:
     """x (with label maps) -> conv5 64 s2 (LeakyReLU) -> conv5 128 s2 (BN, LeakyReLU) -> FC 1, a
-    score. No batch norm on the input layer (Radford et al. Sec. 3)."""
-    layers = [*conv_block(filters[0], 2, batch_norm=False, activation=LEAKY)]
+    score; or the config's filters and activation. No batch norm on the input layer (Radford et al.
+    Sec. 3) unless `critic_first_batch_norm`."""
+    filters = filters or config.critic_filters or (64, 128)
+    activation = config.critic_activation or LEAKY
+    first_bn = config.critic_batch_norm and config.critic_first_batch_norm
+    layers = [*conv_block(filters[0], 2, first_bn, activation=activation)]
     for width in filters[1:]:
-        layers += conv_block(width, 2, config.critic_batch_norm, activation=LEAKY)
+        layers += conv_block(width, 2, config.critic_batch_norm, activation=activation)
         if config.dropout:
             layers.append(keras.layers.Dropout(config.dropout))
     layers += [keras.layers.Flatten(), keras.layers.Dense(1)]
@@ -176,12 +254,6 @@ def build_networks(config: NetworkConfig, image_shape, num_classes: int | None =
     if config.architecture == "fc":
         generator_body, critic_body = fc_generator_body(image_shape, config), fc_critic_body(config)
     else:
-        if image_shape[0] % 4 or image_shape[1] % 4:
-            raise ValueError(
-                f"the dcgan nets upsample side / 4 twice; image_shape {image_shape} needs height "
-                "and "
-                "width divisible by 4"
-            )
         generator_body, critic_body = (
             dcgan_generator_body(image_shape, config),
             dcgan_critic_body(config),

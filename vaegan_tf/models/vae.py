@@ -11,6 +11,11 @@ convolutions before the linear heads: the conv VAE of Srinivasan, Baur & Huber (
 3.1.2 ("2 layers, kernel size 3, stride 1, padding 1"; the filter counts, which they do not give,
 are `encoder_filters`), each with the config's batch norm and activation, flattened into the heads;
 its decoder stays the dense one.
+Other nets are configs of the same blocks (the course reports' VAEs,
+`vaegan_tf.models.course_reports`): per-layer activations (`encoder_activations`,
+`decoder_activations`), a decoder of its own widths (`decoder_hidden_units`), dropout after every
+dense hidden layer (`dropout`, a rate), the conv encoder's kernel and stride, and the deconv
+decoder's hidden filters and strides and its last layer's stride (`layers.deconv_decoder_layers`).
 What the paper's VAE measured (held-out NLL, samples): results/vae_mnist/README.md.
 """
 
@@ -52,12 +57,38 @@ class VAEConfig:
         16,
         32,
     )  # the conv encoder's (Srinivasan et al. give no counts)
+    # Other nets of the same blocks (module docstring); the defaults are the nets above.
+    encoder_kernel_size: int = 3  # the conv encoder's (Srinivasan et al.)
+    encoder_strides: int = 1
+    encoder_activations: tuple[str, ...] | None = None  # one per hidden layer; None: `activation`
+    decoder_hidden_units: tuple[int, ...] | None = None  # None: hidden_units reversed
+    decoder_activations: tuple[str, ...] | None = None  # one per decoder layer; None: `activation`
+    dropout: float = 0.0  # a rate, after every dense hidden layer of both networks
+    deconv_filters: tuple[int, ...] = (64, 32)  # the deconv decoder's hidden layers (Sec. 4.3)
+    deconv_strides: tuple[int, ...] = (2, 2)
+    deconv_output_stride: int = 1
 
     def __post_init__(self):
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown VAE decoder {self.decoder!r}; choose one of {DECODERS}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown VAE encoder {self.encoder!r}; choose one of {ENCODERS}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout {self.dropout} is a rate: it must be in [0, 1)")
+        for name, units in (
+            ("encoder_activations", self.hidden_units),
+            ("decoder_activations", self.decoder_units),
+        ):
+            given = getattr(self, name)
+            if given is not None and len(given) != len(units):
+                raise ValueError(
+                    f"{name} has {len(given)} entries for {len(units)} layers: give one per layer"
+                )
+
+    @property
+    def decoder_units(self) -> tuple[int, ...]:
+        """The dense decoder's hidden widths: its own, or the encoder's reversed."""
+        return self.decoder_hidden_units or tuple(self.hidden_units[::-1])
 
 
 DECODERS = ("dense", "deconv")
@@ -71,13 +102,36 @@ def encoder_layers(config: VAEConfig) -> list[keras.layers.Layer]:
             layer
             for filters in config.encoder_filters
             for layer in conv_block(
-                filters, 1, config.batch_norm, activation=config.activation, kernel_size=3
+                filters,
+                config.encoder_strides,
+                config.batch_norm,
+                activation=config.activation,
+                kernel_size=config.encoder_kernel_size,
             )
         ]
         return [*convolutions, keras.layers.Flatten()]
+    activations = config.encoder_activations or config.activation
     return [
         keras.layers.Flatten(),
-        *hidden_layers(config.hidden_units, config.activation, config.batch_norm),
+        *hidden_layers(config.hidden_units, activations, config.batch_norm, config.dropout),
+    ]
+
+
+def decoder_layers(config: VAEConfig) -> list[keras.layers.Layer]:
+    """z -> image logits: the dense hidden layers, or the deconv decoder (`decoder="deconv"`)."""
+    if config.decoder == "deconv":
+        return deconv_decoder_layers(
+            config.image_shape,
+            config.batch_norm,
+            filters=config.deconv_filters,
+            strides=config.deconv_strides,
+            output_stride=config.deconv_output_stride,
+        )
+    activations = config.decoder_activations or config.activation
+    return [
+        *hidden_layers(config.decoder_units, activations, config.batch_norm, config.dropout),
+        keras.layers.Dense(math.prod(config.image_shape)),
+        keras.layers.Reshape(config.image_shape),
     ]
 
 
@@ -90,16 +144,7 @@ class VAE(GaussianLatentModel):
         self.encoder = keras.Sequential(
             [*encoder_layers(config), keras.layers.Dense(2 * config.latent_dim)], name="encoder"
         )
-        self.decoder = keras.Sequential(
-            deconv_decoder_layers(config.image_shape, config.batch_norm)
-            if config.decoder == "deconv"
-            else [
-                *hidden_layers(config.hidden_units[::-1], config.activation, config.batch_norm),
-                keras.layers.Dense(math.prod(config.image_shape)),
-                keras.layers.Reshape(config.image_shape),
-            ],
-            name="decoder",
-        )
+        self.decoder = keras.Sequential(decoder_layers(config), name="decoder")
 
     def build_for_training(self) -> VAE:
         self(tf.zeros((1, *self.config.image_shape)), training=False)

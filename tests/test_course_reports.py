@@ -1,0 +1,315 @@
+"""The networks of Hu (2018) and Gaikwad (2020) as configs of the suite's GAN family and VAE: the
+shapes and parameter counts their tables pin, the layers their texts name, the readings that differ
+where the reports disagree, and one training step of each model."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import fake_splits
+
+from vaegan_tf import data
+from vaegan_tf.models import course_reports as reports
+from vaegan_tf.models import gan, networks, vae
+
+GANS = {k: v for k, v in reports.PRESETS.items() if isinstance(v, gan.GANConfig)}
+VAES = {k: v for k, v in reports.PRESETS.items() if isinstance(v, vae.VAEConfig)}
+
+
+def kinds(network) -> list[str]:
+    return [type(layer).__name__ for layer in network.layers]
+
+
+def output_shapes(body: keras.Sequential, input_shape) -> list[tuple]:
+    """The output shape of every layer of a built Sequential, batch dimension dropped."""
+    x, shapes = tf.zeros((1, *input_shape)), []
+    for layer in body.layers:
+        x = layer(x)
+        shapes.append(tuple(x.shape[1:]))
+    return shapes
+
+
+def of_kind(shapes, body, kind) -> list[tuple]:
+    return [s for s, k in zip(shapes, kinds(body), strict=True) if k == kind]
+
+
+# Shapes: every preset makes 28x28 images, and the layers between are the tables'.
+
+
+@pytest.mark.parametrize("name", sorted(GANS))
+def test_every_gan_preset_maps_noise_to_images_and_images_to_one_score(name):
+    config = GANS[name]
+    model = gan.GANModel(config)
+    images = model.generator(tf.zeros((3, config.latent_dim)))
+    assert images.shape == (3, 28, 28, 1)
+    assert model.critic(images).shape == (3,)
+
+
+@pytest.mark.parametrize("name", sorted(VAES))
+def test_every_vae_preset_encodes_to_its_latent_and_decodes_to_images(name):
+    config = VAES[name]
+    model = vae.build_vae(config)
+    posterior = model.posterior(tf.zeros((3, 28, 28, 1)), training=False)
+    assert posterior.mean().shape == (3, config.latent_dim)
+    assert model.decode(tf.zeros((3, config.latent_dim))).shape == (3, 28, 28, 1)
+
+
+def test_hu_dcgan_shapes_are_his_tables():
+    """Table 4: 1x1x512 -> 3x3x256 -> 7x7x128 -> 14x14x64 -> 28x28x1; Table 3: 'same' stride-2
+    convolutions of 64, 128, 256, 512 filters on 28x28 end at 2x2x512."""
+    model = gan.GANModel(reports.HU_DCGAN)
+    generator = model.generator.body
+    shapes = output_shapes(generator, (100,))
+    assert of_kind(shapes, generator, "Reshape") == [(1, 1, 512)]
+    assert of_kind(shapes, generator, "Conv2DTranspose") == [
+        (3, 3, 256),
+        (7, 7, 128),
+        (14, 14, 64),
+        (28, 28, 1),
+    ]
+    assert all(layer.strides == (2, 2) for layer in generator.layers if "Conv" in str(type(layer)))
+    critic = model.critic.body
+    shapes = output_shapes(critic, (28, 28, 1))
+    assert of_kind(shapes, critic, "Conv2D") == [
+        (14, 14, 64),
+        (7, 7, 128),
+        (4, 4, 256),
+        (2, 2, 512),
+    ]
+    assert of_kind(shapes, critic, "Flatten") == [(2048,)]
+    # batch norm from the second convolution on, LeakyReLU after each
+    critic_kinds = kinds(critic)
+    assert critic_kinds.count("BatchNormalization") == 3
+    assert critic_kinds[:2] == ["Conv2D", "Activation"]
+    assert {
+        layer.activation.__name__ for layer in critic.layers if kinds_is(layer, "Activation")
+    } == {"leaky_relu"}
+
+
+def kinds_is(layer, kind: str) -> bool:
+    return type(layer).__name__ == kind
+
+
+def test_gaikwad_cnn_nets_make_seven_fourteen_twenty_eight():
+    """Table 3: 'the output size of CNNs (7,7), (14,14), (28,28)'; the CNN VAE's last deconvolution
+    at stride 1 (Table 2's stride 2 would make 56x56)."""
+    generator = gan.GANModel(reports.GAIKWAD_CNN_GAN).generator.body
+    shapes = output_shapes(generator, (10,))
+    assert of_kind(shapes, generator, "Reshape") == [(7, 7, 128)]
+    assert of_kind(shapes, generator, "Conv2DTranspose") == [
+        (14, 14, 64),
+        (14, 14, 32),
+        (28, 28, 1),
+    ]
+    critic = gan.GANModel(reports.GAIKWAD_CNN_GAN).critic.body
+    shapes = output_shapes(critic, (28, 28, 1))
+    assert of_kind(shapes, critic, "Conv2D") == [(14, 14, 32), (7, 7, 64), (4, 4, 128)]
+    model = vae.build_vae(reports.GAIKWAD_CNN_VAE)
+    decoder_shapes = output_shapes(model.decoder, (10,))
+    assert of_kind(decoder_shapes, model.decoder, "Conv2DTranspose") == [
+        (14, 14, 64),
+        (14, 14, 32),
+        (28, 28, 16),
+        (28, 28, 1),
+    ]
+    encoder_shapes = output_shapes(model.encoder, (28, 28, 1))
+    assert of_kind(encoder_shapes, model.encoder, "Conv2D") == [
+        (14, 14, 32),
+        (7, 7, 64),
+        (4, 4, 128),
+    ]
+    assert encoder_shapes[-1] == (2 * 10,)  # Table 2's "Dense(1)" read as the two heads
+
+
+# Parameter counts the tables pin (the widths fix them; worked out by hand).
+
+
+def test_hu_vae_parameter_counts():
+    model = vae.build_vae(reports.HU_VAE)
+    # 784*512 + 512, 512*512 + 512, 512*40 + 40 (mean and log-variance of 20)
+    assert model.encoder.count_params() == 401_920 + 262_656 + 20_520
+    # 20*512 + 512, 2 x (512*512 + 512), 512*784 + 784
+    assert model.decoder.count_params() == 10_752 + 2 * 262_656 + 402_192
+
+
+def test_hu_dcgan_parameter_counts():
+    model = gan.build_gan(reports.HU_DCGAN)
+    # conv 5*5*1*64 + 64; 5*5*64*128, 5*5*128*256, 5*5*256*512 without bias, each with batch
+    # norm's 4 per channel; FC 2*2*512 + 1
+    critic = 1_664 + (204_800 + 512) + (819_200 + 1_024) + (3_276_800 + 2_048) + 2_049
+    assert model.critic.count_params() == critic
+    # FC 100*512 + BN; deconv 3*3*512*256 + BN; 3*3*256*128 + BN; 5*5*128*64 + BN; 5*5*64*1 + 1
+    generator = (51_200 + 2_048) + (1_179_648 + 1_024) + (294_912 + 512) + (204_800 + 256) + 1_601
+    assert model.generator.count_params() == generator
+
+
+def test_gaikwad_dense_gan_parameter_counts():
+    model = gan.build_gan(reports.GAIKWAD_DENSE_GAN)
+    # 10*100, 100*300, 300*600 without bias, each + 4 per unit of batch norm; 600*784 + 784 (tanh)
+    assert model.generator.count_params() == 1_400 + 31_200 + 182_400 + 471_184
+    # 784*600, 600*300, 300*100 without bias + batch norm; 100 + 1
+    assert model.critic.count_params() == 472_800 + 181_200 + 30_400 + 101
+
+
+# The layers the texts name.
+
+
+def test_hu_vae_has_dropout_at_rate_point_one_after_every_hidden_layer_and_his_activations():
+    model = vae.build_vae(reports.HU_VAE)
+    for network, activations in (
+        (model.encoder, ["elu", "tanh"]),
+        (model.decoder, ["tanh", "elu", "elu"]),
+    ):
+        layers = network.layers
+        rates = [layer.rate for layer in layers if kinds_is(layer, "Dropout")]
+        assert rates == [0.1] * len(activations)  # keep probability 0.9
+        assert [
+            layer.activation.__name__ for layer in layers if kinds_is(layer, "Activation")
+        ] == activations
+        assert "BatchNormalization" not in kinds(network)
+        for i, layer in enumerate(layers):
+            if kinds_is(layer, "Dropout"):
+                assert kinds_is(layers[i - 1], "Activation")
+    assert [
+        layer.rate
+        for layer in vae.build_vae(reports.HU_VAE_DROPOUT_AS_RATE).encoder.layers
+        if kinds_is(layer, "Dropout")
+    ] == [0.9, 0.9]
+
+
+def test_hu_vae_dropout_is_on_in_training_and_off_when_decoding():
+    keras.utils.set_random_seed(0)
+    model = vae.build_vae(reports.HU_VAE)
+    z = tf.random.normal((4, 20), seed=1)
+    np.testing.assert_allclose(model.decode(z), model.decode(z))
+    trained_a, trained_b = model.decoder(z, training=True), model.decoder(z, training=True)
+    assert not np.allclose(trained_a, trained_b)
+
+
+@pytest.mark.parametrize("name", ["gaikwad_dense_gan", "gaikwad_dense_gan_deep", "gaikwad_cnn_gan"])
+def test_gaikwad_gans_batch_norm_and_relu_after_every_hidden_layer_of_both_networks(name):
+    model = gan.GANModel(GANS[name])
+    for network in (model.generator.body, model.critic.body):
+        layers = network.layers
+        weighted = [
+            i
+            for i, layer in enumerate(layers)
+            if type(layer).__name__.startswith(("Dense", "Conv"))
+        ]
+        *hidden, output = weighted
+        for i in hidden:  # the first critic layer too
+            assert kinds(network)[i + 1 : i + 3] == ["BatchNormalization", "Activation"]
+            assert layers[i + 2].activation.__name__ == "relu"
+        assert "BatchNormalization" not in kinds(network)[output:]
+        assert "Dropout" not in kinds(network)
+
+
+def test_gaikwad_dense_nets_have_his_widths():
+    def widths(network):
+        return [layer.units for layer in network.layers if kinds_is(layer, "Dense")]
+
+    model = gan.GANModel(reports.GAIKWAD_DENSE_GAN_DEEP)
+    assert widths(model.generator.body) == [100, 200, 300, 400, 500, 600, 784]
+    assert widths(model.critic.body) == [600, 500, 400, 300, 200, 100, 1]
+    dense_vae = vae.build_vae(reports.GAIKWAD_DENSE_VAE)
+    assert widths(dense_vae.encoder) == [600, 300, 100, 50, 2 * 4]
+    assert widths(dense_vae.decoder) == [50, 100, 300, 600, 784]
+    assert kinds(dense_vae.decoder).count("BatchNormalization") == 4
+
+
+# The readings where the reports disagree: each a preset, differing where it should.
+
+
+def test_reading_presets_differ_where_the_reports_disagree():
+    assert (reports.GAIKWAD_DENSE_GAN.latent_dim, reports.GAIKWAD_DENSE_GAN_TEXT.latent_dim) == (
+        10,
+        392,
+    )
+    assert (
+        reports.GAIKWAD_DENSE_GAN_DEEP.latent_dim,
+        reports.GAIKWAD_DENSE_GAN_DEEP_TEXT.latent_dim,
+    ) == (392, 10)
+    assert [
+        reports.GAIKWAD_DENSE_VAE.latent_dim,
+        reports.GAIKWAD_DENSE_VAE_TEXT.latent_dim,
+        reports.GAIKWAD_DENSE_VAE_TABLE3.latent_dim,
+    ] == [4, 2, 10]
+    assert (reports.GAIKWAD_CNN_VAE.latent_dim, reports.GAIKWAD_CNN_VAE_TEXT.latent_dim) == (10, 2)
+    # everything else the same
+    for table, text in (
+        (reports.GAIKWAD_DENSE_GAN, reports.GAIKWAD_DENSE_GAN_TEXT),
+        (reports.GAIKWAD_DENSE_GAN_DEEP, reports.GAIKWAD_DENSE_GAN_DEEP_TEXT),
+        (reports.GAIKWAD_DENSE_VAE, reports.GAIKWAD_DENSE_VAE_TEXT),
+        (reports.GAIKWAD_CNN_VAE, reports.GAIKWAD_CNN_VAE_TEXT),
+    ):
+        assert dataclasses.replace(text, latent_dim=table.latent_dim) == table
+    # the CNN VAE mirroring the CNN GAN's generator drops the 16-filter deconvolution
+    mirror = vae.build_vae(reports.GAIKWAD_CNN_VAE_GAN_MIRROR).decoder
+    shapes = output_shapes(mirror, (10,))
+    assert of_kind(shapes, mirror, "Conv2DTranspose") == [(14, 14, 64), (14, 14, 32), (28, 28, 1)]
+
+
+def test_gaikwad_learning_rate_grid_sets_both_optimizers():
+    assert reports.GAIKWAD_GAN_LEARNING_RATES == (1e-5, 1e-6, 1e-4)
+    config = reports.with_learning_rate(reports.GAIKWAD_CNN_GAN, 1e-6)
+    assert config.generator_optimizer.learning_rate == config.critic_optimizer.learning_rate == 1e-6
+    assert config.networks == reports.GAIKWAD_CNN_GAN.networks
+    model = gan.build_gan(config)
+    assert float(model.generator_optimizer.learning_rate) == pytest.approx(1e-6)
+    assert float(model.critic_optimizer.learning_rate) == pytest.approx(1e-6)
+
+
+# Bad shapes fail at once, naming the fix.
+
+
+def test_a_generator_that_does_not_make_the_image_is_refused():
+    nets = dataclasses.replace(
+        reports.HU_DCGAN_NETWORKS,
+        generator_deconvs=((256, 5, 2, "same"), (128, 5, 2, "same"), (64, 5, 2, "same")),
+    )
+    with pytest.raises(ValueError, match="makes 16x16 images, not 28x28"):
+        gan.GANModel(dataclasses.replace(reports.HU_DCGAN, networks=nets))
+    with pytest.raises(ValueError, match="give both or neither"):
+        networks.NetworkConfig("dcgan", generator_start=(7, 7, 128))
+    with pytest.raises(ValueError, match="one per layer"):
+        dataclasses.replace(reports.HU_VAE, encoder_activations=("elu",))
+    with pytest.raises(ValueError, match="divisible by 8"):
+        vae.build_vae(dataclasses.replace(reports.GAIKWAD_CNN_VAE, deconv_output_stride=2))
+
+
+# One training step of each model of both reports, full size, on fake data.
+
+
+def batch_of(splits, count, preprocessing):
+    pipeline = data.pipeline(
+        splits.train, batch_size=count, preprocessing=preprocessing, shuffle=True, seed=0
+    )
+    return next(iter(pipeline))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["hu_vae", "hu_dcgan", "gaikwad_dense_gan", "gaikwad_dense_gan_deep", "gaikwad_cnn_gan"]
+    + ["gaikwad_dense_vae", "gaikwad_cnn_vae"],
+)
+def test_one_training_step_of_each_model_changes_its_weights(name):
+    keras.utils.set_random_seed(0)
+    config = reports.PRESETS[name]
+    is_gan = isinstance(config, gan.GANConfig)
+    model = gan.build_gan(config) if is_gan else vae.build_vae(config)
+    splits = fake_splits(train=16, validation=0, test=8)
+    batch = batch_of(splits, 8, "symmetric" if is_gan else "dynamic_binarize")
+    before = [np.array(w) for w in model.trainable_weights]
+    logs = model.train_on_batch(*batch, return_dict=True)
+    assert all(np.isfinite(value) for value in logs.values()), logs
+    changed = [
+        not np.allclose(a, np.array(b))
+        for a, b in zip(before, model.trainable_weights, strict=True)
+    ]
+    assert all(changed), [
+        w.path for w, c in zip(model.trainable_weights, changed, strict=True) if not c
+    ]
+    expected = {"generator_loss", "critic_loss"} if is_gan else {"loss", "reconstruction", "kl"}
+    assert expected <= set(logs)
