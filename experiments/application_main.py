@@ -6,9 +6,9 @@ import dataclasses
 import common_flags
 from absl import flags
 
-from vaegan_tf.studies import cvae_applications
+from vaegan_tf.studies import figure8_9
 
-flags.DEFINE_integer("epochs", cvae_applications.ApplicationConfig.epochs, "Training epochs.")
+flags.DEFINE_integer("epochs", figure8_9.ApplicationConfig.epochs, "Training epochs.")
 flags.DEFINE_boolean(
     "smoke", False, "A short run: 1 epoch of 50 steps, 1,000 validation and test images."
 )
@@ -16,7 +16,7 @@ common_flags.at_least_one("epochs")
 FLAGS = flags.FLAGS
 
 
-def main_for(defaults: cvae_applications.ApplicationConfig):
+def main_for(defaults: figure8_9.ApplicationConfig):
     def main(_):
         config = dataclasses.replace(
             defaults, epochs=FLAGS.epochs, seed=FLAGS.seed, run=common_flags.run_settings()
@@ -34,6 +34,6 @@ def main_for(defaults: cvae_applications.ApplicationConfig):
             )
         common_flags.check_evaluator(config.require_evaluator)
         with config.run.session(config.name):
-            print(cvae_applications.run(config))
+            print(figure8_9.run(config))
 
     return main

@@ -1,7 +1,7 @@
 """`make dfcvae`: the poster's deep-feature-consistent VAE (feature perceptual loss on a fixed,
 separately pre-trained network) against the plain VAE of `make vae`, samples from the same z,
 reconstructions, and one table of FD, KID, Inception-score analogue, sharpness and reconstruction
-error. Details and open choices: vaegan_tf/studies/vae_variants.py."""
+error. Details and open choices: vaegan_tf/studies/vaegan_dfcvae.py."""
 
 import common_flags
 import variant_main

@@ -2,16 +2,16 @@
 conditional accuracy, FD, KID and sharpness beside real data. `--dataset=svhn` draws the SVHN panel
 (results/figure6_svhn/; tfds downloads SVHN, so it needs a connected machine or a prepared
 --data_dir; the MNIST evaluator does not score it). Details and the choices the paper leaves open:
-vaegan_tf/studies/cvae_figures.py."""
+vaegan_tf/studies/figure6.py."""
 
 import dataclasses
 
 import common_flags
 from absl import flags
 
-from vaegan_tf.studies import cvae_figures
+from vaegan_tf.studies import figure6
 
-DEFAULTS = cvae_figures.Figure6Config()
+DEFAULTS = figure6.Figure6Config()
 flags.DEFINE_enum("dataset", "mnist", ["mnist", "svhn"], "Which panel of the figure.")
 flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Training epochs.")
 flags.DEFINE_boolean(
@@ -30,9 +30,9 @@ def main(_):
         epochs=FLAGS.epochs,
         seed=FLAGS.seed,
         run=common_flags.run_settings(),
-        name=cvae_figures.results_name(FLAGS.dataset),
+        name=figure6.results_name(FLAGS.dataset),
         # the evaluator is an MNIST classifier: another data set's run must not wait for it
-        require_evaluator=cvae_figures.measures_sample_quality(FLAGS.dataset),
+        require_evaluator=figure6.measures_sample_quality(FLAGS.dataset),
     )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
@@ -50,7 +50,7 @@ def main(_):
         )
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
-        print(cvae_figures.run_figure6(config))
+        print(figure6.run(config))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import dataclasses
 import common_flags
 from absl import flags
 
-from vaegan_tf.studies import cvae_figures, figure7
+from vaegan_tf.studies import figure6, figure7
 
 DEFAULTS = figure7.Figure7Config()
 flags.DEFINE_enum(
@@ -37,7 +37,7 @@ FLAGS = flags.FLAGS
 def main(_):
     run = common_flags.run_settings()
     name = figure7.results_name(FLAGS.preset, FLAGS.dataset)
-    cvae_name = cvae_figures.results_name(FLAGS.dataset)  # make figure6's run of the same panel
+    cvae_name = figure6.results_name(FLAGS.dataset)  # make figure6's run of the same panel
     cvae = dataclasses.replace(
         DEFAULTS.cvae,
         name=cvae_name,
@@ -55,7 +55,7 @@ def main(_):
         run=run,
         cvae=cvae,
         # the evaluator is an MNIST classifier: another data set's run must not wait for it
-        require_evaluator=cvae_figures.measures_sample_quality(FLAGS.dataset),
+        require_evaluator=figure6.measures_sample_quality(FLAGS.dataset),
     )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
@@ -78,7 +78,7 @@ def main(_):
         )
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
-        print(figure7.run_figure7(config))
+        print(figure7.run(config))
 
 
 if __name__ == "__main__":

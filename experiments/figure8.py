@@ -1,11 +1,11 @@
 """`make figure8`: Figure 8 of Chen, Fang, Ju (2016), image completion from the left half with the
 fully connected CVAE of Sec. 4.4, measured. Details and the choices the paper leaves open:
-vaegan_tf/studies/cvae_applications.py."""
+vaegan_tf/studies/figure8_9.py."""
 
 import common_flags
 from application_main import main_for
 
-from vaegan_tf.studies.cvae_applications import ApplicationConfig
+from vaegan_tf.studies.figure8_9 import ApplicationConfig
 
 if __name__ == "__main__":
     common_flags.run(main_for(ApplicationConfig(name="figure8", condition="left_half")))

@@ -10,7 +10,7 @@ sum over the ten labels, alpha = 0.1 N / N_labelled, Adam 3e-4, class-balanced l
 seeds; epochs FC 100, conv and conv+GAN 30 (the authors' conv script). `--protocol=authors_code` is
 a port of the code behind the paper's numbers (vaegan_tf/models/m2_authors.py): their networks,
 losses, two Adams, 20 epochs, labelled subsets not class-balanced (`--label_subset=random` by
-default, or `first`), five seeds. See vaegan_tf/studies/ssl.py. `--quick` is 5 epochs of 100 steps
+default, or `first`), five seeds. See vaegan_tf/studies/table1.py. `--quick` is 5 epochs of 100 steps
 per cell."""
 
 import dataclasses
@@ -19,7 +19,7 @@ import time
 import common_flags
 from absl import app, flags
 
-from vaegan_tf.studies import ssl, table1_report
+from vaegan_tf.studies import table1, table1_report
 
 QUICK_EPOCHS, QUICK_STEPS = 5, 100
 DEFAULT_LABELS = ["1000", "600"]
@@ -27,7 +27,7 @@ DEFAULT_SEEDS = {"kingma": ["0", "1", "2"], "authors_code": ["0", "1", "2", "3",
 DEFAULT_LABEL_SUBSET = {"kingma": "balanced", "authors_code": "random"}
 flags.DEFINE_list(
     "rows",
-    list(ssl.ROWS),
+    list(table1.ROWS),
     "Table rows: fc, conv, conv+gan, and conv+gan+pixel (kingma only; not "
     "the paper's: the SSL-VAE-GAN keeping M2's pixel likelihood).",
 )
@@ -43,14 +43,14 @@ flags.DEFINE_list(
 flags.DEFINE_enum(
     "protocol",
     "kingma",
-    list(ssl.PROTOCOLS),
+    list(table1.PROTOCOLS),
     "kingma: the paper's text (Kingma et al.'s M2); authors_code: the authors' code (see the "
     "docstring).",
 )
 flags.DEFINE_enum(
     "label_subset",
     None,
-    list(ssl.LABEL_SUBSETS),
+    list(table1.LABEL_SUBSETS),
     f"How the labelled examples are chosen; default {DEFAULT_LABEL_SUBSET}.",
 )
 flags.DEFINE_boolean(
@@ -72,7 +72,7 @@ def results_name() -> str:
     overwrites the whole table."""
     name = "table1" + ("" if FLAGS.protocol == "kingma" else f"_{FLAGS.protocol}")
     name += "_quick" if FLAGS.quick else ""
-    if tuple(FLAGS.rows) != ssl.ROWS:
+    if tuple(FLAGS.rows) != table1.ROWS:
         name += "_rows-" + "-".join(FLAGS.rows)
     if FLAGS.labels != DEFAULT_LABELS:
         name += "_labels-" + "-".join(FLAGS.labels)
@@ -88,9 +88,9 @@ def _integers(values, flag: str) -> tuple[int, ...]:
         raise app.UsageError(f"--{flag} takes integers, got {','.join(values)}") from None
 
 
-def config_from_flags() -> ssl.Table1Config:
+def config_from_flags() -> table1.Table1Config:
     """The table's config; bad flags fail here, before any work, with a one-line UsageError."""
-    rows = ssl.rows_of(FLAGS.protocol)
+    rows = table1.rows_of(FLAGS.protocol)
     unknown = set(FLAGS.rows) - set(rows)
     if unknown or not FLAGS.rows:
         raise app.UsageError(
@@ -108,12 +108,12 @@ def config_from_flags() -> ssl.Table1Config:
         raise app.UsageError("--label_seeds is empty; give at least one seed, e.g. --label_seeds=0")
     quick = {"steps_per_epoch": QUICK_STEPS} if FLAGS.quick else {}
     base = dataclasses.replace(
-        ssl.SSLStudyConfig(), run=common_flags.run_settings(**quick), label_subset=label_subset()
+        table1.SSLStudyConfig(), run=common_flags.run_settings(**quick), label_subset=label_subset()
     )
     epochs = (
-        {row: QUICK_EPOCHS for row in rows} if FLAGS.quick else dict(ssl.EPOCHS[FLAGS.protocol])
+        {row: QUICK_EPOCHS for row in rows} if FLAGS.quick else dict(table1.EPOCHS[FLAGS.protocol])
     )
-    return ssl.Table1Config(
+    return table1.Table1Config(
         name=results_name(),
         rows=tuple(FLAGS.rows),
         labels=labels,
@@ -130,7 +130,7 @@ def make_command() -> str:
         f"--{flag}={','.join(value) if isinstance(value, list) else value}"
         for flag, value, default in [
             ("protocol", FLAGS.protocol, "kingma"),
-            ("rows", FLAGS.rows, list(ssl.ROWS)),
+            ("rows", FLAGS.rows, list(table1.ROWS)),
             ("labels", FLAGS.labels, DEFAULT_LABELS),
             ("label_seeds", seeds(), DEFAULT_SEEDS[FLAGS.protocol]),
             ("label_subset", label_subset(), DEFAULT_LABEL_SUBSET[FLAGS.protocol]),
@@ -151,7 +151,7 @@ def main(_):
     command = make_command()
     # the table is rewritten after every cell: a run stopped part way leaves its finished cells
     # reported
-    cells = ssl.run_table1(
+    cells = table1.run(
         config,
         after_each_cell=lambda cells: table1_report.write_results(
             out, cells, config, command, started

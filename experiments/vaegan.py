@@ -1,7 +1,7 @@
 """`make vaegan`: the VAE-GAN of Chen, Fang, Ju (2016), Sec. 3.1 (learned-similarity loss, GAN
 terms, the GAN gradient kept out of the encoder) against the plain VAE of `make vae`, samples from
 the same z, reconstructions, and one table of FD, KID, Inception-score analogue, sharpness and
-reconstruction error. Details and open choices: vaegan_tf/studies/vae_variants.py."""
+reconstruction error. Details and open choices: vaegan_tf/studies/vaegan_dfcvae.py."""
 
 import common_flags
 import variant_main

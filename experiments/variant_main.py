@@ -6,11 +6,11 @@ import common_flags
 from absl import app, flags
 
 from vaegan_tf.models.vae_gan import BALANCE_RULES
-from vaegan_tf.studies import vae_variants
+from vaegan_tf.studies import vaegan_dfcvae
 
-DEFAULTS = vae_variants.VariantConfig()
+DEFAULTS = vaegan_dfcvae.VariantConfig()
 flags.DEFINE_integer(
-    "epochs", None, f"Training epochs of the variant (default {vae_variants.EPOCHS})."
+    "epochs", None, f"Training epochs of the variant (default {vaegan_dfcvae.EPOCHS})."
 )
 flags.DEFINE_integer(
     "baseline_epochs",
@@ -77,4 +77,4 @@ def run(variant: str):
         )
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
-        print(vae_variants.run(config))
+        print(vaegan_dfcvae.run(config))

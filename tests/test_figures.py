@@ -4,12 +4,12 @@ import numpy as np
 
 from vaegan_tf import data
 from vaegan_tf.models.cvae import CVAEConfig
-from vaegan_tf.studies import cvae_figures
+from vaegan_tf.studies import figure6
 from vaegan_tf.studies.common import RunSettings
 
 
 def test_figure6_study_writes_figure_and_metrics(tmp_path, splits):
-    config = cvae_figures.Figure6Config(
+    config = figure6.Figure6Config(
         model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2),
         epochs=1,
         samples_per_class=5,
@@ -20,7 +20,7 @@ def test_figure6_study_writes_figure_and_metrics(tmp_path, splits):
         ),
         require_evaluator=False,
     )
-    metrics = cvae_figures.run_figure6(config, splits)
+    metrics = figure6.run(config, splits)
     out = tmp_path / "results" / "figure6"
     for name in (
         "figure6.png",
@@ -47,24 +47,24 @@ def test_svhn_panel_widens_the_networks(splits):
         10,
         "fake",
     )
-    model = cvae_figures.model_config_for(cvae_figures.Figure6Config(), svhn_like)
+    model = figure6.model_config_for(figure6.Figure6Config(), svhn_like)
     assert model.image_shape == (32, 32, 3) and model.width_scale == 8 / 7
 
 
 def test_flat_left_half_is_the_left_columns():
     import tensorflow as tf
 
-    from vaegan_tf.studies import cvae_applications
+    from vaegan_tf.studies import figure8_9
 
     images = np.arange(2 * 4 * 4).reshape(2, 4, 4, 1).astype(np.float32)
-    flat = cvae_applications.flat_left_half(tf.constant(images)).numpy()
+    flat = figure8_9.flat_left_half(tf.constant(images)).numpy()
     np.testing.assert_array_equal(flat, images[:, :, :2].reshape(2, 8))
 
 
 def run_application(tmp_path, splits, condition):
-    from vaegan_tf.studies import cvae_applications
+    from vaegan_tf.studies import figure8_9
 
-    config = cvae_applications.ApplicationConfig(
+    config = figure8_9.ApplicationConfig(
         name=f"app_{condition}",
         condition=condition,
         model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2),
@@ -76,7 +76,7 @@ def run_application(tmp_path, splits, condition):
             steps_per_epoch=2,
         ),
     )
-    return cvae_applications.run(config, splits), tmp_path / "results" / f"app_{condition}"
+    return figure8_9.run(config, splits), tmp_path / "results" / f"app_{condition}"
 
 
 def test_completion_study_measures_right_half_error(tmp_path, splits):
@@ -88,7 +88,7 @@ def test_completion_study_measures_right_half_error(tmp_path, splits):
 
 def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits):
     from vaegan_tf.models.cvae import build_cvae
-    from vaegan_tf.studies import cvae_applications
+    from vaegan_tf.studies import figure8_9
 
     metrics, out = run_application(tmp_path, splits, "label")
     assert (out / "figure9.png").stat().st_size > 0 and metrics[
@@ -97,7 +97,7 @@ def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits):
     assert "skipped" in (out / "README.md").read_text()
     model = build_cvae(CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2))
     images = splits.test.images[:3] / 255.0
-    transferred = cvae_applications.transfer_styles(model, images, splits.test.labels[:3], 10)
+    transferred = figure8_9.transfer_styles(model, images, splits.test.labels[:3], 10)
     assert transferred.shape == (3, 10, 28, 28, 1)
     assert not np.allclose(transferred[:, 0], transferred[:, 1])  # the label changes the image
 
@@ -110,11 +110,11 @@ def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, spl
         results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=1
     )
     tiny = CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2)
-    cvae = cvae_figures.Figure6Config(model=tiny, epochs=1, run=run, require_evaluator=False)
-    cvae_figures.run_figure6(cvae, splits)  # the CVAE figure 7 must load, not retrain
+    cvae = figure6.Figure6Config(model=tiny, epochs=1, run=run, require_evaluator=False)
+    figure6.run(cvae, splits)  # the CVAE figure 7 must load, not retrain
     config = figure7.Figure7Config(cvae=cvae, epochs=1, run=run, samples_per_class=12)
     untrained = evaluate.Evaluator(evaluate.build_classifier())
-    metrics = figure7.run_figure7(config, splits, evaluator=untrained)
+    metrics = figure7.run(config, splits, evaluator=untrained)
     assert metrics["cvae_training"]["loaded_from_finished_run"]
     out = tmp_path / "results" / "figure7"
     for name in (

@@ -168,28 +168,28 @@ def _tiny_preset(full_size):
 
 def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     """The table's harness (either protocol: each row's step is tested apart) on the fastest row."""
-    from vaegan_tf.studies import ssl, table1_report
+    from vaegan_tf.studies import table1, table1_report
 
     protocol = "authors_code"
-    tiny_preset = _tiny_preset(ssl.preset)
-    monkeypatch.setattr(ssl, "preset", tiny_preset)
+    tiny_preset = _tiny_preset(table1.preset)
+    monkeypatch.setattr(table1, "preset", tiny_preset)
     base = dataclasses.replace(
-        ssl.SSLStudyConfig(),
+        table1.SSLStudyConfig(),
         labelled_batch_size=10,
         batch_size=20,
         label_subset="random",
         run=RunSettings(work_root=str(tmp_path), steps_per_epoch=2),
     )
-    config = ssl.Table1Config(
+    config = table1.Table1Config(
         rows=("fc",), labels=(30, 20), seeds=(0, 1), epochs={"fc": 1}, base=base, protocol=protocol
     )
     seen = []
-    cells = ssl.run_table1(config, splits, after_each_cell=seen.append)
+    cells = table1.run(config, splits, after_each_cell=seen.append)
     assert [sum(c["status"] == "pending" for c in cells_) for cells_ in seen] == [3, 2, 1, 0]
     measured = [c for c in cells if c["status"] == "measured"]
     assert len(measured) == 4 and all(c["protocol"] == protocol for c in measured)
     assert all(c["validation_error"] is not None and c["test_error"] is not None for c in measured)
-    again = ssl.run_table1(config, splits)  # an interrupted `make table1` loads its finished cells
+    again = table1.run(config, splits)  # an interrupted `make table1` loads its finished cells
     assert all(c["loaded_finished_run"] for c in again) and not any(
         c["loaded_finished_run"] for c in measured
     )
@@ -212,7 +212,7 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
             base, run=RunSettings(work_root=str(tmp_path / "fresh"), steps_per_epoch=2)
         ),
     )
-    refilled = ssl.run_table1(
+    refilled = table1.run(
         fresh, splits, earlier=table1_report.earlier_cells(tmp_path / "table1_quick")
     )
     assert [bool(c.get("kept_from_earlier_table")) for c in refilled] == [True, True, False, False]
@@ -228,12 +228,12 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
         in (tmp_path / "refilled" / "README.md").read_text()
     )
     study = dataclasses.replace(base, num_labelled=20, epochs=1, model=tiny_preset("fc", protocol))
-    assert ssl.cell_identity(study) == ssl.cell_identity(
+    assert table1.cell_identity(study) == table1.cell_identity(
         dataclasses.replace(
             study, name="elsewhere", run=RunSettings(work_root="/elsewhere", steps_per_epoch=2)
         )
     )
-    assert ssl.cell_identity(study) != ssl.cell_identity(dataclasses.replace(study, epochs=2))
+    assert table1.cell_identity(study) != table1.cell_identity(dataclasses.replace(study, epochs=2))
 
     table1_report.write_results(
         tmp_path / "table1_quick", again, config, "make table1 QUICK=1", started=0.0
@@ -299,7 +299,7 @@ def test_table1_reference_columns():
 
 
 def test_full_schedule_estimate_scales_the_measured_speed():
-    from vaegan_tf.studies import ssl, table1_report
+    from vaegan_tf.studies import table1, table1_report
 
     config = {"base": {"run": {"steps_per_epoch": 100}, "batch_size": 100}, "protocol": "kingma"}
     cells = [
@@ -328,7 +328,7 @@ def test_full_schedule_estimate_scales_the_measured_speed():
         },
     ]  # reused only for the same schedule: its wall time is this schedule's
     hours = table1_report.full_schedule_hours(cells, config)
-    full = ssl.EPOCHS["kingma"]
+    full = table1.EPOCHS["kingma"]
     assert hours == pytest.approx(
         {
             "fc 1000": 540 * full["fc"] / 3600,
@@ -371,9 +371,9 @@ KINGMA_MODEL_SIGNATURES = {
 
 def test_kingma_cells_keep_their_identities():
     from vaegan_tf import training
-    from vaegan_tf.studies import ssl
+    from vaegan_tf.studies import table1
 
-    config = ssl.Table1Config()
+    config = table1.Table1Config()
     for (row, labels), by_seed in KINGMA_CELL_IDENTITIES.items():
         for seed, identity in by_seed.items():
             study = dataclasses.replace(
@@ -382,11 +382,11 @@ def test_kingma_cells_keep_their_identities():
                 num_labelled=labels,
                 seed=seed,
                 epochs=config.epochs[row],
-                model=ssl.preset(row, config.protocol),
+                model=table1.preset(row, config.protocol),
             )
-            assert ssl.cell_identity(study) == identity, (row, labels, seed)
-        model = ssl.for_cell(ssl.preset(row, "kingma", labels), labels, 55000, seed=0)
-        described = ssl.model_description(model)
+            assert table1.cell_identity(study) == identity, (row, labels, seed)
+        model = table1.for_cell(table1.preset(row, "kingma", labels), labels, 55000, seed=0)
+        described = table1.model_description(model)
         assert training.signature(described) == KINGMA_MODEL_SIGNATURES[(row, labels)], (
             row,
             labels,
@@ -406,32 +406,32 @@ KINGMA_WEIGHT_SHAPES = {
 def test_kingma_models_keep_their_weights_in_order(row):
     import hashlib
 
-    from vaegan_tf.studies import ssl
+    from vaegan_tf.studies import table1
 
-    config = ssl.for_cell(ssl.preset(row, "kingma"), 1000, 55000, seed=0)
-    model = ssl.builder(config)(config)
+    config = table1.for_cell(table1.preset(row, "kingma"), 1000, 55000, seed=0)
+    model = table1.builder(config)(config)
     shapes = [tuple(weight.shape) for weight in model.weights]
     assert hashlib.sha256(repr(shapes).encode()).hexdigest()[:16] == KINGMA_WEIGHT_SHAPES[row]
 
 
 def test_pixel_row_is_the_gan_row_keeping_the_likelihood():
-    from vaegan_tf.studies import ssl
+    from vaegan_tf.studies import table1
 
-    gan, pixel = ssl.preset("conv+gan", "kingma"), ssl.preset("conv+gan+pixel", "kingma")
+    gan, pixel = table1.preset("conv+gan", "kingma"), table1.preset("conv+gan+pixel", "kingma")
     assert (
         pixel == dataclasses.replace(gan, pixel_reconstruction=True)
         and not gan.pixel_reconstruction
     )
-    assert set(ssl.ROWS + ssl.EXTRA_ROWS) <= set(ssl.Table1Config().epochs)
+    assert set(table1.ROWS + table1.EXTRA_ROWS) <= set(table1.Table1Config().epochs)
 
 
 def test_alternating_stream_runs_labelled_then_unlabelled_batches(splits):
     """The authors' loop: each epoch every labelled batch, then every unlabelled one."""
-    from vaegan_tf.studies import ssl
+    from vaegan_tf.studies import table1
 
-    config = ssl.SSLStudyConfig(num_labelled=100, batch_size=50)
-    labelled, unlabelled = ssl.split_labels(splits, 100, seed=0)
-    stream, steps = ssl.alternating_stream(labelled, unlabelled, config)
+    config = table1.SSLStudyConfig(num_labelled=100, batch_size=50)
+    labelled, unlabelled = table1.split_labels(splits, 100, seed=0)
+    stream, steps = table1.alternating_stream(labelled, unlabelled, config)
     assert steps == 2 + 4  # 100 labelled and 200 unlabelled images in batches of 50
     flags = [bool(flag[0]) for _, _, flag in stream.take(2 * steps)]
     assert flags == ([True] * 2 + [False] * 4) * 2
@@ -439,12 +439,12 @@ def test_alternating_stream_runs_labelled_then_unlabelled_batches(splits):
 
 def test_the_paper_protocol_is_gone():
     """It reproduced neither the paper's text nor the authors' code (issue 14)."""
-    from vaegan_tf.studies import ssl
+    from vaegan_tf.studies import table1
 
     with pytest.raises(ValueError, match="m2_authors"):
         M2Config(protocol="paper")
     with pytest.raises(ValueError, match="protocol"):
-        ssl.preset("fc", "paper")
+        table1.preset("fc", "paper")
 
 
 def test_table1_flags_are_checked_before_any_work(monkeypatch):

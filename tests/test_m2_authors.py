@@ -13,7 +13,7 @@ from vaegan_tf import losses
 from vaegan_tf.models import m2_authors
 from vaegan_tf.models.m2_authors import AuthorsM2Config, build_authors_m2, sharpening_term
 from vaegan_tf.models.ssl_vae_gan import SSLVAEGANConfig
-from vaegan_tf.studies import ssl
+from vaegan_tf.studies import table1
 from vaegan_tf.studies.common import RunSettings
 
 TINY_DISCRIMINATOR = dict(discriminator_filters=(4, 4, 4), discriminator_units=(16, 8))
@@ -237,7 +237,7 @@ def test_learning_rate_decays_on_steps_counted_over_both_kinds_of_batch(architec
 
 
 def _tiny_preset(row, protocol, labels=1000):
-    config = ssl.preset(row, protocol, labels)
+    config = table1.preset(row, protocol, labels)
     if isinstance(config, SSLVAEGANConfig):
         return dataclasses.replace(
             config, m2=dataclasses.replace(config.m2, hidden_units=16, latent_dim=3)
@@ -260,8 +260,8 @@ def _tiny_preset(row, protocol, labels=1000):
 )
 def test_one_training_step_of_each_protocol_and_row_changes_every_kernel(protocol, row, labels):
     keras.utils.set_random_seed(0)
-    config = ssl.for_cell(_tiny_preset(row, protocol, labels), labels, 55000, seed=0)
-    model = ssl.builder(config)(config)
+    config = table1.for_cell(_tiny_preset(row, protocol, labels), labels, 55000, seed=0)
+    model = table1.builder(config)(config)
     x, y = grey_images(6, seed=6), tf.constant([0, 1, 2, 3, 4, 5])
     batches = (
         [((x[:4], y[:4]), (x, y))]
@@ -348,33 +348,33 @@ def test_fc_weights_start_normal_with_variance_one_over_fan_in():
 def test_labelled_subsets_first_random_and_balanced():
     labels = np.arange(300) % 10
     np.testing.assert_array_equal(
-        ssl.labelled_indices(labels, 40, seed=3, how="first"), np.arange(40)
+        table1.labelled_indices(labels, 40, seed=3, how="first"), np.arange(40)
     )
-    first = ssl.labelled_indices(labels, 100, seed=0, how="random")
-    np.testing.assert_array_equal(first, ssl.labelled_indices(labels, 100, seed=0, how="random"))
-    assert not np.array_equal(first, ssl.labelled_indices(labels, 100, seed=1, how="random"))
+    first = table1.labelled_indices(labels, 100, seed=0, how="random")
+    np.testing.assert_array_equal(first, table1.labelled_indices(labels, 100, seed=0, how="random"))
+    assert not np.array_equal(first, table1.labelled_indices(labels, 100, seed=1, how="random"))
     assert len(np.unique(first)) == 100 and first.max() < 300
     assert len(set(np.bincount(labels[first], minlength=10))) > 1  # not class-balanced
-    balanced = ssl.labelled_indices(labels, 100, seed=0, how="balanced")
+    balanced = table1.labelled_indices(labels, 100, seed=0, how="balanced")
     assert set(np.bincount(labels[balanced], minlength=10)) == {10}
 
 
 def test_label_subset_choice_reaches_the_split_and_the_cell_identity(splits):
-    labelled, unlabelled = ssl.split_labels(splits, 50, seed=0, how="first")
+    labelled, unlabelled = table1.split_labels(splits, 50, seed=0, how="first")
     np.testing.assert_array_equal(labelled.images, splits.train.images[:50])
     np.testing.assert_array_equal(unlabelled.images, splits.train.images[50:])
-    study = ssl.SSLStudyConfig(num_labelled=50)
-    assert ssl.cell_identity(study) != ssl.cell_identity(
+    study = table1.SSLStudyConfig(num_labelled=50)
+    assert table1.cell_identity(study) != table1.cell_identity(
         dataclasses.replace(study, label_subset="random")
     )
     with pytest.raises(ValueError, match="label_subset"):
-        ssl.SSLStudyConfig(label_subset="stratified")
+        table1.SSLStudyConfig(label_subset="stratified")
 
 
 @pytest.mark.parametrize("strategy", ["cpu", "mirrored"])
 def test_authors_protocol_trains_a_cell_with_one_adam_per_kind_of_batch(splits, tmp_path, strategy):
-    model = dataclasses.replace(ssl.preset("fc", "authors_code"), hidden_units=8, latent_dim=2)
-    config = ssl.SSLStudyConfig(
+    model = dataclasses.replace(table1.preset("fc", "authors_code"), hidden_units=8, latent_dim=2)
+    config = table1.SSLStudyConfig(
         model=model,
         num_labelled=100,
         batch_size=50,
@@ -382,7 +382,7 @@ def test_authors_protocol_trains_a_cell_with_one_adam_per_kind_of_batch(splits, 
         label_subset="random",
         run=RunSettings(strategy=strategy, work_root=str(tmp_path)),
     )
-    outcome = ssl.train_cell(config, splits)
+    outcome = table1.train_cell(config, splits)
     assert int(outcome.model.optimizer.iterations.numpy()) == 2
     assert int(outcome.model.unlabelled_optimizer.iterations.numpy()) == 4
     assert outcome.model.config.alpha == pytest.approx(5500)  # 55000 / 10 for any label count

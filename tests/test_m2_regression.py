@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from vaegan_tf import data, losses
 from vaegan_tf.models.m2 import M2Config, build_m2
-from vaegan_tf.studies import ssl
+from vaegan_tf.studies import table1
 from vaegan_tf.studies.common import RunSettings
 
 pytestmark = pytest.mark.slow  # trains on real MNIST
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow  # trains on real MNIST
 MARGIN = 0.03
 STEPS = 300
 
-REGRESSION = ssl.SSLStudyConfig(
+REGRESSION = table1.SSLStudyConfig(
     name="regression",
     model=M2Config(hidden_units=256, learning_rate=1e-3),
     num_labelled=100,
@@ -43,7 +43,7 @@ REGRESSION = ssl.SSLStudyConfig(
 )
 
 
-def train_classifier_alone(config: ssl.SSLStudyConfig, labelled: data.Split):
+def train_classifier_alone(config: table1.SSLStudyConfig, labelled: data.Split):
     """q(y|x) of the same M2 config, from the same initial weights (the harness seeds the same way),
     on the M2's labelled batches (same pipeline and seed) for the same steps, cross-entropy alone."""
     keras.utils.set_random_seed(config.seed)
@@ -77,11 +77,11 @@ def trained(tmp_path_factory):
     config = dataclasses.replace(
         REGRESSION, run=dataclasses.replace(REGRESSION.run, work_root=work)
     )
-    m2 = ssl.train_cell(config, splits).model
-    labelled, _ = ssl.split_labels(splits, config.num_labelled, config.seed)
+    m2 = table1.train_cell(config, splits).model
+    labelled, _ = table1.split_labels(splits, config.num_labelled, config.seed)
     alone = train_classifier_alone(config, labelled)
     errors = {
-        (name, split): ssl.error_rate(model, getattr(splits, split), config.preprocessing)
+        (name, split): table1.error_rate(model, getattr(splits, split), config.preprocessing)
         for name, model in (("m2", m2), ("labels alone", alone))
         for split in ("validation", "test")
     }

@@ -18,7 +18,7 @@ from test_experiments import experiment  # noqa: F401  (the fixture that imports
 
 from vaegan_tf import data, plots
 from vaegan_tf.models import cvae_gan
-from vaegan_tf.studies import cvae_figures, figure7
+from vaegan_tf.studies import figure6, figure7
 from vaegan_tf.studies.common import RunSettings
 
 SVHN_SHAPE = (32, 32, 3)
@@ -54,7 +54,7 @@ def grid_spy(monkeypatch_context, drawn: dict):
 
 @pytest.fixture(scope="module")
 def svhn_figure6(tmp_path_factory):
-    """`run_figure6` on the fake SVHN through tfds: two steps of batch 10."""
+    """`figure6.run` on the fake SVHN through tfds: two steps of batch 10."""
     root = tmp_path_factory.mktemp("svhn")
     run = RunSettings(
         results_root=str(root / "results"),
@@ -62,8 +62,8 @@ def svhn_figure6(tmp_path_factory):
         steps_per_epoch=2,
         evaluation_images=20,
     )
-    config = cvae_figures.Figure6Config(
-        name=cvae_figures.results_name("svhn"),
+    config = figure6.Figure6Config(
+        name=figure6.results_name("svhn"),
         dataset="svhn",
         epochs=1,
         batch_size=10,
@@ -74,14 +74,14 @@ def svhn_figure6(tmp_path_factory):
     drawn = {}
     with mock_svhn(), pytest.MonkeyPatch.context() as patch:
         grid_spy(patch, drawn)
-        metrics = cvae_figures.run_figure6(config)
+        metrics = figure6.run(config)
         splits = run.load("svhn")
     return {"config": config, "metrics": metrics, "drawn": drawn, "splits": splits}
 
 
 @pytest.fixture(scope="module")
 def svhn_figure7(svhn_figure6):
-    """`run_figure7` beside it (the `paper` preset's stride-2 discriminator, for time; the default
+    """`figure7.run` beside it (the `paper` preset's stride-2 discriminator, for time; the default
     preset's SVHN networks are built in a test of their own), two steps of batch 10."""
     cvae = svhn_figure6["config"]
     config = figure7.Figure7Config(
@@ -97,7 +97,7 @@ def svhn_figure7(svhn_figure6):
     drawn = {}
     with mock_svhn(), pytest.MonkeyPatch.context() as patch:
         grid_spy(patch, drawn)
-        metrics = figure7.run_figure7(config)
+        metrics = figure7.run(config)
     return {"config": config, "metrics": metrics, "drawn": drawn}
 
 
@@ -116,7 +116,7 @@ def test_figure6_svhn_draws_ten_rgb_samples_per_digit_and_says_they_are_unscored
     assert config["model"]["width_scale"] == pytest.approx(8 / 7)
     metrics = svhn_figure6["metrics"]
     assert np.isfinite(metrics["test_negative_elbo"])
-    assert metrics["sample_quality"] == cvae_figures.SKIPPED_NOT_MNIST
+    assert metrics["sample_quality"] == figure6.SKIPPED_NOT_MNIST
     readme = (out / "README.md").read_text()
     assert "**SVHN panel** (`make figure6 ARGS=--dataset=svhn`)" in readme
     assert "svhn_cropped" in readme and "connected machine" in readme
@@ -134,7 +134,7 @@ def test_svhn_cvae_samples_rgb_images_that_depend_on_the_digit(svhn_figure6):
         splits.validation.images, FAKE_SVHN.train.images[:20]
     )  # validation: the head of tfds' train split
     np.testing.assert_array_equal(splits.train.images, FAKE_SVHN.train.images[-40:])
-    model = cvae_figures.train_cvae(svhn_figure6["config"], splits).model
+    model = figure6.train_cvae(svhn_figure6["config"], splits).model
     assert model.config.image_shape == SVHN_SHAPE and model.config.width_scale == 8 / 7
     samples = np.asarray(model.sample(6, np.arange(6)))
     assert samples.shape == (6, *SVHN_SHAPE)
@@ -152,7 +152,7 @@ def test_figure7_svhn_compares_both_models_on_rgb_grids_without_the_evaluator(sv
     assert drawn["side_by_side.png"].shape == (10, 21, *SVHN_SHAPE)
     metrics = svhn_figure7["metrics"]
     assert metrics["cvae_training"]["loaded_from_finished_run"]  # make figure6's SVHN run
-    assert metrics["sample_quality"] == cvae_figures.SKIPPED_NOT_MNIST
+    assert metrics["sample_quality"] == figure6.SKIPPED_NOT_MNIST
     assert all(np.isfinite(v) for v in metrics["test_reconstruction_mse"].values())
     model = json.loads((out / "config.json").read_text())["model"]
     # Sec. 4.3's discriminator, 8/7 wider (conv3-16-32-64, FC-512, FC-500), k + 1 outputs unchanged
@@ -170,7 +170,7 @@ def test_figure7_svhn_compares_both_models_on_rgb_grids_without_the_evaluator(sv
 
 def test_default_svhn_cvae_gan_samples_and_judges_32x32x3_images():
     """The default preset's SVHN CVAE-GAN (the authors' stride-1 discriminator, widened)."""
-    config = figure7.Figure7Config(cvae=cvae_figures.Figure6Config(dataset="svhn"))
+    config = figure7.Figure7Config(cvae=figure6.Figure6Config(dataset="svhn"))
     svhn = fake_splits(train=20, validation=10, test=10, shape=SVHN_SHAPE)
     model_config = figure7.model_config_for(config, svhn)
     assert model_config.discriminator.stride == 1
@@ -207,9 +207,9 @@ def test_entry_points_run_the_svhn_panel_without_the_evaluator(
     """The flags reach the study: the SVHN results folder, the SVHN CVAE that figure 7 loads, and no
     demand for the (MNIST) evaluator, which the tests' empty evaluator folder would refuse."""
     entry = experiment(module)
-    study = cvae_figures if module == "figure6" else figure7
+    study = figure6 if module == "figure6" else figure7
     ran = []
-    monkeypatch.setattr(study, f"run_{module}", lambda config: ran.append(config) or {})
+    monkeypatch.setattr(study, "run", lambda config: ran.append(config) or {})
     where = [f"--results_root={tmp_path / 'results'}", f"--work_root={tmp_path / 'work'}"]
     entry.FLAGS([f"{module}.py", *argv, *where])
     entry.main([])

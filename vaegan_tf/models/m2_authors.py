@@ -51,7 +51,7 @@ Networks (their files; biases right before batch norm are dropped, as batch norm
 Their conv networks use slim's defaults: Glorot-uniform weights, ReLU. Batch norm everywhere: decay
 0.999, epsilon 1e-3, scale and offset.
 
-Loop (`vaegan_tf.studies.ssl.alternating_stream`): each epoch every labelled batch, then every
+Loop (`vaegan_tf.studies.table1.alternating_stream`): each epoch every labelled batch, then every
 unlabelled batch, batch 100; one Adam (TF1 defaults, epsilon 1e-8) for labelled and one for
 unlabelled batches over all variables, four for conv+gan (generator and discriminator, each kind of
 batch). With a decay, the rate is multiplied by it after steps 1, 1001, 2001, ... counted over both

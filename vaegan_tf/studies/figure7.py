@@ -23,7 +23,7 @@ results/figure7/README.md and results/figure7_paper/README.md.
 The SVHN panel (`make figure7 ARGS=--dataset=svhn`, results/figure7_svhn/) trains both models on
 tfds' `svhn_cropped` (split as `vaegan_tf.data` says) with "the same network structure ..., except
 that the number of neurons at each layer increases by 8/7" (Sec. 4.3): the Figure 6 SVHN CVAE
-(`cvae_figures.model_config_for`) and the discriminator's convolutions and FC layers (f_l included)
+(`figure6.model_config_for`) and the discriminator's convolutions and FC layers (f_l included)
 widened by 8/7, never its k + 1 outputs. The evaluator is an MNIST classifier, so the SVHN panel's
 table is not measured: the README says so and shows the grids and the test reconstruction error.
 tfds downloads SVHN on first use: the panel needs a connected machine (or a prepared --data_dir).
@@ -39,8 +39,8 @@ import numpy as np
 
 from vaegan_tf import data, evaluate, plots, training
 from vaegan_tf.models import cvae_gan
-from vaegan_tf.studies import cvae_figures, figure7_report
-from vaegan_tf.studies.common import RunSettings, record_run
+from vaegan_tf.studies import figure6, figure7_report
+from vaegan_tf.studies.common import RunSettings, record_run, train_model
 
 PRESETS = {"paper": cvae_gan.PAPER, "authors_code": cvae_gan.AUTHORS_CODE}
 DEFAULT_PRESET = "authors_code"
@@ -56,9 +56,7 @@ def results_name(preset: str, dataset: str = "mnist") -> str:
 @dataclasses.dataclass(frozen=True)
 class Figure7Config:
     name: str = "figure7"
-    cvae: cvae_figures.Figure6Config = (
-        cvae_figures.Figure6Config()
-    )  # the model CVAE-GAN is compared with
+    cvae: figure6.Figure6Config = figure6.Figure6Config()  # the model CVAE-GAN is compared with
     preset: str = DEFAULT_PRESET  # the reading that draws the paper's Figure 7 (module docstring)
     epochs: int = 5  # the low end of the authors' 5-20 (Jianbo-Lab/deep-learning-project, CVAE-GAN): a CVAE-GAN step costs ~5 CVAE steps
     batch_size: int = 100  # Sec. 4
@@ -85,9 +83,8 @@ def model_config_for(config: Figure7Config, splits: data.DatasetSplits) -> cvae_
     by the same factor."""
     preset = PRESETS[config.preset]
     cvae = dataclasses.replace(
-        cvae_figures.model_config_for(config.cvae, splits),
+        figure6.model_config_for(config.cvae, splits),
         learning_rate=preset.learning_rate,
-        seed=config.seed,
     )
     discriminator = preset.discriminator
     if cvae.width_scale != 1:
@@ -100,35 +97,26 @@ def model_config_for(config: Figure7Config, splits: data.DatasetSplits) -> cvae_
 
 
 def train_cvae_gan(config: Figure7Config, splits: data.DatasetSplits) -> training.TrainingOutcome:
-    model_config = model_config_for(config, splits)
-    train_data = data.pipeline(
-        splits.train,
-        batch_size=config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-        drop_remainder=True,
-    )
-    validation = data.pipeline(splits.validation, batch_size=config.batch_size)
-    run = config.run.training_run(
+    return train_model(
+        config.run,
         config.name,
-        config.epochs,
-        config.seed,
-        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-        model_config=model_config,
-    )
-    return training.train(
-        run, lambda: cvae_gan.build_cvae_gan(model_config), train_data, validation
+        cvae_gan.build_cvae_gan,
+        model_config_for(config, splits),
+        splits,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
     )
 
 
-def run_figure7(
+def run(
     config: Figure7Config,
     splits: data.DatasetSplits | None = None,
     evaluator: evaluate.Evaluator | None = None,
 ) -> dict:
     started = time.perf_counter()
     splits = splits or config.run.load(config.dataset)
-    cvae = cvae_figures.train_cvae(config.cvae, splits, reuse_finished=True)
+    cvae = figure6.train_cvae(config.cvae, splits)
     gan = train_cvae_gan(config, splits)
     models = {"CVAE": cvae.model, "CVAE-GAN": gan.model.cvae}
     out = config.run.results(config.name)
@@ -197,7 +185,7 @@ def measure(
     """Sample quality of each model from the same codes and labels, and of real training images, against
     the test set, overall and per digit."""
     if splits.image_shape != (28, 28, 1):
-        return {"sample_quality": cvae_figures.SKIPPED_NOT_MNIST}
+        return {"sample_quality": figure6.SKIPPED_NOT_MNIST}
     if evaluator is None:
         evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
         if isinstance(evaluator, str):

@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 from vaegan_tf import records
-from vaegan_tf.studies import cvae_figures
+from vaegan_tf.studies import figure6, report
 
 MODELS = ("CVAE", "CVAE-GAN", "real training images")
 COLLAPSE_DIVERSITY = (
@@ -95,23 +95,15 @@ def reading(quality: dict) -> str:
     )
 
 
-def _markdown(header, rows) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
-
-
 def write_readme(out: Path) -> Path:
-    metrics, config, env = records.read_run(out)
+    metrics, config, _ = records.read_run(out)
     cvae = metrics["cvae_training"]
     dataset = config.get("dataset", "mnist")
-    figure6 = cvae_figures.make_command(dataset)
+    cvae_command = figure6.make_command(dataset)
     cvae_origin = (
-        f"loaded from `{figure6}`'s finished run"
+        f"loaded from `{cvae_command}`'s finished run"
         if cvae["loaded_from_finished_run"]
-        else f"trained here with `{figure6}`'s config"
+        else f"trained here with `{cvae_command}`'s config"
     )
     model = config["model"]
     from vaegan_tf.studies.figure7 import DEFAULT_PRESET  # the study imports this module at its top
@@ -119,12 +111,11 @@ def write_readme(out: Path) -> Path:
     flags = [f"--preset={config['preset']}"] if config["preset"] != DEFAULT_PRESET else []
     flags += [f"--dataset={dataset}"] if dataset != "mnist" else []
     command = "make figure7" + (f" ARGS='{' '.join(flags)}'" if flags else "")
+    title = (
+        "CVAE-GAN samples of each digit, measured against the CVAE (Chen, Fang, Ju 2016, Figure 7)"
+    )
     lines = [
-        f"# {out.name}: CVAE-GAN samples of each digit, measured against the CVAE (Chen, Fang, Ju 2016, Figure 7)",
-        "",
-        records.provenance(env, command),
-        "",
-        *cvae_figures.dataset_lines(dataset, model["cvae"], command),
+        *figure6.dataset_lines(dataset, model["cvae"], command),
         f"CVAE-GAN preset `{config['preset']}`: KL weight {model['kl_weight']}, feature-distance weight "
         f"{model['similarity_weight']}, GAN weight {model['gan_weight']}, reconstruction term in L_D: "
         f"{model['reconstruction_in_discriminator']}; Adam lr {model['learning_rate']}, batch {config['batch_size']}.",
@@ -146,8 +137,7 @@ def write_readme(out: Path) -> Path:
             + ".",
             "",
         ]
-        (out / "README.md").write_text("\n".join(lines))
-        return out / "README.md"
+        return report.write_readme(out, title, command, lines)
     header, summary = ["images", *COLUMNS], summary_rows(metrics)
     per_class_header = [
         "digit",
@@ -160,12 +150,10 @@ def write_readme(out: Path) -> Path:
         "diversity CVAE-GAN",
         "diversity real",
     ]
-    with open(out / "table.csv", "w", newline="") as stream:
-        csv.writer(stream).writerows([header, *summary])
+    report.write_tables(out, "table", header, summary)
     with open(out / "per_digit.csv", "w", newline="") as stream:
         csv.writer(stream).writerows([per_class_header, *per_class_rows(metrics)])
-    table = _markdown(header, summary)
-    (out / "table.md").write_text("\n".join(table) + "\n")
+    table = report.markdown_table(header, summary)
     count = quality["CVAE"]["count"]
     lines += [
         f"{count} class-conditional samples ({count // 10} per digit), decoded by both models from the same "
@@ -180,7 +168,7 @@ def write_readme(out: Path) -> Path:
         "pairwise feature distance of the samples over that of the digit's test images (1 = as varied as real "
         "digits, near 0 = one image repeated):",
         "",
-        *_markdown(per_class_header, per_class_rows(metrics)),
+        *report.markdown_table(per_class_header, per_class_rows(metrics)),
         "",
         '## Digit 2 (the paper: "CVAE-GAN generates highly similar and strange images constantly")',
         "",
@@ -201,5 +189,4 @@ def write_readme(out: Path) -> Path:
         "- Updates alternate: one discriminator step, then one generator step against the updated discriminator.",
         "- Samples shown and scored are Bernoulli means.",
     ]
-    (out / "README.md").write_text("\n".join(lines) + "\n")
-    return out / "README.md"
+    return report.write_readme(out, title, command, lines)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import records
-from vaegan_tf.studies.ssl import EPOCHS, EXTRA_ROWS, PROTOCOLS, ROWS, Table1Config
+from vaegan_tf.studies.table1 import EPOCHS, EXTRA_ROWS, PROTOCOLS, ROWS, Table1Config
 
 TRAINING_IMAGES = 55_000  # the TF1 training split the labelled subsets come from
 
@@ -195,7 +195,7 @@ def full_schedule_hours(cells: list[dict], config: dict) -> dict[str, float]:
 
 
 def earlier_cells(out: Path) -> list[dict]:
-    """The cell records of the table already in `out` (none if there is none): `run_table1` keeps
+    """The cell records of the table already in `out` (none if there is none): `table1.run` keeps
     the measured ones that match a cell of this run."""
     metrics = out / "metrics.json"
     return json.loads(metrics.read_text()) if metrics.exists() else []

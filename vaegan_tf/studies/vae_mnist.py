@@ -61,10 +61,10 @@ def train_vae(config: VAEStudyConfig, splits: data.DatasetSplits) -> training.Tr
     )
 
 
-def run(config: VAEStudyConfig) -> dict:
+def run(config: VAEStudyConfig, splits: data.DatasetSplits | None = None) -> dict:
     """Trains and evaluates; writes figures, metrics, config and environment to results/<name>/."""
     started = time.perf_counter()
-    splits = config.run.load("mnist")
+    splits = splits or config.run.load("mnist")
     outcome = train_vae(config, splits)
     out = config.run.results(config.name)
     metrics = measure(outcome.model, splits, config)

@@ -28,7 +28,8 @@ import numpy as np
 
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
-from vaegan_tf.studies.common import RunSettings, record_run
+from vaegan_tf.studies import report
+from vaegan_tf.studies.common import RunSettings, record_run, train_model
 
 
 def results_name(dataset: str) -> str:
@@ -62,35 +63,25 @@ class Figure6Config:
 def model_config_for(config: Figure6Config, splits: data.DatasetSplits) -> CVAEConfig:
     """SVHN: 32x32x3 images and every layer widened by 8/7 (Sec. 4.3)."""
     if splits.image_shape == (28, 28, 1):
-        return dataclasses.replace(config.model, seed=config.seed)
-    return dataclasses.replace(
-        config.model, image_shape=splits.image_shape, width_scale=8 / 7, seed=config.seed
-    )
+        return config.model
+    return dataclasses.replace(config.model, image_shape=splits.image_shape, width_scale=8 / 7)
 
 
-def train_cvae(config: Figure6Config, splits: data.DatasetSplits, reuse_finished: bool = False):
-    """The Figure 6 CVAE, trained (or, with `reuse_finished`, loaded from a finished run of this config)."""
-    train_data = data.pipeline(
-        splits.train,
-        batch_size=config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-        drop_remainder=True,
-    )
-    validation = data.pipeline(splits.validation, batch_size=config.batch_size)
-    run = config.run.training_run(
+def train_cvae(config: Figure6Config, splits: data.DatasetSplits) -> training.TrainingOutcome:
+    """The Figure 6 CVAE (or its finished run, loaded: Figure 7 starts from it)."""
+    return train_model(
+        config.run,
         config.name,
-        config.epochs,
-        config.seed,
-        data.steps_per_epoch(splits.train, config.batch_size, drop_remainder=True),
-    )
-    model_config = model_config_for(config, splits)
-    return training.train(
-        run, lambda: build_cvae(model_config), train_data, validation, reuse_finished=reuse_finished
+        build_cvae,
+        model_config_for(config, splits),
+        splits,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
     )
 
 
-def run_figure6(config: Figure6Config, splits: data.DatasetSplits | None = None) -> dict:
+def run(config: Figure6Config, splits: data.DatasetSplits | None = None) -> dict:
     started = time.perf_counter()
     splits = splits or config.run.load(config.dataset)
     outcome = train_cvae(config, splits)
@@ -175,24 +166,12 @@ def dataset_lines(dataset: str, cvae_model: dict, command: str) -> list[str]:
     ]
 
 
-def _quality_row(name, scores):
-    accuracy = scores.get("conditional_accuracy")
-    return (
-        f"| {name} | {'' if accuracy is None else f'{100 * accuracy:.2f}%'} | {scores['frechet_distance']:.3f} "
-        f"| {scores['kid']:.4f} | {scores['sharpness_ratio']:.3f} |"
-    )
-
-
 def write_readme(out: Path) -> Path:
     """results/figure6/README.md from the metrics, config and environment the run wrote."""
-    metrics, config, env = records.read_run(out)
+    metrics, config, _ = records.read_run(out)
     dataset = config.get("dataset", "mnist")
     command = make_command(dataset)
     lines = [
-        f"# {out.name}: CVAE samples of each digit (Chen, Fang, Ju 2016, Figure 6)",
-        "",
-        records.provenance(env, command),
-        "",
         *dataset_lines(dataset, config["model"], command),
         "![figure](figure6.png)",
         "",
@@ -208,12 +187,14 @@ def write_readme(out: Path) -> Path:
             f"{quality['count']} class-conditional samples ({quality['count'] // 10} per digit) scored by the "
             "evaluator classifier against the test images:",
             "",
-            "| images | conditional accuracy | Frechet distance | KID | sharpness ratio |",
-            "|---|---|---|---|---|",
-            _quality_row("CVAE samples", quality),
-            _quality_row("real training images", metrics["real_vs_real"]),
+            *report.markdown_table(
+                *report.quality_table(
+                    {"CVAE samples": quality, "real training images": metrics["real_vs_real"]}
+                )
+            ),
             "",
             f"Conditional accuracy per digit: {per_digit}.",
+            *filter(None, ["", records.evaluator_sentence({"CVAE samples": quality})]),
             "",
         ]
     else:
@@ -227,5 +208,6 @@ def write_readme(out: Path) -> Path:
         "N(0, I) are read as vaegan_tf/models/cvae.py explains.",
         "- Pixels in [0, 1] with the Bernoulli cross-entropy (Sec. 4.2); the samples shown are Bernoulli means.",
     ]
-    (out / "README.md").write_text("\n".join(lines) + "\n")
-    return out / "README.md"
+    return report.write_readme(
+        out, "CVAE samples of each digit (Chen, Fang, Ju 2016, Figure 6)", command, lines
+    )

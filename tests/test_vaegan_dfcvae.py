@@ -203,14 +203,14 @@ def test_dfc_vae_reconstruction_is_the_weighted_perceptual_loss():
 @pytest.mark.parametrize("variant", ["vaegan", "dfcvae"])
 def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, splits, variant):
     from vaegan_tf import evaluate
-    from vaegan_tf.studies import vae_mnist, vae_variants
+    from vaegan_tf.studies import vae_mnist, vaegan_dfcvae
     from vaegan_tf.studies.common import RunSettings
 
     run = RunSettings(
         results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=2
     )
     baseline = vae_mnist.VAEStudyConfig(model=TINY_VAE, epochs=1)
-    config = vae_variants.VariantConfig(
+    config = vaegan_dfcvae.VariantConfig(
         variant=variant,
         name=variant,
         epochs=1,
@@ -224,18 +224,18 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
         ),
         dfc_vae=DFCVAEConfig(vae=TINY_VAE),
     )
-    metrics = vae_variants.run(
+    metrics = vaegan_dfcvae.run(
         config, splits, evaluator=evaluate.Evaluator(evaluate.build_classifier())
     )
-    title = vae_variants.TITLES[variant]
+    title = vaegan_dfcvae.TITLES[variant]
     # the VAE-GAN's conv decoder is not make vae's: a plain VAE with its networks joins the comparison
-    same = {vae_variants.SAME_NETWORK_TITLE} if variant == "vaegan" else set()
+    same = {vaegan_dfcvae.SAME_NETWORK_TITLE} if variant == "vaegan" else set()
     assert set(metrics["sample_quality"]) == {"plain VAE", title, "real training images", *same}
     assert set(metrics["test_reconstruction_mse"]) == {"plain VAE", title, *same}
     if same:
         assert metrics["same_network_baseline"]["decoder"] == "deconv"
         assert (
-            f"| {vae_variants.SAME_NETWORK_TITLE} |"
+            f"| {vaegan_dfcvae.SAME_NETWORK_TITLE} |"
             in (tmp_path / "results" / variant / "table.md").read_text()
         )
     assert all(0 <= m < 1 for m in metrics["test_reconstruction_mse"].values())
@@ -262,10 +262,10 @@ def test_variant_study_compares_with_the_plain_vae_from_the_same_z(tmp_path, spl
 
 
 def test_unknown_variant_is_refused():
-    from vaegan_tf.studies import vae_variants
+    from vaegan_tf.studies import vaegan_dfcvae
 
     with pytest.raises(ValueError, match="unknown VAE variant"):
-        vae_variants.VariantConfig(variant="betavae")
+        vaegan_dfcvae.VariantConfig(variant="betavae")
 
 
 def test_vae_gan_balance_trains_on_two_mirrored_devices(splits, tmp_path):

@@ -30,13 +30,13 @@ from vaegan_tf import data, evaluate, plots, training
 from vaegan_tf.models.dfc_vae import DFCVAEConfig, build_dfc_vae, build_perceptual_network
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.models.vae_gan import VAEGANConfig, build_vae_gan
-from vaegan_tf.studies import vae_mnist, vae_variants_report
+from vaegan_tf.studies import vae_mnist, vaegan_dfcvae_report
 from vaegan_tf.studies.common import RunSettings, record_run, train_model
 
 VARIANTS = ("vaegan", "dfcvae")
 TITLES = {"vaegan": "VAE-GAN", "dfcvae": "DFC-VAE"}
 EPOCHS = {"vaegan": 10, "dfcvae": 20}
-SAME_NETWORK_TITLE = vae_variants_report.SAME_NETWORK_TITLE
+SAME_NETWORK_TITLE = vaegan_dfcvae_report.SAME_NETWORK_TITLE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +186,7 @@ def run(
         data_source=splits.source,
         loss_title=f"{TITLES[config.variant]} losses",
     )
-    vae_variants_report.write_readme(out)
+    vaegan_dfcvae_report.write_readme(out)
     return metrics
 
 

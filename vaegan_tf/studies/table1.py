@@ -317,7 +317,7 @@ def cell_identity(study: SSLStudyConfig) -> str:
     return training.signature(what)
 
 
-def run_table1(
+def run(
     config: Table1Config,
     splits: data.DatasetSplits | None = None,
     after_each_cell: Callable[[list[dict]], None] | None = None,
