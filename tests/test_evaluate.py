@@ -3,9 +3,8 @@ import json
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from vaegan_tf import evaluate, records
+from vaegan_tf import evaluate, records, sample_metrics
 from vaegan_tf.models.vae import VAEConfig, build_vae
 
 TINY = VAEConfig(image_shape=(4, 4, 1), hidden_units=(8,), latent_dim=2)
@@ -20,15 +19,18 @@ def vae_and_bits():
 
 
 def test_single_importance_sample_is_the_elbo_in_expectation(vae_and_bits):
+    """With k = 1 the estimate is one log weight log p(x, z) - log q(z | x), whose mean over draws
+    is the ELBO the training step's terms give."""
     model, bits = vae_and_bits
-    draws = 4000
-    log_weights = evaluate._log_weights(
-        model, tf.constant(bits), tf.constant(draws), tf.constant([0, 0])
-    ).numpy()
-    repeated = np.tile(bits, (draws, 1, 1, 1))
+    draws = 400
+    log_weights = np.stack(
+        [evaluate.importance_weighted_log_likelihood(model, bits, 1, seed=s) for s in range(draws)]
+    )
+    elbo_draws = 4000
+    repeated = np.tile(bits, (elbo_draws, 1, 1, 1))
     reconstruction, kl = model.per_example_terms(repeated, training=False)
-    elbo = -(reconstruction.numpy() + kl.numpy()).reshape(draws, len(bits))
-    stderr = np.sqrt(log_weights.var(0) / draws + elbo.var(0) / draws)
+    elbo = -(reconstruction.numpy() + kl.numpy()).reshape(elbo_draws, len(bits))
+    stderr = np.sqrt(log_weights.var(0) / draws + elbo.var(0) / elbo_draws)
     np.testing.assert_array_less(np.abs(log_weights.mean(0) - elbo.mean(0)), 4 * stderr + 1e-3)
 
 
@@ -66,14 +68,37 @@ def untrained_evaluator():
     return evaluate.Evaluator(evaluate.build_classifier(config))
 
 
-def test_sample_quality_of_real_against_itself(untrained_evaluator, splits):
+def test_sample_quality_of_real_against_itself_and_of_noise(untrained_evaluator, splits):
     images = splits.test.images[:100] / 255.0
-    scores = evaluate.sample_quality(untrained_evaluator, images, images, splits.test.labels[:100])
+    labels = splits.test.labels[:100]
+    features, logits = untrained_evaluator.embed(images)
+    scores = evaluate.sample_quality(untrained_evaluator, images, images, labels)
     assert scores["frechet_distance"] == pytest.approx(0.0, abs=1e-6)
     assert scores["sharpness_ratio"] == pytest.approx(1.0)
-    assert 0.0 <= scores["conditional_accuracy"] <= 1.0 and scores["count"] == 100
+    assert scores["count"] == 100
+    # conditional accuracy is the share of samples the evaluator reads as the label asked for
+    assert scores["conditional_accuracy"] == np.mean(logits.argmax(1) == labels)
+    predicted = logits.argmax(1)
+    asked_for_what_it_reads = evaluate.sample_quality(
+        untrained_evaluator, images, images, predicted
+    )
+    assert asked_for_what_it_reads["conditional_accuracy"] == 1.0
+    # noise against the images: the samples' features against the reference's, not either alone
     noise = np.random.default_rng(1).random(images.shape)
-    assert evaluate.sample_quality(untrained_evaluator, noise, images)["frechet_distance"] > 0
+    noise_features, noise_logits = untrained_evaluator.embed(noise)
+    misread = (noise_logits.argmax(1) + 1) % 10
+    against_noise = evaluate.sample_quality(untrained_evaluator, noise, images, misread)
+    assert against_noise["conditional_accuracy"] == 0.0
+    assert against_noise["frechet_distance"] == pytest.approx(
+        sample_metrics.frechet_distance(noise_features, features), rel=1e-9
+    )
+    assert against_noise["frechet_distance"] > 0
+    assert against_noise["inception_score"] == pytest.approx(
+        sample_metrics.inception_score(noise_logits)[0], rel=1e-9
+    )
+    assert against_noise["sharpness_ratio"] == pytest.approx(
+        sample_metrics.sharpness_ratio(noise, images), rel=1e-9
+    )
 
 
 def test_fingerprint_names_the_weights(untrained_evaluator, splits):
@@ -134,8 +159,21 @@ def test_train_evaluator_one_epoch_on_fake_data(tmp_path, splits, monkeypatch):
     assert saved["fingerprint"] == evaluator.fingerprint and saved["test_accuracy"] < 0.5
     with pytest.raises(evaluate.EvaluatorUnavailable, match="< 0.992"):
         evaluate.load_evaluator()
-    baseline = evaluate.real_baseline(evaluator, splits, count=100)
-    assert baseline["count"] == 100 and np.isfinite(baseline["frechet_distance"])
+    # the recorded test accuracy is the evaluator's own reading of the test split
+    test_logits = evaluator.embed(splits.test.images / 255.0)[1]
+    assert evaluator.info["test_accuracy"] == np.mean(test_logits.argmax(1) == splits.test.labels)
+    # the baseline is training images scored against the test images: with a count of the whole
+    # training split (300) it is all of them against all 200 test images
+    baseline = evaluate.real_baseline(evaluator, splits, count=len(splits.train))
+    by_hand = evaluate.sample_quality(
+        evaluator, splits.train.images / 255.0, splits.test.images / 255.0, splits.train.labels
+    )
+    assert baseline["count"] == len(splits.train)
+    for key in ("frechet_distance", "kid", "conditional_accuracy", "sharpness_ratio"):
+        assert baseline[key] == pytest.approx(by_hand[key], rel=1e-6), key
+    assert (
+        baseline["frechet_distance"] > 0
+    )  # train against test, not the test images against themselves
     out = tmp_path / "results"
     records.write_json(
         out / "metrics.json",
