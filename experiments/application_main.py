@@ -10,7 +10,9 @@ from vaegan_tf.studies import figure8_9
 
 flags.DEFINE_integer("epochs", figure8_9.ApplicationConfig.epochs, "Training epochs.")
 flags.DEFINE_boolean(
-    "smoke", False, "A short run: 1 epoch of 50 steps, 1,000 validation and test images."
+    "smoke",
+    False,
+    f"A short run: 1 epoch of {common_flags.SMOKE_STEPS} steps, 1,000 validation and test images.",
 )
 common_flags.at_least_one("epochs")
 FLAGS = flags.FLAGS
@@ -23,14 +25,15 @@ def main_for(defaults: figure8_9.ApplicationConfig):
         )
         if FLAGS.smoke:
             chosen = common_flags.smoke_values(
-                "50 steps per epoch, 1,000 validation and test images, no evaluator", epochs=1
+                f"{common_flags.SMOKE_STEPS} steps per epoch, 1,000 validation and test images, no evaluator",
+                epochs=1,
             )
             config = dataclasses.replace(
                 config,
                 name=config.name + "_smoke",
                 epochs=chosen["epochs"],
                 require_evaluator=False,
-                run=common_flags.smoke_settings(steps_per_epoch=50),
+                run=common_flags.smoke_settings(),
             )
         common_flags.check_evaluator(config.require_evaluator)
         with config.run.session(config.name):

@@ -89,12 +89,15 @@ def run_settings(**overrides) -> RunSettings:
     )
 
 
+# --smoke checks that flags, data, training, measuring and the report are wired end to end: a few
+# steps of each model suffice, evaluated on the first 1,000 validation and test images.
+SMOKE_STEPS = 5
 SMOKE_EVALUATION_IMAGES = 1000
 
 
-def smoke_settings(steps_per_epoch: int) -> RunSettings:
-    """A --smoke run: a few training steps, evaluated on the first 1,000 validation and test
-    images."""
+def smoke_settings(steps_per_epoch: int = SMOKE_STEPS) -> RunSettings:
+    """A --smoke run: `steps_per_epoch` training steps, evaluated on the first 1,000 validation
+    and test images."""
     return run_settings(steps_per_epoch=steps_per_epoch, evaluation_images=SMOKE_EVALUATION_IMAGES)
 
 

@@ -17,7 +17,8 @@ flags.DEFINE_integer("epochs", DEFAULTS.epochs, "Training epochs.")
 flags.DEFINE_boolean(
     "smoke",
     False,
-    "A short run: 1 epoch of 50 steps, 100 samples per digit, 1,000 validation and test images.",
+    f"A short run: 1 epoch of {common_flags.SMOKE_STEPS} steps, 100 samples per digit, 1,000 "
+    "validation and test images.",
 )
 common_flags.at_least_one("epochs")
 FLAGS = flags.FLAGS
@@ -36,7 +37,7 @@ def main(_):
     )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
-            "50 steps per epoch, 100 samples per digit, 1,000 validation and test images, "
+            f"{common_flags.SMOKE_STEPS} steps per epoch, 100 samples per digit, 1,000 validation and test images, "
             "no evaluator",
             epochs=1,
         )
@@ -45,7 +46,7 @@ def main(_):
             name=config.name + "_smoke",
             epochs=chosen["epochs"],
             samples_per_class=100,
-            run=common_flags.smoke_settings(steps_per_epoch=50),
+            run=common_flags.smoke_settings(),
             require_evaluator=False,
         )
     common_flags.check_evaluator(config.require_evaluator)

@@ -27,7 +27,7 @@ flags.DEFINE_integer(
 flags.DEFINE_boolean(
     "smoke",
     False,
-    "A short run: 1 epoch of 20 steps per model, 50 samples per digit, 1,000 validation and test "
+    f"A short run: 1 epoch of {common_flags.SMOKE_STEPS} steps per model, 50 samples per digit, 1,000 validation and test "
     "images.",
 )
 common_flags.at_least_one("epochs", "cvae_epochs")
@@ -59,12 +59,12 @@ def main(_):
     )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
-            "20 steps per epoch, 50 samples per digit, 1,000 validation and test images, "
+            f"{common_flags.SMOKE_STEPS} steps per epoch, 50 samples per digit, 1,000 validation and test images, "
             "no evaluator",
             epochs=1,
             cvae_epochs=1,
         )
-        smoke_run = common_flags.smoke_settings(steps_per_epoch=20)
+        smoke_run = common_flags.smoke_settings()
         config = dataclasses.replace(
             config,
             name=name + "_smoke",

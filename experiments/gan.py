@@ -29,7 +29,7 @@ TITLES = {
     "wgan_clip": "WGAN with weight clipping (Arjovsky et al. 2017)",
     "wgan_gp": "WGAN-GP (Gulrajani et al. 2017)",
 }
-SMOKE_STEPS, SMOKE_SAMPLES = 5, 1000
+SMOKE_STEPS, SMOKE_SAMPLES = common_flags.SMOKE_STEPS, 1000
 
 flags.DEFINE_enum("preset", "dcgan", list(gan.PRESETS), "Which model of the GAN family.")
 flags.DEFINE_integer("epochs", None, "Training epochs (default: the course report's schedule).")

@@ -23,7 +23,7 @@ EPOCH_FLAGS = {  # group -> (flag, HW4Config field, what it trains)
         ("epochs", "wgan_epochs", "each WGAN (an epoch: one pass of the critic over the data)")
     ],
 }
-SMOKE_STEPS, SMOKE_IMAGES, SMOKE_EPOCH_SAMPLES = 5, 1000, 500
+SMOKE_STEPS, SMOKE_IMAGES, SMOKE_EPOCH_SAMPLES = common_flags.SMOKE_STEPS, 1000, 500
 FLAGS = flags.FLAGS
 
 

@@ -27,7 +27,7 @@ flags.DEFINE_enum(
 flags.DEFINE_boolean(
     "smoke",
     False,
-    "A short run: 1 epoch of 20 steps per model, 200 samples, 1,000 validation and test images.",
+    f"A short run: 1 epoch of {common_flags.SMOKE_STEPS} steps per model, 200 samples, 1,000 validation and test images.",
 )
 common_flags.at_least_one("epochs", allow_none=True)
 common_flags.at_least_one("baseline_epochs")
@@ -58,8 +58,8 @@ def run(variant: str):
     )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
-            "perceptual network 1 epoch, 20 steps per epoch, 200 samples, 1,000 validation and "
-            "test images, no evaluator",
+            f"perceptual network 1 epoch, {common_flags.SMOKE_STEPS} steps per epoch, 200 samples, "
+            "1,000 validation and test images, no evaluator",
             epochs=1,
             baseline_epochs=1,
         )
@@ -69,7 +69,7 @@ def run(variant: str):
             epochs=chosen["epochs"],
             perceptual_epochs=1,
             quality_samples=200,
-            run=common_flags.smoke_settings(steps_per_epoch=20),
+            run=common_flags.smoke_settings(),
             require_evaluator=False,
             baseline=dataclasses.replace(
                 baseline, name="vae_mnist_smoke", epochs=chosen["baseline_epochs"]
