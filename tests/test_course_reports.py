@@ -313,3 +313,110 @@ def test_one_training_step_of_each_model_changes_its_weights(name):
     ]
     expected = {"generator_loss", "critic_loss"} if is_gan else {"loss", "reconstruction", "kl"}
     assert expected <= set(logs)
+
+
+# The studies, end to end on fake data: every artifact, and the README's numbers are the metrics'.
+
+
+def untrained_evaluator():
+    from vaegan_tf import evaluate
+
+    keras.utils.set_random_seed(0)
+    return evaluate.Evaluator(evaluate.build_classifier())
+
+
+@pytest.mark.parametrize(
+    "report",
+    ["hu", pytest.param("gaikwad", marks=pytest.mark.slow)],  # eight models: 1.5 min
+)
+def test_study_writes_the_table_figures_and_verdicts_from_its_numbers(
+    tmp_path, monkeypatch, report
+):
+    from vaegan_tf import evaluate
+    from vaegan_tf.studies import course_reports
+    from vaegan_tf.studies.common import RunSettings
+
+    splits = fake_splits(train=300, validation=50, test=100)
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: splits)
+    evaluator = untrained_evaluator()
+    monkeypatch.setattr(evaluate, "evaluator_or_skip", lambda required: evaluator)
+    config = course_reports.CourseReportConfig(
+        report=report,
+        batch_size=16,
+        # Hu's verdict on training over epochs needs two; Gaikwad's eight models are cut to one
+        vae_epochs=2 if report == "hu" else 1,
+        gan_epochs=2 if report == "hu" else 1,
+        learning_rates=(1e-4, 1e-5),
+        quality_samples=60,
+        epoch_samples=30,
+        importance_samples=3,
+        test_images=40,
+        pair_images=30,
+        run=RunSettings(
+            results_root=str(tmp_path / "results"),
+            work_root=str(tmp_path / "work"),
+            steps_per_epoch=2,
+        ),
+    )
+    metrics = course_reports.run(config)
+    out = tmp_path / "results" / report
+    readme = (out / "README.md").read_text()
+    expected_models = (
+        ["vae", "dcgan"]
+        if report == "hu"
+        else [
+            f"{k}_lr{r:g}" for k in ("dense_gan", "dense_gan_deep", "cnn_gan") for r in (1e-4, 1e-5)
+        ]
+        + ["dense_vae", "cnn_vae"]
+    )
+    assert metrics["order"] == expected_models
+    figures = (
+        ["fig1_vae_samples_by_epoch", "fig2_vae_real_vs_reconstructed"]
+        + ["fig3_dcgan_samples_by_epoch", "fig4_dcgan_real_vs_generated"]
+        if report == "hu"
+        else ["fig1_gan_samples_lr0.0001", "fig1_gan_samples_lr1e-05", "fig3_vae_outputs_vs_real"]
+    )
+    for name in [*figures, "fd_by_epoch", "digit_shares"] + [
+        f"loss_curves_{k}" for k in expected_models
+    ]:
+        assert (out / f"{name}.png").stat().st_size > 1000, name
+    for key in expected_models:
+        entry = metrics["models"][key]
+        epochs = config.gan_epochs
+        assert entry["epochs"] == epochs
+        assert [row["epoch"] for row in entry["by_epoch"]] == list(range(1, epochs + 1))
+        scores = entry["sample_quality"]
+        assert scores["count"] == 60 and abs(sum(scores["digit_shares"]) - 1) < 1e-9
+        # every table cell of this model is in the README, as the metrics have it
+        row = "| " + " | ".join(course_reports.course_reports_report.table_row(entry)) + " |"
+        assert row in readme
+        assert f"{scores['frechet_distance']:.2f}" in row
+        first, second = ("generator", "critic") if entry["is_gan"] else ("encoder", "decoder")
+        parameters = entry["parameters"]
+        assert f"| {parameters[first]:,} + {parameters[second]:,} |" in row
+        if not entry["is_gan"]:
+            assert (
+                f"{entry['test_nll']:.2f}" in row
+                and entry["test_nll"] <= entry["test_negative_elbo"] + 5
+            )
+    # each verdict is in the README with the number it was read from
+    assert len(metrics["claims"]) == (5 if report == "hu" else 8)
+    for claim in metrics["claims"]:
+        assert claim["verdict"] in ("holds", "does not hold")
+        assert f"**{claim['verdict']}**" in readme
+        assert claim["measured"].replace("|", "\\|")[:60] in readme
+    if report == "hu":
+        vae_mse = metrics["models"]["vae"]["pairing"]["pixel_mse"]
+        assert f"{vae_mse:.4f}" in claim_text(metrics, "mimics the real data")
+    else:
+        best = course_reports.course_reports_report.best_rate(metrics["models"], "cnn_gan")
+        fds = [
+            metrics["models"][f"cnn_gan_lr{r:g}"]["sample_quality"]["frechet_distance"]
+            for r in (1e-4, 1e-5)
+        ]
+        assert best["sample_quality"]["frechet_distance"] == min(fds)
+        assert f"best at lr {best['learning_rate']:g}." in readme
+
+
+def claim_text(metrics, words):
+    return next(c["measured"] for c in metrics["claims"] if words in c["claim"])

@@ -1,0 +1,95 @@
+"""The body `make hu` and `make gaikwad` share: flags to a CourseReportConfig, then the library.
+Details and the readings of what the reports leave open: vaegan_tf/studies/course_reports.py."""
+
+import dataclasses
+
+import common_flags
+from absl import flags
+
+from vaegan_tf.models import course_reports as nets
+from vaegan_tf.studies import course_reports
+
+DEFAULTS = course_reports.CourseReportConfig()
+SMOKE_STEPS, SMOKE_IMAGES, SMOKE_EPOCH_SAMPLES = 5, 1000, 500
+FLAGS = flags.FLAGS
+
+
+def define_flags(report: str) -> None:
+    vae_epochs, gan_epochs = course_reports.EPOCHS[report]
+    flags.DEFINE_integer("vae_epochs", vae_epochs, "Training epochs of each VAE.")
+    flags.DEFINE_integer("gan_epochs", gan_epochs, "Training epochs of each GAN.")
+    if report == "gaikwad":
+        flags.DEFINE_list(
+            "learning_rates",
+            [f"{rate:g}" for rate in nets.GAIKWAD_GAN_LEARNING_RATES],
+            "Each GAN is trained at every one of these Adam learning rates (his Table 3's).",
+        )
+    flags.DEFINE_integer(
+        "importance_samples", DEFAULTS.importance_samples, "k of the importance-weighted NLL."
+    )
+    flags.DEFINE_integer(
+        "quality_samples", DEFAULTS.quality_samples, "Samples per model for FD, KID, IS, coverage."
+    )
+    flags.DEFINE_boolean(
+        "smoke",
+        False,
+        f"A short run on real MNIST: 2 epochs of {SMOKE_STEPS} steps per model, "
+        f"{SMOKE_IMAGES:,} samples and test images, k = 20.",
+    )
+    common_flags.at_least_one("vae_epochs", "gan_epochs", "importance_samples", "quality_samples")
+
+
+def learning_rates(report: str) -> tuple[float, ...]:
+    if report != "gaikwad":
+        return DEFAULTS.learning_rates
+    try:
+        return tuple(float(rate) for rate in FLAGS.learning_rates)
+    except ValueError as error:
+        raise flags.ValidationError(f"--learning_rates takes numbers: {error}") from error
+
+
+def config_from_flags(report: str) -> course_reports.CourseReportConfig:
+    config = dataclasses.replace(
+        DEFAULTS,
+        report=report,
+        seed=FLAGS.seed,
+        run=common_flags.run_settings(),
+        vae_epochs=FLAGS.vae_epochs,
+        gan_epochs=FLAGS.gan_epochs,
+        learning_rates=learning_rates(report),
+        importance_samples=FLAGS.importance_samples,
+        quality_samples=FLAGS.quality_samples,
+    )
+    if FLAGS.smoke:
+        chosen = common_flags.smoke_values(
+            f"{SMOKE_STEPS} steps per epoch, {SMOKE_IMAGES:,} samples and test images, "
+            f"{SMOKE_EPOCH_SAMPLES} samples for the per-epoch FD, the evaluator if there is one",
+            vae_epochs=2,
+            gan_epochs=2,
+            importance_samples=20,
+        )
+        config = dataclasses.replace(
+            config,
+            smoke=True,
+            run=common_flags.smoke_settings(steps_per_epoch=SMOKE_STEPS),
+            vae_epochs=chosen["vae_epochs"],
+            gan_epochs=chosen["gan_epochs"],
+            importance_samples=chosen["importance_samples"],
+            quality_samples=SMOKE_IMAGES,
+            epoch_samples=SMOKE_EPOCH_SAMPLES,
+            test_images=SMOKE_IMAGES,
+            require_evaluator=False,
+        )
+    return config
+
+
+def main_for(report: str):
+    def main(_):
+        config = config_from_flags(report)
+        common_flags.check_evaluator(config.require_evaluator)
+        with config.run.session(config.name):
+            metrics = course_reports.run(config)
+        for claim in metrics["claims"]:
+            print(f"{claim['verdict']}: {claim['claim']} ({claim['measured']})")
+
+    return main
