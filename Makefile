@@ -8,7 +8,7 @@ RUN := $(BIN)/python
 ARGS ?=
 
 PHONY_EXTRA := test-fast lint format
-.PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae gan clean-work help
+.PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae gan hu gaikwad clean-work help
 
 help:
 	@echo "make test       lint, then every test (what CI runs)"
@@ -33,6 +33,8 @@ help:
 	@echo "make hw4_wgan   WGAN clip and GP, with and without BN in the critic, results/hw4_wgan/"
 	@echo "make hw4_table  the one table over every hw4 model and each claim's verdict, results/hw4/"
 	@echo "make hw4        the four hw4 groups, then the table (hours on a CPU)"
+	@echo "make hu         Hu (2018): his VAE and DCGAN, samples by epoch, real vs outputs, verdicts, results/hu/"
+	@echo "make gaikwad    Gaikwad (2020): 3 GANs x 3 learning rates, 2 VAEs, one table, verdicts, results/gaikwad/"
 	@echo "make figure10   Figure 10: DRAW, conditional DRAW, sequences, the bound, results/figure10/"
 	@echo "make figure11   Figure 11: DRAW-GAN vs DRAW from the same z, measured, results/figure11/"
 	@echo "extra flags:    make vae ARGS='--epochs=10 --strategy=cpu'"
@@ -100,6 +102,12 @@ hw4_vae hw4_gan hw4_cgan hw4_wgan hw4_table: $(STAMP)
 
 gan: $(STAMP)
 	$(RUN) experiments/gan.py $(ARGS)
+
+hu: $(STAMP)
+	$(RUN) experiments/hu.py $(ARGS)
+
+gaikwad: $(STAMP)
+	$(RUN) experiments/gaikwad.py $(ARGS)
 
 hw4: hw4_vae hw4_gan hw4_cgan hw4_wgan
 	$(MAKE) hw4_table ARGS=
