@@ -51,3 +51,56 @@ def _forget_the_entry_point_command():
 
     yield
     records.COMMAND = None
+
+
+# -- what a study wrote: checked by content, not by a file's size --------------------------------
+
+
+def drawn_png(path, min_side: int = 100) -> np.ndarray:
+    """The RGB pixels [H, W, 3] of a PNG the suite drew, checked to be a picture: it decodes, has at
+    least `min_side` pixels a side, and is not one flat colour (a blank or empty canvas)."""
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)[..., :3]
+    assert pixels.ndim == 3 and min(pixels.shape[:2]) >= min_side, (path, pixels.shape)
+    assert pixels.std() > 0.01, f"{path} is one flat colour"
+    return pixels
+
+
+def record_grids(monkeypatch) -> dict:
+    """{file name: images array} of every grid `plots.image_grid` draws from now on (it still
+    draws them): what a figure shows, to compare with what the model computes."""
+    from pathlib import Path
+
+    from vaegan_tf import plots
+
+    drawn, draw = {}, plots.image_grid
+
+    def spy(images, path, **kwargs):
+        drawn[Path(path).name] = np.asarray(images)
+        return draw(images, path, **kwargs)
+
+    monkeypatch.setattr(plots, "image_grid", spy)
+    return drawn
+
+
+def assert_recorded_run(out, metrics: dict, epochs: int) -> None:
+    """`studies.common.record_run`'s files in `out` hold this run: metrics.json is `metrics`, the
+    environment and the training log have `epochs` epochs (and where the log has the negative
+    ELBO's terms, each epoch's loss is their sum), and the loss curves are drawn."""
+    import json
+
+    from vaegan_tf import records
+
+    assert records.read_json(out / "metrics.json") == json.loads(
+        json.dumps(records.jsonable(metrics))
+    )
+    assert records.read_json(out / "environment.json")["epochs"] == epochs
+    log = records.read_csv_log(out / "training_log.csv")
+    np.testing.assert_array_equal(log["epoch"], np.arange(1, epochs + 1))
+    for prefix in ("", "val_"):
+        if {f"{prefix}loss", f"{prefix}reconstruction", f"{prefix}kl"} <= set(log):
+            np.testing.assert_allclose(
+                log[f"{prefix}loss"], log[f"{prefix}reconstruction"] + log[f"{prefix}kl"], rtol=1e-4
+            )
+    drawn_png(out / "loss_curves.png")

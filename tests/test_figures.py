@@ -1,14 +1,37 @@
-import json
+import csv
 
 import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import assert_recorded_run, drawn_png, record_grids
 
-from vaegan_tf import data
+from vaegan_tf import data, evaluate, records
+from vaegan_tf.models import cvae
 from vaegan_tf.models.cvae import CVAEConfig
 from vaegan_tf.studies import figure6
 from vaegan_tf.studies.common import RunSettings
 
 
-def test_figure6_study_writes_figure_and_metrics(tmp_path, splits):
+def without_posterior_noise(monkeypatch):
+    """Every CVAE draws z = 0 (in training, sampling and completing): what a study then draws and
+    measures is what its trained model decodes from z = 0, which a test can compute by hand."""
+    monkeypatch.setattr(cvae.CVAE, "draw_noise", lambda self, shape: tf.zeros(shape))
+
+
+def negative_elbo_by_hand(model, images, labels):
+    """Mean over `images` of -log p(x | z, y) + KL(Q(z | x, y) || N(0, I)) at z = the posterior
+    mean, in NumPy from the model's posterior and decoded probabilities."""
+    posterior = model.posterior(tf.constant(images, tf.float32), labels, training=False)
+    mean, std = np.asarray(posterior.mean(), np.float64), np.asarray(posterior.stddev(), np.float64)
+    p = np.asarray(model.decode(mean.astype(np.float32), labels), np.float64)
+    nll = -np.sum(images * np.log(p) + (1 - images) * np.log(1 - p), axis=(1, 2, 3))
+    kl = 0.5 * np.sum(mean**2 + std**2 - np.log(std**2) - 1, axis=1)
+    return float(np.mean(nll + kl))
+
+
+def test_figure6_study_draws_and_measures_its_trained_cvae(tmp_path, splits, monkeypatch):
+    without_posterior_noise(monkeypatch)
+    drawn = record_grids(monkeypatch)
     config = figure6.Figure6Config(
         model=CVAEConfig(architecture="fc", fc_hidden_units=(16,), latent_dim=2),
         epochs=1,
@@ -22,20 +45,21 @@ def test_figure6_study_writes_figure_and_metrics(tmp_path, splits):
     )
     metrics = figure6.run(config, splits)
     out = tmp_path / "results" / "figure6"
-    for name in (
-        "figure6.png",
-        "loss_curves.png",
-        "training_log.csv",
-        "metrics.json",
-        "config.json",
-        "environment.json",
-        "README.md",
-    ):
-        assert (out / name).stat().st_size > 0, name
-    assert np.isfinite(metrics["test_negative_elbo"]) and metrics["sample_quality"].startswith(
-        "skipped"
+    assert_recorded_run(out, metrics, epochs=1)
+    assert records.read_json(out / "config.json")["model"]["architecture"] == "fc"
+    model = figure6.train_cvae(config, splits).model  # the finished run, loaded
+    # row d holds ten samples of digit d: with z = 0, ten copies of the decoding of d
+    by_digit = np.asarray(model.decode(np.zeros((10, 2), np.float32), np.arange(10)))
+    assert drawn["figure6.png"].shape == (10, 10, 28, 28, 1)
+    np.testing.assert_allclose(
+        drawn["figure6.png"], np.repeat(by_digit[:, None], 10, axis=1), rtol=1e-5, atol=1e-6
     )
-    assert json.loads((out / "config.json").read_text())["model"]["architecture"] == "fc"
+    drawn_png(out / "figure6.png")
+    # the held-out negative ELBO is the trained model's on the test images
+    expected = negative_elbo_by_hand(model, splits.test.images / 255.0, splits.test.labels)
+    assert metrics["test_negative_elbo"] == pytest.approx(expected, rel=1e-4)
+    assert f"{metrics['test_negative_elbo']:.2f} nats" in (out / "README.md").read_text()
+    assert metrics["sample_quality"].startswith("skipped")
 
 
 def test_svhn_panel_widens_the_networks(splits):
@@ -76,56 +100,111 @@ def run_application(tmp_path, splits, condition):
             steps_per_epoch=2,
         ),
     )
-    return figure8_9.run(config, splits), tmp_path / "results" / f"app_{condition}"
+    metrics = figure8_9.run(config, splits)
+    out = tmp_path / "results" / f"app_{condition}"
+    assert_recorded_run(out, metrics, epochs=1)
+    log = records.read_csv_log(out / "training_log.csv")
+    assert metrics["validation_negative_elbo"] == pytest.approx(log["val_loss"][-1])
+    return metrics, out, figure8_9.train_fc_cvae(config, splits).model  # the finished run, loaded
 
 
-def test_completion_study_measures_right_half_error(tmp_path, splits):
-    metrics, out = run_application(tmp_path, splits, "left_half")
-    assert (out / "figure8.png").stat().st_size > 0
-    assert f"{metrics['right_half_mse_cvae']:.4f}" in (out / "README.md").read_text()
-    assert 0 < metrics["right_half_mse_cvae"] < 1 and 0 < metrics["right_half_mse_mean_image"] < 1
+def test_completion_study_measures_right_half_error(tmp_path, splits, monkeypatch):
+    """With z = 0 a completion is the decoding of the left half: the CVAE's error is that of its
+    own completions, and the baseline's that of the training images' mean right half, both by
+    hand over every test image."""
+    without_posterior_noise(monkeypatch)
+    drawn = record_grids(monkeypatch)
+    metrics, out, model = run_application(tmp_path, splits, "left_half")
+    test = splits.test.images / 255.0
+    left, right = test[:, :, :14], test[:, :, 14:]
+    completed = np.asarray(
+        model.decode(np.zeros((len(test), 2), np.float32), left.reshape(len(test), 28 * 14))
+    )
+    assert metrics["right_half_mse_cvae"] == pytest.approx(
+        np.mean((completed[:, :, 14:] - right) ** 2), rel=1e-5
+    )
+    mean_right = (splits.train.images[:, :, 14:] / 255.0).mean(0)
+    assert metrics["right_half_mse_mean_image"] == pytest.approx(
+        np.mean((mean_right - right) ** 2), rel=1e-6
+    )
+    readme = (out / "README.md").read_text()
+    for key in ("right_half_mse_cvae", "right_half_mse_mean_image"):
+        assert f"| {metrics[key]:.4f} |" in readme, key
+    # Figure 8: the test image, its left half alone, three completions of it
+    grid = drawn["figure8.png"]
+    assert grid.shape == (10, 5, 28, 28, 1)
+    np.testing.assert_allclose(grid[:, 0], test[:10], rtol=1e-6)
+    np.testing.assert_allclose(grid[:, 1, :, :14], left[:10], rtol=1e-6)
+    assert not grid[:, 1, :, 14:].any()
+    for column in (2, 3, 4):
+        np.testing.assert_allclose(grid[:, column], completed[:10], rtol=1e-5, atol=1e-6)
+    drawn_png(out / "figure8.png")
 
 
-def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits):
+def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits, monkeypatch):
     from vaegan_tf.models.cvae import build_cvae
     from vaegan_tf.studies import figure8_9
 
-    metrics, out = run_application(tmp_path, splits, "label")
-    assert (out / "figure9.png").stat().st_size > 0 and metrics[
-        "style_transfer_accuracy"
-    ].startswith("skipped")
+    drawn = record_grids(monkeypatch)
+    metrics, out, model = run_application(tmp_path, splits, "label")
+    assert metrics["style_transfer_accuracy"].startswith("skipped")
     assert "skipped" in (out / "README.md").read_text()
-    model = build_cvae(CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2))
-    images = splits.test.images[:3] / 255.0
-    transferred = figure8_9.transfer_styles(model, images, splits.test.labels[:3], 10)
+    # Figure 9: each test image, then its posterior-mean code decoded as every digit in turn
+    images, labels = splits.test.images[:10] / 255.0, splits.test.labels[:10]
+    codes = model.encode_mean(tf.constant(images, tf.float32), labels)
+    grid = drawn["figure9.png"]
+    assert grid.shape == (10, 11, 28, 28, 1)
+    np.testing.assert_allclose(grid[:, 0], images, rtol=1e-6)
+    for digit in range(10):
+        as_digit = np.asarray(model.decode(codes, np.full(10, digit)))
+        np.testing.assert_allclose(grid[:, 1 + digit], as_digit, rtol=1e-5, atol=1e-6)
+    drawn_png(out / "figure9.png")
+    untrained = build_cvae(CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2))
+    transferred = figure8_9.transfer_styles(untrained, images[:3], splits.test.labels[:3], 10)
     assert transferred.shape == (3, 10, 28, 28, 1)
     assert not np.allclose(transferred[:, 0], transferred[:, 1])  # the label changes the image
 
 
-def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, splits):
-    from vaegan_tf import evaluate
+def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, splits, monkeypatch):
     from vaegan_tf.studies import figure7, figure7_report
 
+    drawn = record_grids(monkeypatch)
     run = RunSettings(
         results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=1
     )
     tiny = CVAEConfig(architecture="fc", fc_hidden_units=(8,), latent_dim=2)
-    cvae = figure6.Figure6Config(model=tiny, epochs=1, run=run, require_evaluator=False)
-    figure6.run(cvae, splits)  # the CVAE figure 7 must load, not retrain
-    config = figure7.Figure7Config(cvae=cvae, epochs=1, run=run, samples_per_class=12)
+    cvae_config = figure6.Figure6Config(model=tiny, epochs=1, run=run, require_evaluator=False)
+    figure6.run(cvae_config, splits)  # the CVAE figure 7 must load, not retrain
+    config = figure7.Figure7Config(cvae=cvae_config, epochs=1, run=run, samples_per_class=12)
     untrained = evaluate.Evaluator(evaluate.build_classifier())
     metrics = figure7.run(config, splits, evaluator=untrained)
     assert metrics["cvae_training"]["loaded_from_finished_run"]
     out = tmp_path / "results" / "figure7"
-    for name in (
-        "figure7.png",
-        "side_by_side.png",
-        "table.md",
-        "table.csv",
-        "per_digit.csv",
-        "README.md",
-    ):
-        assert (out / name).stat().st_size > 0, name
+    assert_recorded_run(out, metrics, epochs=1)
+    models = {
+        "CVAE": figure6.train_cvae(cvae_config, splits).model,
+        "CVAE-GAN": figure7.train_cvae_gan(config, splits).model.cvae,
+    }
+    # both grids decode the same codes and digits (rows); side by side, a white column between
+    labels = np.repeat(np.arange(10), 10)
+    z = evaluate.shared_codes(100, 2, config.seed)
+    grids = {
+        name: np.asarray(model.decode(z, labels)).reshape(10, 10, 28, 28, 1)
+        for name, model in models.items()
+    }
+    np.testing.assert_allclose(drawn["figure7.png"], grids["CVAE-GAN"], rtol=1e-5, atol=1e-6)
+    side_by_side = drawn["side_by_side.png"]
+    assert side_by_side.shape == (10, 21, 28, 28, 1) and (side_by_side[:, 10] == 1).all()
+    np.testing.assert_allclose(side_by_side[:, :10], grids["CVAE"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(side_by_side[:, 11:], grids["CVAE-GAN"], rtol=1e-5, atol=1e-6)
+    for name in ("figure7.png", "side_by_side.png"):
+        drawn_png(out / name)
+    # each model's test reconstruction error, by hand from its posterior-mean reconstructions
+    test = splits.test.images / 255.0
+    mse = metrics["test_reconstruction_mse"]
+    for name, model in models.items():
+        rebuilt = np.asarray(model.reconstruct(tf.constant(test, tf.float32), splits.test.labels))
+        assert mse[name] == pytest.approx(np.mean((rebuilt - test) ** 2), rel=1e-5), name
     quality = metrics["sample_quality"]
     assert [
         len(quality[name]["per_class"]) for name in ("CVAE", "CVAE-GAN", "real training images")
@@ -134,6 +213,21 @@ def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, spl
     assert [quality[name]["count"] for name in ("CVAE", "CVAE-GAN", "real training images")] == [
         120
     ] * 3
+    # the tables hold these numbers: one row per image source, one per digit
+    with open(out / "table.csv", newline="") as stream:
+        table = {row["images"]: row for row in csv.DictReader(stream)}
+    assert list(table) == ["CVAE", "CVAE-GAN", "real training images"]
+    for name, row in table.items():
+        assert row["Frechet distance"] == f"{quality[name]['frechet_distance']:.3f}", name
+        assert row["test reconstruction MSE"] == (f"{mse[name]:.4f}" if name in mse else "")
+    assert (out / "table.md").read_text().count("\n") == 2 + 3  # header, rule, three rows
+    with open(out / "per_digit.csv", newline="") as stream:
+        per_digit = list(csv.DictReader(stream))
+    assert [row["digit"] for row in per_digit] == [str(d) for d in range(10)]
+    for digit, row in enumerate(per_digit):
+        for name, column in (("CVAE", "FD CVAE"), ("CVAE-GAN", "FD CVAE-GAN")):
+            fd = quality[name]["per_class"][digit]["frechet_distance"]
+            assert row[column] == f"{fd:.2f}", (digit, column)
     readme = (out / "README.md").read_text()
     assert (
         "Digit 2" in readme and "`make figure7` at commit" in readme
