@@ -194,7 +194,7 @@ def write_readme(out: Path) -> Path:
             ),
             "",
             f"Conditional accuracy per digit: {per_digit}.",
-            *filter(None, ["", records.evaluator_sentence({"CVAE samples": quality})]),
+            *report.paragraph(records.evaluator_sentence({"CVAE samples": quality})),
             "",
         ]
     else:

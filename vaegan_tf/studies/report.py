@@ -65,6 +65,12 @@ def quality_table(
     return header, rows
 
 
+def paragraph(text: str) -> list[str]:
+    """A blank line and `text`, or nothing when `text` is empty: optional sentences (the evaluator
+    that scored a table, say) that must not leave an empty paragraph behind."""
+    return ["", text] if text else []
+
+
 def write_tables(out: Path, stem: str, header: Sequence[str], rows: Sequence[Sequence]) -> None:
     """<stem>.md and <stem>.csv in `out`: the same table for readers and for scripts."""
     records.write_text_atomically(

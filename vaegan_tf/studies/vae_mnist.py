@@ -167,7 +167,7 @@ def write_readme(out: Path) -> Path:
             *report.markdown_table(
                 *report.quality_table(scores, columns=report.UNCONDITIONAL_COLUMNS)
             ),
-            *filter(None, ["", records.evaluator_sentence(scores)]),
+            *report.paragraph(records.evaluator_sentence(scores)),
             "",
         ]
     else:
