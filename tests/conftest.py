@@ -104,3 +104,14 @@ def assert_recorded_run(out, metrics: dict, epochs: int) -> None:
                 log[f"{prefix}loss"], log[f"{prefix}reconstruction"] + log[f"{prefix}kl"], rtol=1e-4
             )
     drawn_png(out / "loss_curves.png")
+
+
+def negative_elbo_by_hand(posterior, probabilities, images) -> float:
+    """Mean over `images` [N, H, W, C] of -log p(x | z) + KL(Q(z | x) || N(0, I)) in NumPy: the
+    Bernoulli NLL of the images under the decoded `probabilities` (of z at the posterior mean) and
+    the closed-form KL of the diagonal Gaussian `posterior` (Kingma & Welling, appendix B)."""
+    mean, std = np.asarray(posterior.mean(), np.float64), np.asarray(posterior.stddev(), np.float64)
+    p, x = np.asarray(probabilities, np.float64), np.asarray(images, np.float64)
+    nll = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=(1, 2, 3))
+    kl = 0.5 * np.sum(mean**2 + std**2 - np.log(std**2) - 1, axis=1)
+    return float(np.mean(nll + kl))
