@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaegan_tf import mnist_mirror
+from vaegan_tf.choices import check_choice
 
 DATASETS = {  # name -> (tfds name, image shape, classes)
     "mnist": ("mnist", (28, 28, 1), 10),
@@ -99,8 +100,7 @@ class DatasetSplits:
 
 
 def _check_choice(value: str, choices, what: str) -> None:
-    if value not in choices:
-        raise DataError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+    check_choice(value, choices, what, error=DataError)
 
 
 def load(

@@ -18,14 +18,15 @@ import os
 
 import tensorflow as tf
 
+from vaegan_tf.choices import check_choice
+
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multiworker")
 
 
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """Returns the strategy called `name`; raises ValueError with the fix for impossible
     requests."""
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    check_choice(name, STRATEGIES, "strategy")
     if name == "multiworker":  # before anything lists devices, which would start the runtime
         return _multiworker()
     gpus = tf.config.list_logical_devices("GPU")

@@ -44,6 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaegan_tf import distribute, records
+from vaegan_tf.choices import check_choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,11 +79,7 @@ class RunConfig:
             raise ValueError(
                 f"run {self.name!r}: seed must be a whole number >= 0, not {self.seed!r}"
             )
-        if self.strategy not in distribute.STRATEGIES:
-            raise ValueError(
-                f"unknown strategy {self.strategy!r}; choose one of "
-                f"{', '.join(distribute.STRATEGIES)}"
-            )
+        check_choice(self.strategy, distribute.STRATEGIES, "strategy")
 
     @property
     def work_dir(self) -> Path:

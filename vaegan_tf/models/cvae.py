@@ -46,6 +46,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models.latent import GaussianLatentModel
 from vaegan_tf.models.layers import conv_block, deconv_decoder_layers, hidden_layers
 
@@ -75,10 +76,7 @@ class CVAEConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"unknown CVAE architecture {self.architecture!r}; choose one of {ARCHITECTURES}"
-            )
+        check_choice(self.architecture, ARCHITECTURES, "CVAE architecture")
         height, width, _ = self.image_shape
         if self.architecture == "conv" and (height % 4 or width % 4):
             raise ValueError(

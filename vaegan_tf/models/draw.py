@@ -68,6 +68,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models import attention, gan
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
@@ -541,10 +542,7 @@ class DRAWGANConfig:
             ("reconstruction", RECONSTRUCTIONS),
             ("generator_loss", GENERATOR_LOSSES),
         ):
-            if getattr(self, field) not in choices:
-                raise ValueError(
-                    f"unknown DRAW-GAN {field} {getattr(self, field)!r}; choose one of {choices}"
-                )
+            check_choice(getattr(self, field), choices, f"DRAW-GAN {field}")
         if self.draw.num_classes is not None:
             raise ValueError(
                 "DRAW-GAN is unconditional (Sec. 3.4): use a DRAWConfig with num_classes=None"

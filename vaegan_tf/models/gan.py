@@ -57,6 +57,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models import networks
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
 
@@ -146,8 +147,7 @@ class OptimizerConfig:
     rho: float = 0.99  # RMSProp's decay: PyTorch's default, which Arjovsky et al.'s main.py used
 
     def __post_init__(self):
-        if self.name not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.name!r}; choose one of {OPTIMIZERS}")
+        check_choice(self.name, OPTIMIZERS, "optimizer")
 
     def build(self) -> keras.optimizers.Optimizer:
         if self.name == "rmsprop":
@@ -172,8 +172,7 @@ class GANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown GAN loss {self.loss!r}; choose one of {LOSSES}")
+        check_choice(self.loss, LOSSES, "GAN loss")
         if self.critic_steps < 1:
             raise ValueError(f"critic_steps {self.critic_steps} must be at least 1")
         if self.loss != "wasserstein" and (self.clip_value or self.gradient_penalty_weight):

@@ -28,6 +28,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import labels_or_uniform
 from vaegan_tf.models.vae import hidden_layers
 
@@ -55,15 +56,13 @@ class M2Config:
     seed: int = 0
 
     def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"unknown M2 architecture {self.architecture!r}; choose one of {ARCHITECTURES}"
-            )
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(
-                f"unknown M2 protocol {self.protocol!r}; choose one of {PROTOCOLS} (the "
-                "authors' code is vaegan_tf.models.m2_authors)"
-            )
+        check_choice(self.architecture, ARCHITECTURES, "M2 architecture")
+        check_choice(
+            self.protocol,
+            PROTOCOLS,
+            "M2 protocol",
+            hint=" (the authors' code is vaegan_tf.models.m2_authors)",
+        )
 
 
 def for_labels(

@@ -85,6 +85,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import distribute, losses
+from vaegan_tf.choices import check_choice
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv", "conv+gan")
@@ -115,11 +116,7 @@ class AuthorsM2Config:
     protocol: ClassVar[str] = "authors_code"
 
     def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"unknown authors' M2 architecture {self.architecture!r}; choose one of "
-                f"{ARCHITECTURES}"
-            )
+        check_choice(self.architecture, ARCHITECTURES, "authors' M2 architecture")
 
     @property
     def class_logits_batch_norm(self) -> bool:
@@ -151,9 +148,8 @@ def preset(architecture: str, num_labelled: int) -> AuthorsM2Config:
             learning_rate=1e-4,
             learning_rate_decay=0.95,
         )
-    raise ValueError(
-        f"unknown authors' M2 architecture {architecture!r}; choose one of {ARCHITECTURES}"
-    )
+    check_choice(architecture, ARCHITECTURES, "authors' M2 architecture")
+    raise AssertionError(f"architecture {architecture!r} is listed but has no preset")
 
 
 def sharpening_term(class_logits: tf.Tensor) -> tf.Tensor:

@@ -41,6 +41,7 @@ import math
 import keras
 import tensorflow as tf
 
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models.layers import conv_block, hidden_layers
 
 ARCHITECTURES = ("fc", "dcgan")
@@ -71,10 +72,7 @@ class NetworkConfig:
     critic_first_batch_norm: bool = False  # dcgan: batch norm on the first conv too
 
     def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"unknown GAN architecture {self.architecture!r}; choose one of {ARCHITECTURES}"
-            )
+        check_choice(self.architecture, ARCHITECTURES, "GAN architecture")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout {self.dropout} must be in [0, 1)")
         if (self.generator_start is None) != (self.generator_deconvs is None):
@@ -82,8 +80,7 @@ class NetworkConfig:
                 "generator_start and generator_deconvs go together: give both or neither"
             )
         for padding in [d[3] for d in self.generator_deconvs or ()] + [self.generator_output[2]]:
-            if padding not in PADDINGS:
-                raise ValueError(f"unknown padding {padding!r}; choose one of {PADDINGS}")
+            check_choice(padding, PADDINGS, "padding")
 
 
 FC = NetworkConfig()

@@ -29,6 +29,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaegan_tf import losses
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import refuse_labels
 from vaegan_tf.models.latent import GaussianLatentModel
 from vaegan_tf.models.layers import conv_block, deconv_decoder_layers, hidden_layers
@@ -69,10 +70,8 @@ class VAEConfig:
     deconv_output_stride: int = 1
 
     def __post_init__(self):
-        if self.decoder not in DECODERS:
-            raise ValueError(f"unknown VAE decoder {self.decoder!r}; choose one of {DECODERS}")
-        if self.encoder not in ENCODERS:
-            raise ValueError(f"unknown VAE encoder {self.encoder!r}; choose one of {ENCODERS}")
+        check_choice(self.decoder, DECODERS, "VAE decoder")
+        check_choice(self.encoder, ENCODERS, "VAE encoder")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout {self.dropout} is a rate: it must be in [0, 1)")
         for name, units in (

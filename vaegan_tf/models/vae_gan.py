@@ -45,6 +45,7 @@ import keras
 import tensorflow as tf
 
 from vaegan_tf import distribute, losses
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
 from vaegan_tf.models.vae import VAE, VAEConfig
@@ -72,10 +73,7 @@ class VAEGANConfig:
     )
 
     def __post_init__(self):
-        if self.balance not in BALANCE_RULES:
-            raise ValueError(
-                f"unknown VAE-GAN balance {self.balance!r}; choose one of {BALANCE_RULES}"
-            )
+        check_choice(self.balance, BALANCE_RULES, "VAE-GAN balance")
 
 
 class VAEGAN(AdversarialModel):

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaegan_tf import data, distribute, plots, records, training
+from vaegan_tf.choices import check_choice
 
 # The sessions open in this process, innermost last: each stages the results folders it hands out.
 _SESSIONS: list[dict] = []
@@ -46,13 +47,8 @@ class RunSettings:
     evaluation_images: int | None = None
 
     def __post_init__(self):
-        if self.strategy not in distribute.STRATEGIES:
-            choices = ", ".join(distribute.STRATEGIES)
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {choices}")
-        if self.source not in data.SOURCES:
-            raise ValueError(
-                f"unknown data source {self.source!r}; choose one of {', '.join(data.SOURCES)}"
-            )
+        check_choice(self.strategy, distribute.STRATEGIES, "strategy")
+        check_choice(self.source, data.SOURCES, "data source")
         for field in ("steps_per_epoch", "evaluation_images"):
             value = getattr(self, field)
             if value is not None and (

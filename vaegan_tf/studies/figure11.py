@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import data, evaluate, plots, training
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models import draw
 from vaegan_tf.studies import draw_report, figure10
 from vaegan_tf.studies.common import RunSettings, record_run, seeded, train_model
@@ -58,10 +59,7 @@ class Figure11Config:
     check_outputs: bool = False
 
     def __post_init__(self):
-        if self.preset not in PRESETS:
-            raise ValueError(
-                f"unknown DRAW-GAN preset {self.preset!r}; choose one of {sorted(PRESETS)}"
-            )
+        check_choice(self.preset, PRESETS, "DRAW-GAN preset")
 
     @property
     def model(self) -> draw.DRAWGANConfig:

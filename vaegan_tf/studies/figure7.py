@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import data, evaluate, plots, training
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models import cvae_gan
 from vaegan_tf.studies import figure6, figure7_report
 from vaegan_tf.studies.common import RunSettings, record_run, train_model
@@ -66,10 +67,7 @@ class Figure7Config:
     require_evaluator: bool = True
 
     def __post_init__(self):
-        if self.preset not in PRESETS:
-            raise ValueError(
-                f"unknown CVAE-GAN preset {self.preset!r}; choose one of {sorted(PRESETS)}"
-            )
+        check_choice(self.preset, PRESETS, "CVAE-GAN preset")
 
     @property
     def dataset(self) -> str:

@@ -51,6 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaegan_tf import data, distribute, evaluate, plots, records, sample_metrics
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models import gan as gans
 from vaegan_tf.models import networks
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
@@ -129,8 +130,7 @@ class HW4Config:
     smoke: bool = False  # check every output's values after the run (`check_outputs`)
 
     def __post_init__(self):
-        if self.group not in GROUPS:
-            raise ValueError(f"unknown hw4 group {self.group!r}; choose one of {GROUPS}")
+        check_choice(self.group, GROUPS, "hw4 group")
 
     @property
     def name(self) -> str:

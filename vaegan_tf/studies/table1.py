@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaegan_tf import data, records, training
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models import m2_authors
 from vaegan_tf.models.m2 import M2Config, build_m2, for_labels
 from vaegan_tf.models.m2_authors import AuthorsM2Config, build_authors_m2
@@ -52,10 +53,7 @@ class SSLStudyConfig:
     label_subset: str = "balanced"  # or "random", "first" (`labelled_indices`)
 
     def __post_init__(self):
-        if self.label_subset not in LABEL_SUBSETS:
-            raise ValueError(
-                f"unknown label_subset {self.label_subset!r}; choose one of {LABEL_SUBSETS}"
-            )
+        check_choice(self.label_subset, LABEL_SUBSETS, "label_subset")
 
 
 def labelled_indices(
@@ -73,7 +71,8 @@ def labelled_indices(
         return np.sort(np.random.default_rng(seed).choice(len(labels), num_labelled, replace=False))
     if how == "first":
         return np.arange(num_labelled)
-    raise ValueError(f"unknown label subset {how!r}; choose one of {LABEL_SUBSETS}")
+    check_choice(how, LABEL_SUBSETS, "label subset")
+    raise AssertionError(f"label subset {how!r} is listed but not handled")
 
 
 def split_labels(
@@ -92,8 +91,7 @@ def preset(architecture: str, protocol: str, num_labelled: int = 1000) -> ModelC
     (`vaegan_tf.models.m2_authors.preset`)."""
     if protocol == "authors_code":
         return m2_authors.preset(architecture, num_labelled)
-    if protocol != "kingma":
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    check_choice(protocol, PROTOCOLS, "protocol")
     if architecture in ("conv+gan", "conv+gan+pixel"):
         return SSLVAEGANConfig(
             m2=preset("conv", protocol), pixel_reconstruction=architecture.endswith("+pixel")

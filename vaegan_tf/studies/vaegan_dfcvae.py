@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import data, evaluate, plots, training
+from vaegan_tf.choices import check_choice
 from vaegan_tf.models.dfc_vae import DFCVAEConfig, build_dfc_vae, build_perceptual_network
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.models.vae_gan import VAEGANConfig, build_vae_gan
@@ -55,8 +56,7 @@ class VariantConfig:
     require_evaluator: bool = True
 
     def __post_init__(self):
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown VAE variant {self.variant!r}; choose one of {VARIANTS}")
+        check_choice(self.variant, VARIANTS, "VAE variant")
         if self.epochs is None:
             object.__setattr__(self, "epochs", EPOCHS[self.variant])
 
