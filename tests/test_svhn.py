@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from conftest import fake_splits
+from conftest import drawn_png, fake_splits, negative_elbo_by_hand, record_grids
 from test_experiments import experiment  # noqa: F401  (the fixture that imports an entry point)
 
-from vaegan_tf import data, plots
-from vaegan_tf.models import cvae_gan
+from vaegan_tf import data, evaluate
+from vaegan_tf.models import cvae, cvae_gan
 from vaegan_tf.studies import figure6, figure7
 from vaegan_tf.studies.common import RunSettings
 
@@ -41,17 +41,6 @@ def mock_svhn():
         yield
 
 
-def grid_spy(monkeypatch_context, drawn: dict):
-    """Records each grid `plots.image_grid` draws, by file name, and still draws it."""
-    draw = plots.image_grid
-
-    def spy(images, path, **kwargs):
-        drawn[path.name] = np.asarray(images)
-        return draw(images, path, **kwargs)
-
-    monkeypatch_context.setattr(plots, "image_grid", spy)
-
-
 @pytest.fixture(scope="module")
 def svhn_figure6(tmp_path_factory):
     """`figure6.run` on the fake SVHN through tfds: two steps of batch 10."""
@@ -71,9 +60,10 @@ def svhn_figure6(tmp_path_factory):
         # the evaluator folder of the tests is empty: the SVHN panel must never ask for it
         require_evaluator=True,
     )
-    drawn = {}
     with mock_svhn(), pytest.MonkeyPatch.context() as patch:
-        grid_spy(patch, drawn)
+        drawn = record_grids(patch)
+        # z = 0 in training and sampling: each row of the figure is then one decoding, by hand
+        patch.setattr(cvae.CVAE, "draw_noise", lambda self, shape: tf.zeros(shape))
         metrics = figure6.run(config)
         splits = run.load("svhn")
     return {"config": config, "metrics": metrics, "drawn": drawn, "splits": splits}
@@ -94,9 +84,8 @@ def svhn_figure7(svhn_figure6):
         samples_per_class=2,
         require_evaluator=True,
     )
-    drawn = {}
     with mock_svhn(), pytest.MonkeyPatch.context() as patch:
-        grid_spy(patch, drawn)
+        drawn = record_grids(patch)
         metrics = figure7.run(config)
     return {"config": config, "metrics": metrics, "drawn": drawn}
 
@@ -108,14 +97,22 @@ def results(config, name):
 def test_figure6_svhn_draws_ten_rgb_samples_per_digit_and_says_they_are_unscored(svhn_figure6):
     out = results(svhn_figure6["config"], "figure6_svhn")
     # ten rows of digits, ten 32x32x3 samples each
-    assert svhn_figure6["drawn"]["figure6.png"].shape == (10, 10, *SVHN_SHAPE)
-    assert (out / "figure6.png").stat().st_size > 0
+    grid = svhn_figure6["drawn"]["figure6.png"]
+    assert grid.shape == (10, 10, *SVHN_SHAPE)
+    drawn_png(out / "figure6.png")
+    model = figure6.train_cvae(svhn_figure6["config"], svhn_figure6["splits"]).model  # loaded
+    by_digit = np.asarray(model.decode(np.zeros((10, model.latent_dim), np.float32), np.arange(10)))
+    np.testing.assert_allclose(grid, np.repeat(by_digit[:, None], 10, axis=1), atol=1e-6)
     config = json.loads((out / "config.json").read_text())
     assert config["dataset"] == "svhn"
     assert tuple(config["model"]["image_shape"]) == SVHN_SHAPE
     assert config["model"]["width_scale"] == pytest.approx(8 / 7)
     metrics = svhn_figure6["metrics"]
-    assert np.isfinite(metrics["test_negative_elbo"])
+    # the held-out negative ELBO: Bernoulli per RGB channel value, at z = the posterior mean
+    test, labels = svhn_figure6["splits"].test.images / 255.0, svhn_figure6["splits"].test.labels
+    posterior = model.posterior(tf.constant(test, tf.float32), labels, training=False)
+    expected = negative_elbo_by_hand(posterior, model.decode(posterior.mean(), labels), test)
+    assert metrics["test_negative_elbo"] == pytest.approx(expected, rel=1e-4)
     assert metrics["sample_quality"] == figure6.SKIPPED_NOT_MNIST
     readme = (out / "README.md").read_text()
     assert "**SVHN panel** (`make figure6 ARGS=--dataset=svhn`)" in readme
@@ -144,16 +141,36 @@ def test_svhn_cvae_samples_rgb_images_that_depend_on_the_digit(svhn_figure6):
     assert np.abs(zero - nine).max() > 1e-4
 
 
-def test_figure7_svhn_compares_both_models_on_rgb_grids_without_the_evaluator(svhn_figure7):
+def test_figure7_svhn_compares_both_models_on_rgb_grids_without_the_evaluator(
+    svhn_figure6, svhn_figure7
+):
     out = results(svhn_figure7["config"], "figure7_svhn_paper")
+    splits, config = svhn_figure6["splits"], svhn_figure7["config"]
+    models = {  # both finished runs, loaded
+        "CVAE": figure6.train_cvae(config.cvae, splits).model,
+        "CVAE-GAN": figure7.train_cvae_gan(config, splits).model.cvae,
+    }
+    # CVAE | blank column | CVAE-GAN, the same z and y: ten decodings of each digit (rows)
+    labels = np.repeat(np.arange(10), 10)
+    z = evaluate.shared_codes(100, models["CVAE"].latent_dim, config.seed)
+    grids = {
+        name: np.asarray(model.decode(z, labels)).reshape(10, 10, *SVHN_SHAPE)
+        for name, model in models.items()
+    }
     drawn = svhn_figure7["drawn"]
-    assert drawn["figure7.png"].shape == (10, 10, *SVHN_SHAPE)
-    # CVAE | blank column | CVAE-GAN, the same z and y
-    assert drawn["side_by_side.png"].shape == (10, 21, *SVHN_SHAPE)
+    np.testing.assert_allclose(drawn["figure7.png"], grids["CVAE-GAN"], rtol=1e-5, atol=1e-6)
+    side_by_side = drawn["side_by_side.png"]
+    assert side_by_side.shape == (10, 21, *SVHN_SHAPE) and (side_by_side[:, 10] == 1).all()
+    np.testing.assert_allclose(side_by_side[:, :10], grids["CVAE"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(side_by_side[:, 11:], grids["CVAE-GAN"], rtol=1e-5, atol=1e-6)
     metrics = svhn_figure7["metrics"]
     assert metrics["cvae_training"]["loaded_from_finished_run"]  # make figure6's SVHN run
     assert metrics["sample_quality"] == figure6.SKIPPED_NOT_MNIST
-    assert all(np.isfinite(v) for v in metrics["test_reconstruction_mse"].values())
+    test = splits.test.images / 255.0
+    for name, model in models.items():  # posterior-mean reconstructions of the test images
+        rebuilt = np.asarray(model.reconstruct(tf.constant(test, tf.float32), splits.test.labels))
+        expected = np.mean((rebuilt - test) ** 2)
+        assert metrics["test_reconstruction_mse"][name] == pytest.approx(expected, rel=1e-5)
     model = json.loads((out / "config.json").read_text())["model"]
     # Sec. 4.3's discriminator, 8/7 wider (conv3-16-32-64, FC-512, FC-500), k + 1 outputs unchanged
     assert model["discriminator"]["filters"] == [18, 37, 73]
