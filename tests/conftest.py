@@ -115,3 +115,14 @@ def negative_elbo_by_hand(posterior, probabilities, images) -> float:
     nll = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=(1, 2, 3))
     kl = 0.5 * np.sum(mean**2 + std**2 - np.log(std**2) - 1, axis=1)
     return float(np.mean(nll + kl))
+
+
+def losses_on_a_fixed_batch(model, batch, steps: int, key: str = "loss") -> list[float]:
+    """The `key` loss `model.train_step(batch)` reports at each of `steps` steps on the same batch,
+    its trackers reset before each: every value is that step's own loss, taken before its update.
+    With the model's noise fixed, a step that descends its loss makes the last below the first."""
+    values = []
+    for _ in range(steps):
+        model.reset_metrics()
+        values.append(float(model.train_step(batch)[key]))
+    return values
