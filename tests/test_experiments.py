@@ -357,7 +357,7 @@ def experiment(monkeypatch):
     ],
 )
 def test_numeric_flags_are_refused_in_one_line_before_any_work(
-    experiment, capsys, module, argv, message
+    experiment, monkeypatch, capsys, module, argv, message
 ):
     import common_flags
 
@@ -368,11 +368,14 @@ def test_numeric_flags_are_refused_in_one_line_before_any_work(
         if module == "figure8"
         else module
     )
+    ran = []
+    monkeypatch.setattr(sys, "argv", [f"{module}.py", *argv])
     with pytest.raises(SystemExit) as refused:
-        common_flags._parse([f"{module}.py", *argv])
+        common_flags.run(ran.append)  # the entry points' own runner
     error = capsys.readouterr().err
     assert refused.value.code == 2 and error.startswith("usage error: ") and message in error
     assert error.count("\n") == 1
+    assert not ran  # refused while parsing: main never started
 
 
 def test_gan_presets_take_the_course_schedule_and_a_batch_per_critic_update(experiment):
@@ -387,12 +390,16 @@ def test_gan_presets_take_the_course_schedule_and_a_batch_per_critic_update(expe
     assert (config.epochs, config.batch_size, config.conditional) == (3, 100, True)
 
 
-def test_vaegan_epochs_default_to_the_study_s_own(experiment):
+def test_vaegan_epochs_default_to_the_study_s_own(experiment, monkeypatch):
     import common_flags
 
     experiment("variant_main")
     # --epochs unset (None) is allowed: the study picks its default
-    common_flags._parse(["vaegan.py"])
+    ran = []
+    monkeypatch.setattr(sys, "argv", ["vaegan.py"])
+    with pytest.raises(SystemExit) as finished:  # absl's app.run exits with main's result
+        common_flags.run(lambda argv: ran.append(flags.FLAGS.epochs))
+    assert finished.value.code is None and ran == [None]
 
 
 def test_smoke_says_what_it_sets_and_honours_flags_given_with_it(experiment, capsys):
