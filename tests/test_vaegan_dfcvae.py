@@ -66,7 +66,12 @@ def test_vae_gan_keeps_the_gan_gradient_out_of_the_encoder():
     gradients, variables, _, _ = model.generator_gradients(x)
     encoder = len(model.vae.encoder.trainable_variables)
     with tf.GradientTape(persistent=True) as tape:
-        kl, rebuilt, generated = model._images(x, training=True)
+        # x~ from z = mu + 0.3 sigma, x_p from z_p = 0.3 (the fixed noise), as Bernoulli means
+        posterior = model.vae.posterior(x, training=True)
+        normal = posterior.distribution
+        rebuilt = model.vae.likelihood(normal.loc + 0.3 * normal.scale, training=True).mean()
+        generated = model.vae.likelihood(tf.fill([4, 3], 0.3), training=True).mean()
+        kl = losses.kl_to_prior(posterior, model.vae.prior())
         similarity, gan = model.generator_terms(x, rebuilt, generated, training=True)
         without_gan, with_gan = (
             tf.reduce_mean(kl + similarity),
