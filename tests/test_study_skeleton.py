@@ -159,3 +159,13 @@ def test_a_new_model_study_is_a_config_and_one_call(tmp_path, splits, monkeypatc
     assert f"{quality['tiny CGAN']['frechet_distance']:.3f}" in readme
     assert "conditional accuracy" in readme
     assert json.loads((out / "config.json").read_text())["model"]["num_classes"] == 10
+
+
+def test_provenance_names_uncommitted_code_but_not_rewritten_results():
+    env = records.environment(epochs=1, wall_seconds=60.0)
+    env["git_dirty_at_start"] = [" M results/figure6/README.md", " M vaegan_tf/models/cvae.py"]
+    sentence = records.provenance(env, "make figure6")
+    assert "with uncommitted changes to vaegan_tf/models/cvae.py:" in sentence
+    assert "results/figure6" not in sentence
+    env["git_dirty_at_start"] = [" M results/figure6/README.md"]
+    assert "uncommitted" not in records.provenance(env, "make figure6")

@@ -257,11 +257,13 @@ def provenance(env: dict, command: str) -> str:
         trained += " over more than one session"
         made_at = env.get("resumed_from_commit")
         total += f", resumed after epoch {resumed} from a backup made at commit `{made_at}`"
-    dirty = (
-        f", with uncommitted changes to {', '.join(env['git_dirty_at_start'])}"
-        if env.get("git_dirty_at_start")
-        else ""
-    )
+    # committed results that a run rewrites are not code it ran; environment.json keeps them all
+    changed_code = [
+        line.split()[-1]
+        for line in env.get("git_dirty_at_start") or []
+        if not line.split()[-1].startswith("results/")
+    ]
+    dirty = f", with uncommitted changes to {', '.join(changed_code)}" if changed_code else ""
     place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
     return (
         f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total}, on "
