@@ -153,51 +153,6 @@ def test_benchmark_rates_are_images_over_the_median_step_time(splits, monkeypatc
     assert benchmark.training_images_per_second(model, stream, 10, steps=5, warmup=2) == 20.0
 
 
-def test_benchmark_readme_names_the_commit_devices_and_every_rate(tmp_path):
-    from vaegan_tf import benchmark, records
-
-    records.write_json(
-        tmp_path / "metrics.json",
-        {
-            "batch_size": 100,
-            "timed_steps": 300,
-            "pipeline_images_per_second": {"unit": 235030},
-            "training_images_per_second": {"vae_fc": 6872, "evaluator_lenet": 571},
-        },
-    )
-    records.write_json(
-        tmp_path / "environment.json",
-        {
-            "git_commit": "abc123",
-            "git_dirty_at_start": [],
-            "packages": {"tensorflow": "2.21.0"},
-            "distribution": {
-                "strategy": "MirroredStrategy",
-                "replicas": 2,
-                "devices": ["/gpu:0", "/gpu:1"],
-            },
-        },
-    )
-    readme = benchmark.write_readme(tmp_path).read_text()
-    assert (
-        "`abc123`" in readme
-        and "MirroredStrategy over /gpu:0, /gpu:1" in readme
-        and "uncommitted" not in readme
-        and "HISTORY.md" not in readme
-    )
-    (tmp_path / "HISTORY.md").write_text("how it was chosen")  # the run history kept beside it
-    assert "[HISTORY.md](HISTORY.md)" in benchmark.write_readme(tmp_path).read_text()
-    assert (
-        "| training, vae_fc | 6,872 |" in readme
-        and "| input pipeline alone, unit | 235,030 |" in readme
-    )
-    assert (
-        "over 300 steps of batch 100" in readme
-        and "34x as many images" in readme
-        and "compute" in readme
-    )
-
-
 def test_provenance_says_when_a_run_was_resumed():
     from vaegan_tf import records
 
