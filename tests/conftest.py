@@ -2,8 +2,11 @@
 committed evaluator are never touched) and two logical CPU devices, so that MirroredStrategy can be
 tested on a machine without GPUs."""
 
+import importlib
 import os
+import sys
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("VAEGAN_TF_CACHE", tempfile.mkdtemp(prefix="vaegan_tf_test_cache_"))
 # tests never read the suite's committed evaluator: a test that needs one trains or saves its own here
@@ -15,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import flags  # noqa: E402
 
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -126,3 +130,24 @@ def losses_on_a_fixed_batch(model, batch, steps: int, key: str = "loss") -> list
         model.reset_metrics()
         values.append(float(model.train_step(batch)[key]))
     return values
+
+
+@pytest.fixture
+def experiment(monkeypatch):
+    """Imports experiments/<name>.py into this process and removes the flags it defined afterwards,
+    so that experiments defining the same flag (--epochs) can be tested one after the other."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "experiments"))
+    importlib.import_module("common_flags")
+    before, loaded = set(flags.FLAGS), []
+
+    def load(name):
+        sys.modules.pop(name, None)
+        loaded.append(name)
+        return importlib.import_module(name)
+
+    yield load
+    flags.FLAGS.unparse_flags()
+    for name in set(flags.FLAGS) - before:
+        delattr(flags.FLAGS, name)
+    for name in loaded:
+        sys.modules.pop(name, None)

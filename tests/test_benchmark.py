@@ -2,7 +2,6 @@
 the README's table and the flags. Fake data, tiny batches; full-size models only where a family
 needs its own check (one step each, run eagerly: no tracing)."""
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags
 from conftest import fake_splits
 
 from vaegan_tf import benchmark, records, training
@@ -91,27 +89,6 @@ def test_unknown_model_names_are_refused_with_the_choices():
     with pytest.raises(ValueError, match="unknown model nope, m3; choose from vae_fc, vae_deconv"):
         benchmark.check_names(["vae_fc", "nope", "m3"], REGISTRY)
     assert benchmark.check_names(["m2_fc", "draw"], REGISTRY) == ("m2_fc", "draw")
-
-
-@pytest.fixture
-def experiment(monkeypatch):
-    """Imports experiments/<name>.py into this process and removes the flags it defined afterwards
-    (as tests/test_experiments.py's fixture of the same name)."""
-    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
-    importlib.import_module("common_flags")
-    before, loaded = set(flags.FLAGS), []
-
-    def load(name):
-        sys.modules.pop(name, None)
-        loaded.append(name)
-        return importlib.import_module(name)
-
-    yield load
-    flags.FLAGS.unparse_flags()
-    for name in set(flags.FLAGS) - before:
-        delattr(flags.FLAGS, name)
-    for name in loaded:
-        sys.modules.pop(name, None)
 
 
 def test_models_flag_with_an_unknown_name_is_a_one_line_usage_error(

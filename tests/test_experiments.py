@@ -274,27 +274,6 @@ def test_figure7_reading_follows_the_numbers():
     )
 
 
-@pytest.fixture
-def experiment(monkeypatch):
-    """Imports experiments/<name>.py into this process and removes the flags it defined afterwards,
-    so that experiments defining the same flag (--epochs) can be tested one after the other."""
-    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
-    importlib.import_module("common_flags")
-    before, loaded = set(flags.FLAGS), []
-
-    def load(name):
-        sys.modules.pop(name, None)
-        loaded.append(name)
-        return importlib.import_module(name)
-
-    yield load
-    flags.FLAGS.unparse_flags()
-    for name in set(flags.FLAGS) - before:
-        delattr(flags.FLAGS, name)
-    for name in loaded:
-        sys.modules.pop(name, None)
-
-
 @pytest.mark.parametrize(
     "module, argv, message",
     [

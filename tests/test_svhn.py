@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from conftest import drawn_png, fake_splits, negative_elbo_by_hand, record_grids
-from test_experiments import experiment  # noqa: F401  (the fixture that imports an entry point)
 
 from vaegan_tf import data, evaluate
 from vaegan_tf.models import cvae, cvae_gan
@@ -213,7 +212,7 @@ def test_default_svhn_cvae_gan_samples_and_judges_32x32x3_images():
     ],
 )
 def test_entry_points_run_the_svhn_panel_without_the_evaluator(
-    experiment,  # noqa: F811
+    experiment,
     monkeypatch,
     tmp_path,
     module,
@@ -267,7 +266,7 @@ def test_svhn_too_small_to_hold_out_validation_is_refused():
 
 
 def test_make_figure7_svhn_without_the_data_prints_one_line(
-    experiment,  # noqa: F811
+    experiment,
     monkeypatch,
     tmp_path,
     capsys,
