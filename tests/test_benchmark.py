@@ -182,7 +182,11 @@ def test_a_time_budget_stops_timing_after_the_fewest_steps():
     keras.backend.clear_session()
 
 
-def test_a_measurement_times_counts_and_records_failures_as_rows():
+def test_a_measurement_times_counts_and_records_failures_as_rows(monkeypatch):
+    def traced_again(*args):
+        raise AssertionError("the FLOPs are counted in the graph fit traced, not a second trace")
+
+    monkeypatch.setattr(benchmark, "step_flops", traced_again)
     splits = fake_splits(train=200, validation=0, test=10)
     config = benchmark.BenchmarkConfig(steps=2, warmup=0)
     result = benchmark.measure(_tiny_entry(), splits, config, policy="float32", count_flops=True)

@@ -5,10 +5,11 @@ presets and configs its study trains, fed by the stream its study trains on):
 - ms per step and images per second: the median of timed `fit` steps after warm-up (tracing
   excluded), the input pipeline included (`time_fit_steps`). A measurement stops after `steps`
   timed steps or `seconds` of them, whichever comes first, so slow models get fewer timed steps.
-- FLOPs per step, counted from the traced training step itself (`step_flops`): every matrix
-  multiplication and convolution TensorFlow builds for it, forward and backward, at its static
-  shapes (2 * m * n * k for a matmul, 2 * output positions * kh * kw * c_in for a convolution and
-  for each of its two gradients). The usual estimate, 3x the forward pass, assumes every layer
+- FLOPs per step, counted in the graph `fit` traced for the timed step (`fit_step_graphs`,
+  `graph_flops`): every matrix multiplication and convolution of it that runs (ops the function
+  prunes are left out), forward and backward, at their static shapes (2 * m * n * k for a matmul,
+  2 * output positions * kh * kw * c_in for a convolution and for each of its two gradients),
+  the layers' shapes as the step calls them, as often as it calls them. The usual estimate, 3x the forward pass, assumes every layer
   computes both gradients; counting the graph gives what the step does (no input gradient for the
   first layer, none through frozen or stopped paths, a gradient penalty's double backward, M2's
   shared first layer, which bypasses its Dense layer). Element-wise ops, batch norm, the
@@ -22,8 +23,9 @@ presets and configs its study trains, fed by the stream its study trains on):
 - XLA speed-up: the step time without over the step time with `jit_compile=True`; a model XLA
   cannot compile records the error.
 
-Speeds are ratios within one run: the CPU is whatever else the machine runs. `write_readme` renders
-results/benchmark/README.md from the run's metrics.json alone.
+Each model is measured in a process of its own (`measure_isolated`). Speeds are ratios within one
+run: the CPU is whatever else the machine runs. `write_readme` renders results/benchmark/README.md
+from the run's metrics.json alone.
 """
 
 from __future__ import annotations
@@ -291,11 +293,28 @@ def graph_flops(graph) -> StepFlops:
 
 def step_flops(model: keras.Model, element_spec) -> StepFlops:
     """FLOPs of one `model.train_step` on batches of `element_spec` (static shapes: whole
-    batches), counted in its traced graph as `fit` runs it (through the model's strategy). Tracing
+    batches), counted in a graph traced as `fit` traces it (through the model's strategy). Tracing
     builds the optimizer if it was not yet, and updates nothing."""
     strategy = model.distribute_strategy
     step = tf.function(lambda batch: strategy.run(model.train_step, args=(batch,)))
     return graph_flops(step.get_concrete_function(element_spec).graph)
+
+
+@contextlib.contextmanager
+def fit_step_graphs(model: keras.Model):
+    """Yields a list that receives each graph `fit` traces `model.train_step` into while the block
+    runs: the step `fit` times, counted without tracing it a second time (`graph_flops`)."""
+    graphs, original = [], model.train_step
+
+    def recording(batch):
+        graphs.append(tf.compat.v1.get_default_graph())
+        return original(batch)
+
+    model.train_step = recording  # what `fit` reads when it makes its train function
+    try:
+        yield graphs
+    finally:
+        del model.train_step
 
 
 # -- the registry -------------------------------------------------------------------------------
@@ -615,19 +634,23 @@ def models() -> dict[str, BenchmarkModel]:
         )
     course_batch = course_study.CourseReportConfig().batch_size
     course_models = {
-        "hu_vae": course_reports.HU_VAE,
-        "hu_dcgan": course_reports.HU_DCGAN,
-        **{f"gaikwad_{key}": config for key, (_, config) in course_study.GAIKWAD_GANS.items()},
-        **{f"gaikwad_{key}": config for key, (_, config) in course_study.GAIKWAD_VAES.items()},
+        "hu_vae": ("Hu (2018): VAE, Tables 1-2 (make hu)", course_reports.HU_VAE),
+        "hu_dcgan": ("Hu (2018): DCGAN, Tables 3-4 (make hu)", course_reports.HU_DCGAN),
+        **{
+            f"gaikwad_{key}": (f"Gaikwad (2020): {title}, Tables 1-3 (make gaikwad)", config)
+            for key, (title, config) in {
+                **course_study.GAIKWAD_GANS,
+                **course_study.GAIKWAD_VAES,
+            }.items()
+        },
     }
-    for name, config in course_models.items():
+    for name, (title, config) in course_models.items():
         is_gan = isinstance(config, gan.GANConfig)
         steps = config.critic_steps if is_gan else 1
         entries.append(
             BenchmarkModel(
                 name,
-                f"{name.split('_')[0].capitalize()}'s {'GAN' if is_gan else 'VAE'} "
-                f"(models/course_reports.py; make {name.split('_')[0]})",
+                title,
                 _gan(config) if is_gan else _vae(config),
                 _images("symmetric" if is_gan else "dynamic_binarize", steps),
                 course_batch,
@@ -699,9 +722,11 @@ def _failure(error: BaseException) -> dict:
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig:
     models: tuple[str, ...] = ()  # registry names; () times every model
-    steps: int = 40  # the most timed steps per measurement
-    warmup: int = 3  # steps dropped before timing after the first, which traces (and compiles)
-    seconds: float = 6.0  # a measurement stops after this many seconds of timed steps...
+    # Defaults sized for every model in about half an hour on 2 cores: tracing, and XLA's
+    # compilation, take most of it, the timed steps a fifth.
+    steps: int = 30  # the most timed steps per measurement
+    warmup: int = 2  # steps dropped before timing after the first, which traces (and compiles)
+    seconds: float = 5.0  # a measurement stops after this many seconds of timed steps...
     min_steps: int = 3  # ... once it has at least this many
     precision: str = "float32"  # the policy of each model's main row
     precision_sweep: bool = True  # also time each model under the other policy (bf16 speed-up)
@@ -748,9 +773,10 @@ def measure(
             model.jit_compile = True
             if not model.jit_compile:
                 return {"error": "Keras: a layer of the model does not support jit_compile"}
-        times = time_fit_steps(
-            model, stream, config.steps, config.warmup, config.seconds, config.min_steps
-        )
+        with fit_step_graphs(model) as graphs:
+            times = time_fit_steps(
+                model, stream, config.steps, config.warmup, config.seconds, config.min_steps
+            )
         result = {
             "ms_per_step": round(1000 * times.median, 2),
             "images_per_second": round(entry.images_per_step(batch_size) / times.median, 1),
@@ -760,7 +786,9 @@ def measure(
         }
         if count_flops:
             try:
-                flops = step_flops(model, stream.element_spec)
+                # a traced function's graph; an eagerly run step records the global graph
+                traced = [graph for graph in graphs if hasattr(graph, "control_outputs")]
+                flops = graph_flops(traced[0]) if traced else step_flops(model, stream.element_spec)
                 result["flops"] = {
                     "forward": flops.forward,
                     "backward": flops.backward,
