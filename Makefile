@@ -25,7 +25,7 @@ help:
 	@echo "make figure9    Figure 9: style transfer (FC CVAE), results/figure9/"
 	@echo "make vaegan     VAE-GAN (Sec. 3.1) vs the plain VAE, measured, results/vaegan/"
 	@echo "make dfcvae     deep-feature-consistent VAE (poster) vs the plain VAE, results/dfcvae/"
-	@echo "make benchmark  training and input-pipeline throughput, results/benchmark/"
+	@echo "make benchmark  every model's training step: ms, images/s, FLOPs, bf16 and XLA (~30 min)"
 	@echo "make gan        one GAN-family model measured, results/gan_<preset>/: ARGS=--preset=wgan_gp"
 	@echo "make hw4_vae    Srinivasan et al. (2018): VAEs with/without BN, conv, CVAE, results/hw4_vae/"
 	@echo "make hw4_gan    GAN vs DCGAN: samples and FD per epoch, interpolations, results/hw4_gan/"
