@@ -25,7 +25,7 @@ help:
 	@echo "make figure9    Figure 9: style transfer (FC CVAE), results/figure9/"
 	@echo "make vaegan     VAE-GAN (Sec. 3.1) vs the plain VAE, measured, results/vaegan/"
 	@echo "make dfcvae     deep-feature-consistent VAE (poster) vs the plain VAE, results/dfcvae/"
-	@echo "make benchmark  every model's training step: ms, images/s, FLOPs, bf16 and XLA (~30 min)"
+	@echo "make benchmark  every model's training step: ms, images/s, FLOPs, bf16, XLA, PyTorch twins (~30 min)"
 	@echo "make gan        one GAN-family model measured, results/gan_<preset>/: ARGS=--preset=wgan_gp"
 	@echo "make hw4_vae    Srinivasan et al. (2018): VAEs with/without BN, conv, CVAE, results/hw4_vae/"
 	@echo "make hw4_gan    GAN vs DCGAN: samples and FD per epoch, interpolations, results/hw4_gan/"
@@ -90,6 +90,7 @@ figure8 figure9: $(STAMP)
 	$(RUN) experiments/$@.py $(ARGS)
 
 benchmark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(RUN) experiments/benchmark.py $(ARGS)
 
 clean-work:

@@ -1,7 +1,9 @@
 """`make benchmark`: every model's training step timed side by side in one run (`vaegan_tf.benchmark`):
 ms per step and images per second at its paper batch, FLOPs per step, the fraction of this CPU's
-float32 matmul speed, and the speed-ups of bf16 and of XLA. Writes results/benchmark/ (metrics,
-environment, README). `--models=m2_fc,cvae_conv` times a few; `--helpfull` lists the flags."""
+float32 matmul speed, the speed-ups of bf16 and of XLA, and the suite's speed over a PyTorch twin
+of the same step for the FC M2, the conv CVAE and DCGAN (`--notorch_twin`: without). Writes
+results/benchmark/ (metrics, environment, README). `--models=m2_fc,cvae_conv` times a few;
+`--helpfull` lists the flags."""
 
 import time
 from pathlib import Path
@@ -52,6 +54,12 @@ flags.DEFINE_boolean(
 flags.DEFINE_boolean(
     "xla_sweep", True, "Also time each model with jit_compile=True (XLA speed-up)."
 )
+flags.DEFINE_boolean(
+    "torch_twin",
+    benchmark.BenchmarkConfig.torch_twin,
+    "Also time the PyTorch twin of the models that have one (the FC M2, the conv CVAE, DCGAN: "
+    "vaegan_tf/torch_twins.py; needs the [bench] extra).",
+)
 common_flags.at_least_one("steps")
 FLAGS = flags.FLAGS
 
@@ -72,6 +80,7 @@ def main(_):
         precision=FLAGS.precision,
         precision_sweep=FLAGS.precision_sweep,
         xla_sweep=FLAGS.xla_sweep,
+        torch_twin=FLAGS.torch_twin,
         strategy=FLAGS.strategy,
         seed=FLAGS.seed,
     )

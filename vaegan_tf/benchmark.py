@@ -22,6 +22,11 @@ presets and configs its study trains, fed by the stream its study trains on):
   not take bfloat16 records the error instead of a time.
 - XLA speed-up: the step time without over the step time with `jit_compile=True`; a model XLA
   cannot compile records the error.
+- PyTorch twin (`vaegan_tf.torch_twins`, for the models `TWINNED` names: the FC M2, the conv
+  CVAE, DCGAN): the same step written in PyTorch (layers, batch, losses, optimizer), timed in the
+  same process the same way, with as many threads as TensorFlow uses; the table gives its images
+  per second and the suite's speed over it (issue 15's goal: the suite at 1.2x its twin or more).
+  PyTorch is the optional `[bench]` extra; without it the twin's cell records that.
 
 Each model is measured in a process of its own (`measure_isolated`). Speeds are ratios within one
 run: the CPU is whatever else the machine runs. `write_readme` renders results/benchmark/README.md
@@ -33,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import importlib
 import math
 import multiprocessing
 import re
@@ -49,6 +55,8 @@ from vaegan_tf import data, records
 
 WARMUP_STEPS = 20  # steps dropped before timing: tracing and the first allocations
 PRECISIONS = ("float32", "mixed_bfloat16")
+TWIN_KEY = "pytorch"  # a row's key for its PyTorch twin's timing
+TORCH_MISSING = "PyTorch not installed: pip install -e '.[bench]'"
 
 
 # -- timing ---------------------------------------------------------------------------------------
@@ -334,6 +342,7 @@ class BenchmarkModel:
     batch_size: int
     parts: int = 1
     layout: str = "single"  # "single", "mixed" (labelled + unlabelled) or "critic" (k batches)
+    torch_twin: bool = False  # `vaegan_tf.torch_twins` has its PyTorch twin (`TWINNED`)
 
     def images_per_step(self, batch_size: int | None = None) -> int:
         return (batch_size or self.batch_size) * self.parts
@@ -365,6 +374,8 @@ def _images(preprocessing: str, parts: int = 1, transform=None):
 
 
 LABELS = 1000  # Table 1's larger labelled set: every semi-supervised model is timed with it
+# the models with a PyTorch twin (`vaegan_tf.torch_twins.TWINS`, which needs torch to import)
+TWINNED = ("m2_fc", "cvae_conv", "dcgan")
 
 
 def _ssl_study(splits: data.DatasetSplits, batch_size: int):
@@ -667,6 +678,10 @@ def models() -> dict[str, BenchmarkModel]:
             100,
         )
     )
+    entries = [
+        dataclasses.replace(entry, torch_twin=True) if entry.name in TWINNED else entry
+        for entry in entries
+    ]
     return {entry.name: entry for entry in entries}
 
 
@@ -732,6 +747,7 @@ class BenchmarkConfig:
     precision_sweep: bool = True  # also time each model under the other policy (bf16 speed-up)
     xla_sweep: bool = True  # also time each model with jit_compile=True (XLA speed-up)
     model_seconds: float = 1200.0  # a model still measuring after this long is stopped
+    torch_twin: bool = True  # also time each model's PyTorch twin, where it has one
     strategy: str = "auto"
     seed: int = 0
 
@@ -804,14 +820,42 @@ def measure(
     return result
 
 
+def measure_twin(entry: BenchmarkModel, config: BenchmarkConfig) -> dict:
+    """`entry`'s PyTorch twin timed as `measure` times the suite (`torch_twins.time_twin`), or
+    {"error": ...}: PyTorch missing (TORCH_MISSING) or any failure, never raised."""
+    try:
+        importlib.import_module("torch")  # each time: the twins' module may be imported already
+    except ImportError:
+        return {"error": TORCH_MISSING}
+    try:
+        from vaegan_tf import torch_twins
+
+        return torch_twins.time_twin(
+            entry.name,
+            steps=config.steps,
+            warmup=config.warmup,
+            seconds=config.seconds,
+            min_steps=config.min_steps,
+            seed=config.seed,
+            batch_size=entry.batch_size,
+        )
+    except Exception as error:  # as `measure`: a failure is a cell of the table
+        return _failure(error)
+    finally:
+        gc.collect()
+
+
 def measure_model(entry: BenchmarkModel, splits: data.DatasetSplits, config: BenchmarkConfig):
     """(key, result) of each measurement of one model, as it is made: the main policy with its
-    FLOPs, then the sweeps `config` asks for (the other policy, XLA)."""
+    FLOPs, its PyTorch twin right after (`measure_twin`, where it has one and `config` asks),
+    then the sweeps `config` asks for (the other policy, XLA)."""
     other = next(p for p in PRECISIONS if p != config.precision)
     yield (
         config.precision,
         measure(entry, splits, config, policy=config.precision, count_flops=True),
     )
+    if config.torch_twin and entry.torch_twin:
+        yield TWIN_KEY, measure_twin(entry, config)
     if config.precision_sweep:
         yield other, measure(entry, splits, config, policy=other)
     if config.xla_sweep:
@@ -848,15 +892,18 @@ def measure_isolated(name: str, splits: data.DatasetSplits, config: BenchmarkCon
         reason = f"stopped after {config.model_seconds:g} s for this model"
     else:
         reason = f"its process ended (exit code {child.exitcode}) before this measurement"
-    for key in _keys(config):
+    for key in _keys(config, models()[name]):
         results.setdefault(key, {"error": reason})
     return results
 
 
-def _keys(config: BenchmarkConfig) -> list[str]:
+def _keys(config: BenchmarkConfig, entry: BenchmarkModel | None = None) -> list[str]:
+    """The keys `measure_model` yields for `entry` under `config`, in its order."""
     other = next(p for p in PRECISIONS if p != config.precision)
+    twin = config.torch_twin and entry is not None and entry.torch_twin
     return (
         [config.precision]
+        + ([TWIN_KEY] if twin else [])
         + ([other] if config.precision_sweep else [])
         + (["xla"] if config.xla_sweep else [])
     )
@@ -919,6 +966,7 @@ def run(
             "seconds": config.seconds,
             "min_steps": config.min_steps,
             "model_seconds": config.model_seconds,
+            "torch_twin": config.torch_twin,
         },
         "models": rows,
         "pipeline_images_per_second": pipelines,
@@ -927,10 +975,19 @@ def run(
 
 
 def _summary(row: dict, policy: str) -> str:
-    main = row[policy]
-    if "error" in main:
-        return main["error"]
-    return f"{main['ms_per_step']} ms/step, {main['images_per_second']} images/s"
+    main, twin = row[policy], row.get(TWIN_KEY)
+    text = (
+        main["error"]
+        if "error" in main
+        else f"{main['ms_per_step']} ms/step, {main['images_per_second']} images/s"
+    )
+    if twin is not None:
+        text += "; PyTorch twin: " + (
+            twin["error"]
+            if "error" in twin
+            else f"{twin['ms_per_step']} ms/step, {twin['images_per_second']} images/s"
+        )
+    return text
 
 
 # -- the README -------------------------------------------------------------------------------------
@@ -950,9 +1007,34 @@ def _ratio(base: dict, other: dict | None, footnotes: list[str], what: str, name
     return text
 
 
+def has_twins(metrics: dict) -> bool:
+    """Whether the run timed a PyTorch twin (the table then has its column)."""
+    return any(TWIN_KEY in row for row in metrics["models"])
+
+
+def _twin_cell(main: dict, row: dict, footnotes: list[str]) -> str:
+    """The twin's images/s and the suite's speed over the twin's, `1,234 (0.85x)`; blank for a
+    model without a twin, a footnote's mark where it failed."""
+    twin = row.get(TWIN_KEY)
+    if twin is None:
+        return ""
+    if "error" in twin:
+        footnotes.append(f"{row['name']}, PyTorch twin: {twin['error']}")
+        return f"fails [{len(footnotes)}]"
+    text = f"{twin['images_per_second']:,.0f}"
+    if "images_per_second" in main:
+        text += f" ({main['images_per_second'] / twin['images_per_second']:.2f}x)"
+    if not twin.get("finite", True):
+        footnotes.append(f"{row['name']}, PyTorch twin: its loss became NaN or infinite")
+        text += f" [{len(footnotes)}]"
+    return text
+
+
 def table_rows(metrics: dict) -> tuple[list[str], list[list[str]], list[str]]:
-    """(header, rows, footnotes) of the README's table, from metrics.json's content."""
+    """(header, rows, footnotes) of the README's table, from metrics.json's content. A run that
+    timed PyTorch twins gets their column (`_twin_cell`)."""
     policy = metrics["precision"]
+    twins = has_twins(metrics)
     other = next(p for p in PRECISIONS if p != policy)
     peak = metrics["matmul_gflops"]["float32"]
     header = [
@@ -964,13 +1046,22 @@ def table_rows(metrics: dict) -> tuple[list[str], list[list[str]], list[str]]:
         "of fp32 matmul peak",
         "bf16 speed-up",
         "XLA speed-up",
+        *(["PyTorch twin"] if twins else []),
     ]
     rows, footnotes = [], []
     for row in metrics["models"]:
         name, main = row["name"], row[policy]
         if "error" in main:
             footnotes.append(f"{name}: {main['error']}")
-            rows.append([name, row["batch"], f"fails [{len(footnotes)}]", *[""] * 5])
+            rows.append(
+                [
+                    name,
+                    row["batch"],
+                    f"fails [{len(footnotes)}]",
+                    *[""] * 5,
+                    *([_twin_cell(main, row, footnotes)] if twins else []),
+                ]
+            )
             continue
         flops = main.get("flops", {})
         if "error" in flops:
@@ -997,6 +1088,7 @@ def table_rows(metrics: dict) -> tuple[list[str], list[list[str]], list[str]]:
                 fraction,
                 bf16,
                 _ratio(main, row.get("xla"), footnotes, "XLA", name),
+                *([_twin_cell(main, row, footnotes)] if twins else []),
             ]
         )
     return header, rows, footnotes
@@ -1045,6 +1137,7 @@ def write_readme(out: Path) -> Path:
         "under Keras' `mixed_bfloat16`; XLA speed-up: over that with `jit_compile=True`; above 1x "
         "is faster.",
         "",
+        *_twin_paragraph(metrics),
         *report.markdown_table(header, rows),
         "",
     ]
@@ -1068,6 +1161,31 @@ def write_readme(out: Path) -> Path:
     return report.write_readme(
         out, "every model's training step, side by side", "make benchmark", body
     )
+
+
+def _twin_paragraph(metrics: dict) -> list[str]:
+    """What the PyTorch twin column is, where the run timed twins."""
+    if not has_twins(metrics):
+        return []
+    threads = sorted(
+        {
+            row[TWIN_KEY]["threads"]
+            for row in metrics["models"]
+            if "threads" in row.get(TWIN_KEY, {})
+        }
+    )
+    threads_text = f" ({', '.join(map(str, threads))} here)" if threads else ""
+    return [
+        "PyTorch twin: the same training step written in PyTorch (`vaegan_tf/torch_twins.py`: the "
+        "same layers, batch, losses, updates per step and optimizer), timed in the same process "
+        "right after the suite's step and the same way (median step after the first and the "
+        f"warm-up), with as many threads as TensorFlow uses{threads_text}. It trains on batches "
+        "made beforehand, where the suite's step includes its input pipeline. The cell gives the "
+        "twin's images / s and, in brackets, the suite's images / s over the twin's: above 1x the "
+        "suite is faster. The goal (issue 15) is the suite at 1.2x its twin or more; models "
+        "without a twin have the cell blank.",
+        "",
+    ]
 
 
 def _steps(count: int) -> str:
