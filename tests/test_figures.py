@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
@@ -161,6 +162,13 @@ def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, spl
     from vaegan_tf.studies import figure7, figure7_report
 
     drawn = record_grids(monkeypatch)
+    # the preset's own CVAE-GAN with a small discriminator: the full one (a stride-1 conv3 into
+    # FC-512, 26M weights) costs most of this test in its backups and changes nothing it checks
+    preset = figure7.PRESETS[figure7.DEFAULT_PRESET]
+    small = dataclasses.replace(preset.discriminator, filters=(4,), stride=2, units=(8, 8))
+    monkeypatch.setitem(
+        figure7.PRESETS, figure7.DEFAULT_PRESET, dataclasses.replace(preset, discriminator=small)
+    )
     run = RunSettings(
         results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"), steps_per_epoch=1
     )
