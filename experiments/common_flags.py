@@ -7,6 +7,7 @@ command that reproduces the run (results READMEs name it), and turns the errors 
 one line naming the fix, exit 1, without a traceback; `--debug` or VAEGAN_TF_DEBUG=1 shows the
 traceback too."""
 
+import dataclasses
 import os
 import shlex
 import sys
@@ -114,6 +115,43 @@ def smoke_values(description: str, **smoke_flags) -> dict:
         file=sys.stderr,
     )
     return {**smoke_flags, **given}
+
+
+# a course-report study's --smoke (hw4, Hu, Gaikwad): samples and test images for its scores, and
+# samples for the FD it draws after every epoch
+COURSE_SMOKE_IMAGES, COURSE_SMOKE_EPOCH_SAMPLES = 1000, 500
+
+
+def course_report_smoke(config, **smoke_flags):
+    """(config, chosen) of a course-report study's --smoke: `smoke_values` of `smoke_flags` (its
+    epochs, k of the NLL), and in `config` SMOKE_STEPS steps per epoch, 1,000 samples and test
+    images, 500 samples for the per-epoch FD, the evaluator only if there is one. The caller puts
+    `chosen` into its own config fields."""
+    chosen = smoke_values(
+        f"{SMOKE_STEPS} steps per epoch, {COURSE_SMOKE_IMAGES:,} samples and test images, "
+        f"{COURSE_SMOKE_EPOCH_SAMPLES} samples for the per-epoch FD, the evaluator if there is one",
+        **smoke_flags,
+    )
+    config = dataclasses.replace(
+        config,
+        smoke=True,
+        run=smoke_settings(),
+        quality_samples=COURSE_SMOKE_IMAGES,
+        epoch_samples=COURSE_SMOKE_EPOCH_SAMPLES,
+        test_images=COURSE_SMOKE_IMAGES,
+        require_evaluator=False,
+    )
+    return config, chosen
+
+
+def run_claims_study(config, study) -> None:
+    """Runs `study(config)` (a study that ends in verdicts on a report's claims: hw4, Hu, Gaikwad)
+    after its preconditions, holding its work folder, then prints each verdict on one line."""
+    check_evaluator(config.require_evaluator)
+    with config.run.session(config.name):
+        metrics = study(config)
+    for claim in metrics["claims"]:
+        print(f"{claim['verdict']}: {claim['claim']} ({claim['measured']})")
 
 
 def check_evaluator(required: bool) -> None:

@@ -10,7 +10,6 @@ from vaegan_tf.models import course_reports as nets
 from vaegan_tf.studies import course_reports
 
 DEFAULTS = course_reports.CourseReportConfig()
-SMOKE_STEPS, SMOKE_IMAGES, SMOKE_EPOCH_SAMPLES = 5, 1000, 500
 FLAGS = flags.FLAGS
 
 
@@ -33,8 +32,8 @@ def define_flags(report: str) -> None:
     flags.DEFINE_boolean(
         "smoke",
         False,
-        f"A short run on real MNIST: 2 epochs of {SMOKE_STEPS} steps per model, "
-        f"{SMOKE_IMAGES:,} samples and test images, k = 20.",
+        f"A short run on real MNIST: 2 epochs of {common_flags.SMOKE_STEPS} steps per model, "
+        f"{common_flags.COURSE_SMOKE_IMAGES:,} samples and test images, k = 20.",
     )
     common_flags.at_least_one("vae_epochs", "gan_epochs", "importance_samples", "quality_samples")
 
@@ -61,35 +60,15 @@ def config_from_flags(report: str) -> course_reports.CourseReportConfig:
         quality_samples=FLAGS.quality_samples,
     )
     if FLAGS.smoke:
-        chosen = common_flags.smoke_values(
-            f"{SMOKE_STEPS} steps per epoch, {SMOKE_IMAGES:,} samples and test images, "
-            f"{SMOKE_EPOCH_SAMPLES} samples for the per-epoch FD, the evaluator if there is one",
-            vae_epochs=2,
-            gan_epochs=2,
-            importance_samples=20,
+        config, chosen = common_flags.course_report_smoke(
+            config, vae_epochs=2, gan_epochs=2, importance_samples=20
         )
-        config = dataclasses.replace(
-            config,
-            smoke=True,
-            run=common_flags.smoke_settings(steps_per_epoch=SMOKE_STEPS),
-            vae_epochs=chosen["vae_epochs"],
-            gan_epochs=chosen["gan_epochs"],
-            importance_samples=chosen["importance_samples"],
-            quality_samples=SMOKE_IMAGES,
-            epoch_samples=SMOKE_EPOCH_SAMPLES,
-            test_images=SMOKE_IMAGES,
-            require_evaluator=False,
-        )
+        config = dataclasses.replace(config, **chosen)
     return config
 
 
 def main_for(report: str):
     def main(_):
-        config = config_from_flags(report)
-        common_flags.check_evaluator(config.require_evaluator)
-        with config.run.session(config.name):
-            metrics = course_reports.run(config)
-        for claim in metrics["claims"]:
-            print(f"{claim['verdict']}: {claim['claim']} ({claim['measured']})")
+        common_flags.run_claims_study(config_from_flags(report), course_reports.run)
 
     return main

@@ -23,7 +23,6 @@ EPOCH_FLAGS = {  # group -> (flag, HW4Config field, what it trains)
         ("epochs", "wgan_epochs", "each WGAN (an epoch: one pass of the critic over the data)")
     ],
 }
-SMOKE_STEPS, SMOKE_IMAGES, SMOKE_EPOCH_SAMPLES = common_flags.SMOKE_STEPS, 1000, 500
 FLAGS = flags.FLAGS
 
 
@@ -43,8 +42,9 @@ def define_flags(group: str) -> None:
     flags.DEFINE_boolean(
         "smoke",
         False,
-        f"A short run on real MNIST: 2 epochs of {SMOKE_STEPS} steps per model, "
-        f"{SMOKE_IMAGES:,} samples and test images, k = 20; checks the outputs' values.",
+        f"A short run on real MNIST: 2 epochs of {common_flags.SMOKE_STEPS} steps per model, "
+        f"{common_flags.COURSE_SMOKE_IMAGES:,} samples and test images, k = 20; checks the "
+        "outputs' values.",
     )
     common_flags.at_least_one(*names, "quality_samples")
 
@@ -65,35 +65,16 @@ def config_from_flags(group: str) -> hw4.HW4Config:
         smoke_flags = {flag: 2 for flag, _, _ in EPOCH_FLAGS[group]}
         if group == "vae":
             smoke_flags["importance_samples"] = 20
-        chosen = common_flags.smoke_values(
-            f"{SMOKE_STEPS} steps per epoch, {SMOKE_IMAGES:,} samples and test images, "
-            f"{SMOKE_EPOCH_SAMPLES} "
-            "samples for the per-epoch FD, the evaluator if there is one",
-            **smoke_flags,
-        )
-        chosen_epochs = {field: chosen[flag] for flag, field, _ in EPOCH_FLAGS[group]}
-        extra = {"importance_samples": chosen["importance_samples"]} if group == "vae" else {}
-        config = dataclasses.replace(
-            config,
-            smoke=True,
-            run=common_flags.smoke_settings(steps_per_epoch=SMOKE_STEPS),
-            quality_samples=SMOKE_IMAGES,
-            epoch_samples=SMOKE_EPOCH_SAMPLES,
-            test_images=SMOKE_IMAGES,
-            require_evaluator=False,
-            **chosen_epochs,
-            **extra,
-        )
+        config, chosen = common_flags.course_report_smoke(config, **smoke_flags)
+        fields = {field: chosen[flag] for flag, field, _ in EPOCH_FLAGS[group]}
+        if group == "vae":
+            fields["importance_samples"] = chosen["importance_samples"]
+        config = dataclasses.replace(config, **fields)
     return config
 
 
 def main_for(group: str):
     def main(_):
-        config = config_from_flags(group)
-        common_flags.check_evaluator(config.require_evaluator)
-        with config.run.session(config.name):
-            metrics = hw4.run(config)
-        for claim in metrics["claims"]:
-            print(f"{claim['verdict']}: {claim['claim']} ({claim['measured']})")
+        common_flags.run_claims_study(config_from_flags(group), hw4.run)
 
     return main

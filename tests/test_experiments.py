@@ -486,3 +486,33 @@ def test_missing_evaluator_is_reported_before_any_training(tmp_path):
     assert done.stderr.strip().splitlines()[-1].startswith("error: no evaluator")
     assert "make evaluator" in done.stderr
     assert not (tmp_path / "work" / "vae_mnist").exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "script, group, epoch_fields",
+    [
+        ("gaikwad", "gaikwad", {"vae_epochs": 2, "gan_epochs": 2}),
+        ("hu", "hu", {"vae_epochs": 2, "gan_epochs": 2}),
+        ("hw4_vae", "vae", {"vae_epochs": 2, "importance_samples": 20}),
+        ("hw4_gan", "gan", {"gan_epochs": 2, "dcgan_epochs": 3}),
+    ],
+)
+def test_course_report_smoke_sets_one_schedule_and_honours_given_flags(
+    experiment, capsys, script, group, epoch_fields
+):
+    """The course-report entry points (hw4 groups, Hu, Gaikwad) share one --smoke: five steps an
+    epoch, 1,000 samples and test images, 500 for the per-epoch FD, no evaluator required, their
+    epochs at 2 unless given (hw4_gan's --dcgan_epochs=3 is kept)."""
+    import common_flags
+
+    entry = experiment(script)
+    main = entry.hw4_main if script.startswith("hw4") else entry.course_reports_main
+    flags.FLAGS([f"{script}.py", "--smoke", *(["--dcgan_epochs=3"] if group == "gan" else [])])
+    config = main.config_from_flags(group)
+    assert config.smoke and not config.require_evaluator
+    assert config.run.steps_per_epoch == common_flags.SMOKE_STEPS
+    assert (config.quality_samples, config.test_images, config.epoch_samples) == (1000, 1000, 500)
+    assert {field: getattr(config, field) for field in epoch_fields} == epoch_fields
+    said = capsys.readouterr().err
+    assert said.startswith("--smoke sets --") and "500 samples for the per-epoch FD" in said
+    assert ("keeps --dcgan_epochs=3 as given" in said) == (group == "gan")
