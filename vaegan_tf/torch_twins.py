@@ -60,7 +60,6 @@ Where PyTorch differs and how the twins match it:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -70,6 +69,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from vaegan_tf.benchmark import StepTimes
 
 KERAS_BN_MOMENTUM = 0.99  # Keras' weight of the moving statistics
 KERAS_BN_EPSILON = 1e-3
@@ -187,8 +188,19 @@ class Twin(nn.Module):
     def make_batch(self, generator: torch.Generator) -> tuple:
         raise NotImplementedError
 
-    def train_step(self, batch) -> torch.Tensor:
+    optimizer: torch.optim.Optimizer
+
+    def objective(self, *batch) -> torch.Tensor:
         raise NotImplementedError
+
+    def train_step(self, batch) -> torch.Tensor:
+        """One update of every weight on `objective(*batch)`; a model with several updates a step
+        (a GAN) overrides it."""
+        loss = self.objective(*batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
 
 
 def _unit_images(count, image_shape, generator) -> torch.Tensor:
@@ -283,13 +295,6 @@ class M2Twin(Twin):
         bound_u = (q * bounds).sum(-1) + (q * log_q).sum(-1)
         return (bound_l + self.config.alpha * cross_entropy).mean() + bound_u.mean()
 
-    def train_step(self, batch):
-        loss = self.objective(*batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
-
 
 # -- the conv CVAE ---------------------------------------------------------------------------------
 
@@ -339,13 +344,6 @@ class CVAETwin(Twin):
         z = mean + (0.5 * log_variance).exp() * torch.randn_like(mean)
         logits = self.decoder(torch.cat([z, y], -1))
         return (bernoulli_nll(logits, x) + gaussian_kl(mean, log_variance)).mean()
-
-    def train_step(self, batch):
-        loss = self.objective(*batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
 
 
 # -- DCGAN -----------------------------------------------------------------------------------------
@@ -486,17 +484,6 @@ def trainable_parameters(twin: nn.Module) -> int:
     return sum(p.numel() for p in twin.parameters() if p.requires_grad)
 
 
-@dataclasses.dataclass(frozen=True)
-class TwinTimes:
-    seconds: tuple[float, ...]
-    first_step_seconds: float
-    finite: bool
-
-    @property
-    def median(self) -> float:
-        return float(np.median(self.seconds))
-
-
 def time_steps(
     twin: Twin,
     batches: list,
@@ -504,7 +491,7 @@ def time_steps(
     warmup: int,
     seconds: float | None = None,
     min_steps: int = 3,
-) -> TwinTimes:
+) -> StepTimes:
     """`benchmark.time_fit_steps` for a twin: step ends stamped one after another, the first step
     and `warmup` more dropped, up to `steps` timed, fewer once they took `seconds` (at least
     `min_steps`). `batches` are cycled."""
@@ -518,7 +505,7 @@ def time_steps(
         timed = len(ends) - 1 - warmup
         if seconds is not None and timed >= min_steps and ends[-1] - ends[warmup] >= seconds:
             break
-    return TwinTimes(
+    return StepTimes(
         tuple(float(s) for s in np.diff(ends[warmup:])), ends[0] - started, bool(finite)
     )
 
