@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN := $(BIN)/python
 ARGS ?=
+# oneDNN's CPU kernels on every machine: TensorFlow turns them on by itself only on CPUs with AVX-512
+# VNNI, BF16 or AMX, and elsewhere falls back to Eigen's, whose transposed convolutions are the
+# slowest part of the conv models' steps. TensorFlow reads this once, when it is imported.
+export TF_ENABLE_ONEDNN_OPTS ?= 1
 
 PHONY_EXTRA := test-fast lint format
 .PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae gan hu gaikwad clean-work help

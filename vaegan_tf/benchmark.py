@@ -42,7 +42,6 @@ import importlib
 import math
 import multiprocessing
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -167,20 +166,6 @@ def matmul_gflops(dtype=tf.float32, size: int = 2048, seconds: float = 2.0) -> f
         product().numpy()  # .numpy(): waits for the product
         times.append(time.perf_counter() - begin)
     return 2 * size**3 / float(np.median(times)) / 1e9
-
-
-def cpu_name() -> str:
-    """The CPU's model name, from /proc/cpuinfo or lscpu; "unknown" where neither says."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in listing.splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 # -- FLOPs ------------------------------------------------------------------------------------------
@@ -957,7 +942,7 @@ def run(
         for mode in ("unit", "dynamic_binarize", "symmetric")
     }
     return {
-        "cpu": cpu_name(),
+        "cpu": records.cpu_name(),
         "matmul_gflops": peaks,
         "precision": config.precision,
         "settings": {

@@ -181,6 +181,30 @@ START_DIRTY = (_git("status", "--porcelain", "--untracked-files=no") or "").spli
 COMMAND: str | None = None
 
 
+def cpu_name() -> str:
+    """The CPU's model name, from /proc/cpuinfo or lscpu; "unknown" where neither says."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        listing = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in listing.splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def onednn_enabled() -> bool | None:
+    """Whether this TensorFlow runs oneDNN's CPU kernels (read once, at import, from
+    TF_ENABLE_ONEDNN_OPTS and the CPU's features); None where the build does not say."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    return None
+
+
 def environment(
     *,
     strategy_description: dict | None = None,
@@ -198,6 +222,11 @@ def environment(
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu": cpu_name(),
+        # which CPU kernels TensorFlow ran, oneDNN's or Eigen's: the Makefile asks for oneDNN, which
+        # TensorFlow otherwise enables only on CPUs with AVX-512 VNNI, BF16 or AMX
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "onednn": onednn_enabled(),
         "packages": versions,
         "devices": [d.name for d in tf.config.list_logical_devices()],
         "distribution": strategy_description,
