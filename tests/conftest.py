@@ -2,6 +2,7 @@
 committed evaluator are never touched) and two logical CPU devices, so that MirroredStrategy can be
 tested on a machine without GPUs."""
 
+import contextlib
 import importlib
 import os
 import sys
@@ -151,3 +152,23 @@ def experiment(monkeypatch):
         delattr(flags.FLAGS, name)
     for name in loaded:
         sys.modules.pop(name, None)
+
+
+@contextlib.contextmanager
+def functions_run_eagerly():
+    """Runs every `tf.function` eagerly inside the block. A study test trains each model for a step
+    or two, where tracing the train, test and predict functions costs seconds and running them
+    costs milliseconds; what such a test checks (wiring, artifacts, the README's numbers) does not
+    depend on the compiled graph, which the models' own step tests cover."""
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+@pytest.fixture
+def eager_steps():
+    """`functions_run_eagerly` for one test."""
+    with functions_run_eagerly():
+        yield

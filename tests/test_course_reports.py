@@ -327,6 +327,7 @@ def untrained_evaluator():
 
 @pytest.mark.slow  # full-size models trained and measured: 0.5 to 1.5 min each on a loaded CPU
 @pytest.mark.parametrize("report", ["hu", "gaikwad"])
+@pytest.mark.usefixtures("eager_steps")
 def test_study_writes_the_table_figures_and_verdicts_from_its_numbers(
     tmp_path, monkeypatch, report
 ):

@@ -150,6 +150,7 @@ def test_one_step_updates_both_networks_with_finite_losses(model_and_batch):
     }
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_trains_through_the_harness_and_resumes(splits, tmp_path):
     from vaegan_tf import data, training
 

@@ -19,6 +19,7 @@ from vaegan_tf.studies.common import RunSettings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_vae_study_draws_and_measures_its_trained_vae(tmp_path, splits, monkeypatch):
     """With the posterior noise at zero, samples are decodings of z = 0 and reconstructions those
     of the posterior mean: the figures and the test ELBO are checked against the reloaded model."""

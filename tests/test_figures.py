@@ -19,6 +19,7 @@ def without_posterior_noise(monkeypatch):
     monkeypatch.setattr(cvae.CVAE, "draw_noise", lambda self, shape: tf.zeros(shape))
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_figure6_study_draws_and_measures_its_trained_cvae(tmp_path, splits, monkeypatch):
     without_posterior_noise(monkeypatch)
     drawn = record_grids(monkeypatch)
@@ -101,6 +102,7 @@ def run_application(tmp_path, splits, condition):
     return metrics, out, figure8_9.train_fc_cvae(config, splits).model  # the finished run, loaded
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_completion_study_measures_right_half_error(tmp_path, splits, monkeypatch):
     """With z = 0 a completion is the decoding of the left half: the CVAE's error is that of its
     own completions, and the baseline's that of the training images' mean right half, both by
@@ -134,6 +136,7 @@ def test_completion_study_measures_right_half_error(tmp_path, splits, monkeypatc
     drawn_png(out / "figure8.png")
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits, monkeypatch):
     from vaegan_tf.models.cvae import build_cvae
     from vaegan_tf.studies import figure8_9
@@ -158,6 +161,7 @@ def test_style_transfer_decodes_each_code_with_every_label(tmp_path, splits, mon
     assert not np.allclose(transferred[:, 0], transferred[:, 1])  # the label changes the image
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_figure7_compares_cvae_gan_with_the_figure6_cvae_per_digit(tmp_path, splits, monkeypatch):
     from vaegan_tf.studies import figure7, figure7_report
 

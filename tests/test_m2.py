@@ -171,6 +171,7 @@ def _tiny_preset(full_size):
     return tiny_preset
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     """The table's harness (either protocol: each row's step is tested apart) on the fastest row."""
     from vaegan_tf.studies import table1, table1_report

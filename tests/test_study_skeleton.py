@@ -6,6 +6,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 
 from vaegan_tf import evaluate, records
 from vaegan_tf.models import gan
@@ -26,6 +27,7 @@ def test_seeded_reaches_every_nested_config_and_nothing_else():
     assert seeded({"perceptual_network": (28, 28, 1)}, 7) == {"perceptual_network": (28, 28, 1)}
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_train_model_builds_the_seeded_config_and_trains_whole_batches(tmp_path, splits):
     built = []
 
@@ -59,6 +61,7 @@ def test_train_model_builds_the_seeded_config_and_trains_whole_batches(tmp_path,
     np.testing.assert_array_equal(again.model.get_weights()[0], outcome.model.get_weights()[0])
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_train_model_maps_both_streams_through_transform(tmp_path, splits):
     seen = []
 
@@ -125,6 +128,7 @@ def test_write_tables_writes_the_same_table_twice(tmp_path):
     assert (tmp_path / "table.csv").read_text().splitlines() == ["a,b", '"x, y",2']
 
 
+@pytest.mark.usefixtures("eager_steps")
 def test_a_new_model_study_is_a_config_and_one_call(tmp_path, splits, monkeypatch):
     """The generic study on a tiny conditional GAN: trained, drawn, scored by an evaluator beside
     real images, recorded; the README's table is the metrics' own numbers."""

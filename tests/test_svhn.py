@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from conftest import drawn_png, fake_splits, negative_elbo_by_hand, record_grids
+from conftest import (
+    drawn_png,
+    fake_splits,
+    functions_run_eagerly,
+    negative_elbo_by_hand,
+    record_grids,
+)
 
 from vaegan_tf import data, evaluate
 from vaegan_tf.models import cvae, cvae_gan
@@ -59,7 +65,7 @@ def svhn_figure6(tmp_path_factory):
         # the evaluator folder of the tests is empty: the SVHN panel must never ask for it
         require_evaluator=True,
     )
-    with mock_svhn(), pytest.MonkeyPatch.context() as patch:
+    with mock_svhn(), pytest.MonkeyPatch.context() as patch, functions_run_eagerly():
         drawn = record_grids(patch)
         # z = 0 in training and sampling: each row of the figure is then one decoding, by hand
         patch.setattr(cvae.CVAE, "draw_noise", lambda self, shape: tf.zeros(shape))
@@ -83,7 +89,7 @@ def svhn_figure7(svhn_figure6):
         samples_per_class=2,
         require_evaluator=True,
     )
-    with mock_svhn(), pytest.MonkeyPatch.context() as patch:
+    with mock_svhn(), pytest.MonkeyPatch.context() as patch, functions_run_eagerly():
         drawn = record_grids(patch)
         metrics = figure7.run(config)
     return {"config": config, "metrics": metrics, "drawn": drawn}

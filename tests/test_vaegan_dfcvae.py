@@ -210,6 +210,7 @@ def test_dfc_vae_reconstruction_is_the_weighted_perceptual_loss():
 
 
 @pytest.mark.parametrize("variant", ["vaegan", "dfcvae"])
+@pytest.mark.usefixtures("eager_steps")
 def test_variant_study_compares_with_the_plain_vae_from_the_same_z(
     tmp_path, splits, monkeypatch, variant
 ):
