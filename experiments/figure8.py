@@ -7,5 +7,7 @@ from application_main import main_for
 
 from vaegan_tf.studies.figure8_9 import ApplicationConfig
 
+main = main_for(ApplicationConfig(name="figure8", condition="left_half"))
+
 if __name__ == "__main__":
-    common_flags.run(main_for(ApplicationConfig(name="figure8", condition="left_half")))
+    common_flags.run(main)

@@ -7,5 +7,7 @@ from application_main import main_for
 
 from vaegan_tf.studies.figure8_9 import ApplicationConfig
 
+main = main_for(ApplicationConfig(name="figure9", condition="label"))
+
 if __name__ == "__main__":
-    common_flags.run(main_for(ApplicationConfig(name="figure9", condition="label")))
+    common_flags.run(main)
