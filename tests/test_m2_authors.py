@@ -206,7 +206,7 @@ def test_discriminator_keeps_the_authors_sigmoid_quirk_by_default():
     assert scores.shape == (3, 11) and features.shape == (3, 8)
     assert float(tf.reduce_min(scores)) > 0 and float(tf.reduce_max(scores)) < 1  # sigmoid outputs
     plain = tiny("conv+gan", sigmoid_before_softmax=False)
-    assert plain.discriminator.head.activation is keras.activations.linear
+    assert plain.discriminator.head.layers[0].activation is keras.activations.linear
 
 
 @pytest.mark.parametrize("architecture", ["fc", "conv+gan"])

@@ -48,7 +48,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.latent import GaussianLatentModel
-from vaegan_tf.models.layers import conv_block, deconv_decoder_layers, hidden_layers
+from vaegan_tf.models.layers import Network, conv_block, deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("conv", "fc")
@@ -130,9 +130,9 @@ class CVAE(GaussianLatentModel):
         super().__init__(config.latent_dim, config.seed, **kwargs)
         self.config = config
         features, head, decoder = _networks(config)
-        self.features = keras.Sequential(features, name="features")
-        self.encoder_head = keras.Sequential(head, name="encoder_head")
-        self.decoder = keras.Sequential(decoder, name="decoder")
+        self.features = Network(features, name="features")
+        self.encoder_head = Network(head, name="encoder_head")
+        self.decoder = Network(decoder, name="decoder")
 
     def build_for_training(self) -> CVAE:
         self(

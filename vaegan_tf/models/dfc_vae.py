@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from vaegan_tf import losses
+from vaegan_tf.models.layers import Network
 from vaegan_tf.models.vae import VAE, VAEConfig
 
 FEATURE_LAYERS = ("relu1", "relu2", "relu3")
@@ -57,7 +58,7 @@ def build_perceptual_network(
             kernel_initializer=initializer(),
         )
 
-    model = keras.Sequential(
+    model = Network(
         [
             keras.Input(image_shape),
             conv(32, "relu1"),

@@ -16,7 +16,7 @@ import dataclasses
 
 import keras
 
-from vaegan_tf.models.layers import conv_block, hidden_layers
+from vaegan_tf.models.layers import Network, conv_block, hidden_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,13 +48,13 @@ class Discriminator(keras.Model):
             )
         ]
         hidden, feature = config.units
-        self.trunk = keras.Sequential(
+        self.trunk = Network(
             [*convolutions, keras.layers.Flatten(), *hidden_layers((hidden,), activation, bn)],
             name="trunk",
         )
-        self.feature_layer = keras.layers.Dense(feature, name="f_l")
+        self.feature_layer = Network([keras.layers.Dense(feature)], name="f_l")
         norm = [keras.layers.BatchNormalization(synchronized=True)] if bn else []
-        self.head = keras.Sequential(
+        self.head = Network(
             [
                 *norm,
                 keras.layers.Activation(activation),

@@ -73,6 +73,7 @@ from vaegan_tf.models import attention, gan
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
+from vaegan_tf.models.layers import Network
 
 tfd = tfp.distributions
 # The steps hold no Python control flow on tensors (the loop is a tf.while_loop or unrolled), so
@@ -183,6 +184,14 @@ def clip_gradients(gradients, clip_norm: float, each_tensor: bool):
     return [g / replicas for g in clipped] if replicas > 1 else clipped
 
 
+def lstm_step(cell: keras.layers.LSTMCell, inputs, state):
+    """One step of `cell`: (h, [h, c]) in float32 under any dtype policy. They are a loop's carry
+    and meet float32 glimpses, codes and labels; under `mixed_bfloat16` the cell's matmuls still
+    run in bfloat16."""
+    output, state = cell(inputs, state)
+    return keras.tree.map_structure(lambda t: tf.cast(t, tf.float32), (output, state))
+
+
 class DRAW(keras.Model):
     """DRAW and conditional DRAW (module docstring). Implements the suite's generative interface
     (`vaegan_tf.models.interface`) with the codes of all steps as one vector z = [z_1, ..., z_T]."""
@@ -196,17 +205,22 @@ class DRAW(keras.Model):
         height, width, channels = config.image_shape
         self.encoder_cell = keras.layers.LSTMCell(config.encoder_units, name="encoder")
         self.decoder_cell = keras.layers.LSTMCell(config.decoder_units, name="decoder")
-        self.posterior_head = keras.layers.Dense(
-            2 * config.code_size, name="posterior"
+        # the heads' outputs are float32 under a mixed policy (`Network`)
+        self.posterior_head = Network(
+            [keras.layers.Dense(2 * config.code_size)], name="posterior"
         )  # mu, log sigma
         if config.read_glimpse is not None:
-            self.read_window = keras.layers.Dense(attention.WINDOW_PARAMETERS, name="read_window")
+            self.read_window = Network(
+                [keras.layers.Dense(attention.WINDOW_PARAMETERS)], name="read_window"
+            )
         write_size = (
             config.write_glimpse**2 if config.write_glimpse else height * width
         ) * channels
-        self.write_head = keras.layers.Dense(write_size, name="write")
+        self.write_head = Network([keras.layers.Dense(write_size)], name="write")
         if config.write_glimpse is not None:
-            self.write_window = keras.layers.Dense(attention.WINDOW_PARAMETERS, name="write_window")
+            self.write_window = Network(
+                [keras.layers.Dense(attention.WINDOW_PARAMETERS)], name="write_window"
+            )
         self.trackers = {
             name: keras.metrics.Mean(name) for name in ("loss", "reconstruction", "kl")
         }
@@ -320,15 +334,17 @@ class DRAW(keras.Model):
             canvas, encoder_state, decoder_state, kl, log_ratio, arrays = carry
             h_dec = decoder_state[0]
             glimpse, read_window = self._read(x, x - tf.sigmoid(canvas), h_dec)
-            h_enc, encoder_state = self.encoder_cell(
-                tf.concat([glimpse, h_dec, *condition], -1), encoder_state
+            h_enc, encoder_state = lstm_step(
+                self.encoder_cell, tf.concat([glimpse, h_dec, *condition], -1), encoder_state
             )
             mean, log_scale = tf.split(self.posterior_head(h_enc), 2, axis=-1)
             posterior = tfd.Independent(
                 tfd.Normal(mean, tf.exp(log_scale)), reinterpreted_batch_ndims=1
             )
             z = mean + tf.exp(log_scale) * noise[t]
-            h_dec, decoder_state = self.decoder_cell(tf.concat([z, *condition], -1), decoder_state)
+            h_dec, decoder_state = lstm_step(
+                self.decoder_cell, tf.concat([z, *condition], -1), decoder_state
+            )
             update, write_window = self._write(h_dec)
             canvas = canvas + update
             kl = kl + tfd.kl_divergence(posterior, prior)
@@ -365,8 +381,8 @@ class DRAW(keras.Model):
 
         def step(t, carry):
             canvas, decoder_state, arrays = carry
-            h_dec, decoder_state = self.decoder_cell(
-                tf.concat([codes[t], *condition], -1), decoder_state
+            h_dec, decoder_state = lstm_step(
+                self.decoder_cell, tf.concat([codes[t], *condition], -1), decoder_state
             )
             update, write_window = self._write(h_dec)
             canvas = canvas + update
@@ -579,11 +595,11 @@ class AuthorsDiscriminator(keras.Model):
                 keras.layers.BatchNormalization(synchronized=True),
                 keras.layers.ReLU(),
             ]
-        self.trunk = keras.Sequential(
+        self.trunk = Network(
             [*layers, keras.layers.Flatten(), keras.layers.Dense(500, activation="relu")],
             name="trunk",
         )
-        self.head = keras.layers.Dense(1, name="logit")
+        self.head = Network([keras.layers.Dense(1)], name="logit")
 
     def call(self, x, training=False):
         features = self.trunk(x, training=training)

@@ -1,12 +1,25 @@
 """Building blocks every model of the suite is made of: dense stacks, Sec. 4.3's convolution blocks and
-its deconvolutional decoder (Chen, Fang, Ju 2016). Batch norm is synchronized, so a mirrored replica
-normalises with the statistics of the global batch, as one device would."""
+its deconvolutional decoder (Chen, Fang, Ju 2016), and `Network`, the stack every model's
+sub-networks are. Batch norm is synchronized, so a mirrored replica normalises with the statistics
+of the global batch, as one device would."""
 
 from __future__ import annotations
 
 import math
 
 import keras
+
+
+class Network(keras.Sequential):
+    """A stack of layers whose output is float32 under any dtype policy. Under Keras'
+    `mixed_bfloat16` the layers inside compute in bfloat16 (their inputs are cast on the way in);
+    what leaves the network meets float32 noise, labels, distributions and losses, which take it
+    in float32, as the mixed-precision guide of Keras asks of a model's outputs. Under float32 the
+    cast is the identity."""
+
+    def call(self, inputs, training=None, mask=None):
+        outputs = super().call(inputs, training=training, mask=mask)
+        return keras.tree.map_structure(lambda tensor: keras.ops.cast(tensor, "float32"), outputs)
 
 
 def hidden_layers(

@@ -30,7 +30,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import labels_or_uniform
-from vaegan_tf.models.vae import hidden_layers
+from vaegan_tf.models.layers import Network, hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv")
@@ -130,14 +130,14 @@ class M2(keras.Model):
         # config, as both ways compute the same function with the same variables
         self.shared_first_layer = shared_first_layer
         trunk, mean_hidden, decoder, head = _networks(config)
-        self.trunk = keras.Sequential(trunk, name="trunk")
-        self.class_head = keras.layers.Dense(config.num_classes, name="class_logits")
-        self.log_variance_head = keras.layers.Dense(config.latent_dim, name="log_variance")
-        self.mean_net = keras.Sequential(
-            [*mean_hidden, keras.layers.Dense(config.latent_dim)], name="mean"
+        self.trunk = Network(trunk, name="trunk")
+        self.class_head = Network([keras.layers.Dense(config.num_classes)], name="class_logits")
+        self.log_variance_head = Network(
+            [keras.layers.Dense(config.latent_dim)], name="log_variance"
         )
-        self.decoder = keras.Sequential(decoder, name="decoder")
-        self.decoder_head = keras.Sequential(head, name="decoder_head") if head else None
+        self.mean_net = Network([*mean_hidden, keras.layers.Dense(config.latent_dim)], name="mean")
+        self.decoder = Network(decoder, name="decoder")
+        self.decoder_head = Network(head, name="decoder_head") if head else None
         self.noise = keras.random.SeedGenerator(config.seed)
         names = ("loss", "labelled", "unlabelled", "classification", "accuracy", "error")
         self.trackers = {name: keras.metrics.Mean(name) for name in names}
@@ -227,15 +227,18 @@ class M2(keras.Model):
         added per label, instead of multiplying the tiled [h, y] by the whole kernel."""
         k, batch = self.config.num_classes, tf.shape(h)[0]
         first, *rest = self.mean_net.layers
-        kernel = tf.cast(first.kernel, h.dtype)
+        # in the layer's compute dtype, as the layer itself would (bfloat16 under mixed_bfloat16)
+        dtype = first.compute_dtype
+        kernel = tf.cast(first.kernel, dtype)
         width = h.shape[-1]
-        per_image = tf.matmul(h, kernel[:width])  # [B, U]
+        per_image = tf.matmul(tf.cast(h, dtype), kernel[:width])  # [B, U]
         per_label = kernel[width:]  # [K, U]
         hidden = tf.reshape(per_label[:, None, :] + per_image[None], [k * batch, -1])
         if first.use_bias:
             hidden = hidden + tf.cast(first.bias, hidden.dtype)
         for layer in rest:
             hidden = layer(hidden, training=training)
+        hidden = tf.cast(hidden, tf.float32)  # what `mean_net`, a `Network`, returns
         scale = tf.exp(0.5 * self.log_variance_head(h))
         return tfd.Independent(
             tfd.Normal(hidden, tf.tile(scale, [k, 1])), reinterpreted_batch_ndims=1

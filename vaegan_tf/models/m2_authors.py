@@ -86,6 +86,7 @@ import tensorflow_probability as tfp
 
 from vaegan_tf import distribute, losses
 from vaegan_tf.choices import check_choice
+from vaegan_tf.models.layers import Network
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv", "conv+gan")
@@ -259,14 +260,14 @@ class AuthorsM2(keras.Model):
         def dense_out(units, name):
             return keras.layers.Dense(units, kernel_initializer=_initializer(config), name=name)
 
-        self.trunk = keras.Sequential(trunk, name="trunk")
-        self.class_head = keras.Sequential(class_head, name="class_logits")
-        self.log_variance_head = dense_out(config.latent_dim, "log_variance")
-        self.mean_net = keras.Sequential(
+        self.trunk = Network(trunk, name="trunk")
+        self.class_head = Network(class_head, name="class_logits")
+        self.log_variance_head = Network([dense_out(config.latent_dim, "log_variance")])
+        self.mean_net = Network(
             [*mean_hidden, dense_out(config.latent_dim, "mean_out")], name="mean"
         )
-        self.decoder = keras.Sequential(decoder, name="decoder")
-        self.decoder_head = keras.Sequential(head, name="decoder_head") if head else None
+        self.decoder = Network(decoder, name="decoder")
+        self.decoder_head = Network(head, name="decoder_head") if head else None
         self.noise = keras.random.SeedGenerator(config.seed)
         self.trackers = {
             name: keras.metrics.Mean(name) for name in ("loss", "labelled", "unlabelled", "error")
@@ -389,15 +390,19 @@ class AuthorsDiscriminator(keras.Model):
             layer for filters in config.discriminator_filters for layer in _conv(filters, 3, config)
         ]
         hidden, feature = config.discriminator_units
-        self.trunk = keras.Sequential(
+        self.trunk = Network(
             [*convs, keras.layers.Flatten(), keras.layers.Dense(hidden, activation="relu")],
             name="trunk",
         )
-        self.feature_layer = keras.layers.Dense(feature, activation="relu", name="f_l")
-        self.head = keras.layers.Dense(
-            config.num_classes + 1,
-            name="scores",
-            activation="sigmoid" if config.sigmoid_before_softmax else None,
+        self.feature_layer = Network([keras.layers.Dense(feature, activation="relu", name="f_l")])
+        self.head = Network(
+            [
+                keras.layers.Dense(
+                    config.num_classes + 1,
+                    name="scores",
+                    activation="sigmoid" if config.sigmoid_before_softmax else None,
+                )
+            ]
         )
 
     def call(self, x, training=False):

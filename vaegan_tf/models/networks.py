@@ -42,7 +42,7 @@ import keras
 import tensorflow as tf
 
 from vaegan_tf.choices import check_choice
-from vaegan_tf.models.layers import conv_block, hidden_layers
+from vaegan_tf.models.layers import Network, conv_block, hidden_layers
 
 ARCHITECTURES = ("fc", "dcgan")
 PADDINGS = ("same", "valid")
@@ -111,7 +111,7 @@ def fc_generator_body(image_shape, config: NetworkConfig = FC, units=None) -> ke
         keras.layers.Dense(math.prod(image_shape), activation="tanh"),
         keras.layers.Reshape(image_shape),
     ]
-    return keras.Sequential(_initialised(layers, config.init_stddev), name="generator_body")
+    return Network(_initialised(layers, config.init_stddev), name="generator_body")
 
 
 def fc_critic_body(config: NetworkConfig = FC, units=None) -> keras.Sequential:
@@ -125,7 +125,7 @@ def fc_critic_body(config: NetworkConfig = FC, units=None) -> keras.Sequential:
         if config.dropout:
             layers.append(keras.layers.Dropout(config.dropout))
     layers.append(keras.layers.Dense(1))
-    return keras.Sequential(_initialised(layers, config.init_stddev), name="critic_body")
+    return Network(_initialised(layers, config.init_stddev), name="critic_body")
 
 
 def deconv_side(side: int, kernel: int, stride: int, padding: str) -> int:
@@ -186,7 +186,7 @@ def dcgan_generator_body(
             image_shape[-1], kernel, strides=stride, padding=padding, activation="tanh"
         )
     )
-    return keras.Sequential(_initialised(layers, config.init_stddev), name="generator_body")
+    return Network(_initialised(layers, config.init_stddev), name="generator_body")
 
 
 def dcgan_critic_body(config: NetworkConfig = DCGAN, filters=None) -> keras.Sequential:
@@ -202,11 +202,11 @@ def dcgan_critic_body(config: NetworkConfig = DCGAN, filters=None) -> keras.Sequ
         if config.dropout:
             layers.append(keras.layers.Dropout(config.dropout))
     layers += [keras.layers.Flatten(), keras.layers.Dense(1)]
-    return keras.Sequential(_initialised(layers, config.init_stddev), name="critic_body")
+    return Network(_initialised(layers, config.init_stddev), name="critic_body")
 
 
-def one_hot(labels, num_classes: int) -> tf.Tensor:
-    return tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
+def one_hot(labels, num_classes: int, dtype=tf.float32) -> tf.Tensor:
+    return tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=dtype)
 
 
 class Generator(keras.Model):
@@ -218,7 +218,8 @@ class Generator(keras.Model):
 
     def call(self, z, labels=None, training=False):
         if self.num_classes:
-            z = tf.concat([z, one_hot(labels, self.num_classes)], -1)
+            # z arrives in the compute dtype (a Keras model casts its input): so do the labels
+            z = tf.concat([z, one_hot(labels, self.num_classes, z.dtype)], -1)
         return self.body(z, training=training)
 
 
@@ -236,7 +237,7 @@ class Critic(keras.Model):
     def call(self, images, labels=None, training=False):
         inputs = images if self.label_maps else keras.ops.reshape(images, (tf.shape(images)[0], -1))
         if self.num_classes:
-            y = one_hot(labels, self.num_classes)
+            y = one_hot(labels, self.num_classes, inputs.dtype)
             if self.label_maps:
                 y = tf.broadcast_to(
                     y[:, None, None, :], [*tf.unstack(tf.shape(images)[:3]), self.num_classes]

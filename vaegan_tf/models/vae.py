@@ -32,7 +32,7 @@ from vaegan_tf import losses
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import refuse_labels
 from vaegan_tf.models.latent import GaussianLatentModel
-from vaegan_tf.models.layers import conv_block, deconv_decoder_layers, hidden_layers
+from vaegan_tf.models.layers import Network, conv_block, deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
 
@@ -140,10 +140,10 @@ class VAE(GaussianLatentModel):
     def __init__(self, config: VAEConfig = VAEConfig(), **kwargs):
         super().__init__(config.latent_dim, config.seed, **kwargs)
         self.config = config
-        self.encoder = keras.Sequential(
+        self.encoder = Network(
             [*encoder_layers(config), keras.layers.Dense(2 * config.latent_dim)], name="encoder"
         )
-        self.decoder = keras.Sequential(decoder_layers(config), name="decoder")
+        self.decoder = Network(decoder_layers(config), name="decoder")
 
     def build_for_training(self) -> VAE:
         self(tf.zeros((1, *self.config.image_shape)), training=False)

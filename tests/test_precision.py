@@ -1,0 +1,168 @@
+"""Every model family trains under Keras' `mixed_bfloat16` policy: its layers compute in
+bfloat16, its variables and what leaves its networks stay float32 (`layers.Network`), and the
+first step's losses are the float32 step's to bfloat16's precision, from the same weights and
+noise."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaegan_tf import dtypes
+from vaegan_tf.models import draw, gan, networks
+from vaegan_tf.models.cvae import CVAEConfig, build_cvae
+from vaegan_tf.models.cvae_gan import PAPER, build_cvae_gan
+from vaegan_tf.models.discriminator import DiscriminatorConfig
+from vaegan_tf.models.layers import Network
+from vaegan_tf.models.m2 import M2Config, build_m2
+from vaegan_tf.models.m2_authors import build_authors_m2, preset
+from vaegan_tf.models.vae import VAEConfig, build_vae
+from vaegan_tf.models.vae_gan import VAEGANConfig, build_vae_gan
+
+TINY_VAE = VAEConfig(hidden_units=(8,), latent_dim=3)
+TINY_CVAE = CVAEConfig(width_scale=0.25, latent_dim=3)
+SMALL = (8, 8, 1)
+
+
+def binary(count, shape=(28, 28, 1), seed=0):
+    return tf.constant((np.random.default_rng(seed).random((count, *shape)) < 0.3), tf.float32)
+
+
+def labels(count):
+    return tf.constant(np.arange(count) % 10, tf.int32)
+
+
+def tiny_gan(preset_config):
+    config = dataclasses.replace(preset_config, image_shape=SMALL, latent_dim=3)
+    net = config.networks
+    generator = networks.Generator(
+        networks.dcgan_generator_body(SMALL, net, (4, 3)), config.num_classes
+    )
+    critic = networks.Critic(
+        networks.dcgan_critic_body(net, (3, 4)), config.num_classes, label_maps=True
+    )
+    return gan.build_gan(config, generator, critic)
+
+
+TINY_DRAW = draw.DRAWConfig(
+    image_shape=SMALL,
+    steps=3,
+    read_glimpse=2,
+    write_glimpse=3,
+    code_size=4,
+    encoder_units=12,
+    decoder_units=10,
+    num_classes=10,
+)
+
+# name -> (builder, one training batch)
+CASES = {
+    "vae_dense": (lambda: build_vae(TINY_VAE), lambda: (binary(6), labels(6))),
+    "vae_deconv": (
+        lambda: build_vae(dataclasses.replace(TINY_VAE, decoder="deconv", deconv_filters=(4, 4))),
+        lambda: (binary(6), labels(6)),
+    ),
+    "cvae_conv": (lambda: build_cvae(TINY_CVAE), lambda: (binary(6), labels(6))),
+    "cvae_gan": (
+        lambda: build_cvae_gan(
+            dataclasses.replace(
+                PAPER, cvae=TINY_CVAE, discriminator=DiscriminatorConfig(filters=(4,), units=(8, 6))
+            )
+        ),
+        lambda: (binary(6), labels(6)),
+    ),
+    "vae_gan": (lambda: build_vae_gan(VAEGANConfig(vae=TINY_VAE)), lambda: (binary(6), labels(6))),
+    "m2_shared_first_layer": (
+        lambda: build_m2(M2Config(hidden_units=16, latent_dim=3)),
+        lambda: ((binary(4), labels(4)), (binary(6, seed=1), labels(6))),
+    ),
+    "m2_authors_conv_gan": (
+        lambda: build_authors_m2(
+            dataclasses.replace(
+                preset("conv+gan", 1000),
+                hidden_units=16,
+                latent_dim=3,
+                discriminator_filters=(2, 2, 2),
+                discriminator_units=(8, 4),
+            )
+        ),
+        lambda: (binary(6) * 0.9, labels(6), tf.ones(6, tf.int32)),
+    ),
+    "cdcgan": (lambda: tiny_gan(gan.CDCGAN), lambda: (binary(4, SMALL) * 2 - 1, labels(4))),
+    "wgan_gp": (
+        lambda: tiny_gan(dataclasses.replace(gan.WGAN_GP, critic_steps=2)),
+        lambda: (binary(8, SMALL) * 2 - 1, labels(8)),
+    ),
+    "conditional_draw": (
+        lambda: draw.build_draw(TINY_DRAW),
+        lambda: (binary(6, SMALL), labels(6)),
+    ),
+}
+
+
+def first_step(name, policy):
+    """The logs of one `train_step` of a fresh `name` model built under `policy`, and the model."""
+    build, batch = CASES[name]
+    keras.utils.set_random_seed(0)
+    with dtypes.dtype_policy(policy):
+        model = build()
+        logs = model.train_step(batch())
+    return {key: float(value) for key, value in logs.items()}, model
+
+
+def test_a_network_computes_in_the_policy_dtype_and_returns_float32():
+    with dtypes.dtype_policy("mixed_bfloat16"):
+        network = Network([keras.layers.Dense(3), keras.layers.Dense(2)])
+        output = network(tf.ones((4, 5)))
+    assert [layer.compute_dtype for layer in network.layers] == ["bfloat16", "bfloat16"]
+    assert output.dtype == tf.float32
+    assert all(variable.dtype == "float32" for variable in network.weights)
+    # under float32 the cast changes nothing
+    plain = Network([keras.layers.Dense(3)])
+    x = tf.random.normal((4, 5), seed=1)
+    np.testing.assert_array_equal(plain(x), plain.layers[0](x))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_model_trains_a_step_in_bfloat16_matching_float32(name):
+    logs32, _ = first_step(name, "float32")
+    logs16, model = first_step(name, "mixed_bfloat16")
+    # the policy took: some layer computes in bfloat16, every variable stays float32
+    compute = {layer.compute_dtype for layer in model._flatten_layers() if layer.weights}
+    assert "bfloat16" in compute, compute
+    assert all(variable.dtype == "float32" for variable in model.weights)
+    assert logs16.keys() == logs32.keys()
+    assert all(np.isfinite(value) for value in logs16.values()), logs16
+    for key, value in logs32.items():
+        if "accuracy" in key or "error" in key:
+            continue  # shares of decisions at 0.5, which an untrained network sits on
+        # bfloat16 keeps 8 bits of mantissa: a relative error of a few 1e-3 per operation
+        np.testing.assert_allclose(logs16[key], value, rtol=0.05, atol=0.05, err_msg=key)
+
+
+def test_a_bfloat16_run_is_a_run_of_its_own(tmp_path):
+    """`RunConfig.precision` builds the model under its policy, and a finished run in one precision
+    is never reused by a run in the other (nor a backup resumed: they share `_identity`)."""
+    from conftest import fake_splits
+
+    from vaegan_tf import data, training
+
+    stream = data.pipeline(fake_splits().train, batch_size=50, preprocessing="dynamic_binarize")
+
+    def run(precision):
+        config = training.RunConfig(
+            "run", 1, work_root=str(tmp_path), verbose=0, steps_per_epoch=2, precision=precision
+        )
+        return training.train(config, lambda: build_vae(TINY_VAE), stream)
+
+    bf16 = run("mixed_bfloat16")
+    assert bf16.model.decoder.layers[0].compute_dtype == "bfloat16"
+    again = run("mixed_bfloat16")
+    assert again.reused_finished  # the same run: loaded, not retrained
+    plain = run("float32")
+    assert not plain.reused_finished
+    assert plain.model.decoder.layers[0].compute_dtype == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        training.RunConfig("run", 1, precision="float16")
