@@ -42,12 +42,6 @@ flags.DEFINE_float(
     "A model still being measured after this many seconds is stopped (its rest recorded as such).",
     lower_bound=1.0,
 )
-flags.DEFINE_enum(
-    "precision",
-    "float32",
-    benchmark.PRECISIONS,
-    "Keras dtype policy of each model's main row.",
-)
 flags.DEFINE_boolean(
     "precision_sweep", True, "Also time each model under the other policy (bf16 speed-up)."
 )

@@ -115,7 +115,9 @@ def test_figure6_entry_point_hands_the_study_what_its_flags_ask(experiment, monk
     flags.FLAGS(["figure6.py", "--smoke", "--seed=3", *roots])
     entry.main([])
     flags.FLAGS.unparse_flags()
-    flags.FLAGS(["figure6.py", "--dataset=svhn", "--epochs=4", *roots])
+    flags.FLAGS(
+        ["figure6.py", "--dataset=svhn", "--epochs=4", "--precision=mixed_bfloat16", *roots]
+    )
     entry.main([])
     smoke, svhn = seen
     assert (smoke.name, smoke.dataset, smoke.epochs, smoke.seed) == ("figure6_smoke", "mnist", 1, 3)
@@ -124,6 +126,7 @@ def test_figure6_entry_point_hands_the_study_what_its_flags_ask(experiment, monk
     assert smoke.run.results_root == str(tmp_path / "r")
     assert (svhn.name, svhn.dataset, svhn.epochs) == ("figure6_svhn", "svhn", 4)
     assert not svhn.require_evaluator and svhn.run.steps_per_epoch is None
+    assert (smoke.run.precision, svhn.run.precision) == ("float32", "mixed_bfloat16")
 
 
 @pytest.mark.parametrize("script, condition", [("figure8", "left_half"), ("figure9", "label")])

@@ -50,10 +50,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import data, records
+from vaegan_tf import data, dtypes, records
+from vaegan_tf.dtypes import PRECISIONS
 
 WARMUP_STEPS = 20  # steps dropped before timing: tracing and the first allocations
-PRECISIONS = ("float32", "mixed_bfloat16")
 TWIN_KEY = "pytorch"  # a row's key for its PyTorch twin's timing
 TORCH_MISSING = "PyTorch not installed: pip install -e '.[bench]'"
 
@@ -681,19 +681,6 @@ def check_names(names, registry: dict[str, BenchmarkModel]) -> tuple[str, ...]:
 # -- measuring ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def precision(policy: str):
-    """Keras' global dtype policy set to `policy` (PRECISIONS) for the models built inside."""
-    if policy not in PRECISIONS:
-        raise ValueError(f"unknown precision {policy!r}; choose one of {PRECISIONS}")
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
 def error_line(error: BaseException, limit: int = 200) -> str:
     """`Type: the message's informative line`, at most `limit` characters: a Keras layer's wrapper
     line ("Exception encountered when calling ...") gives way to the error it wraps, and a traced
@@ -768,7 +755,7 @@ def measure(
     try:
         training.set_seed(config.seed)
         stream = entry.stream(splits, batch_size)
-        with precision(policy), distribute.make_strategy(config.strategy).scope():
+        with dtypes.dtype_policy(policy), distribute.make_strategy(config.strategy).scope():
             model = entry.build(splits)
         if jit_compile:
             model.jit_compile = True

@@ -43,7 +43,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import distribute, records
+from vaegan_tf import distribute, dtypes, records
 from vaegan_tf.choices import check_choice
 
 
@@ -60,6 +60,8 @@ class RunConfig:
     nan_check_every: int = 50  # batches; a check is a host round trip, so not every step
     # `signature(model_config)`: a backup or finished run of another model is not this run's
     model_signature: str | None = None
+    # the Keras dtype policy the model is built under (`dtypes`); part of the run's identity
+    precision: str = "float32"
 
     def __post_init__(self):
         if not self.name or "/" in self.name or self.name in (".", ".."):
@@ -80,6 +82,7 @@ class RunConfig:
                 f"run {self.name!r}: seed must be a whole number >= 0, not {self.seed!r}"
             )
         check_choice(self.strategy, distribute.STRATEGIES, "strategy")
+        check_choice(self.precision, dtypes.PRECISIONS, "precision")
 
     @property
     def work_dir(self) -> Path:
@@ -343,9 +346,7 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
     for a fresh run; raises `ResumeRefused` for a backup of another run or with non-finite
     values."""
     identity = {
-        "seed": run.seed,
-        "steps_per_epoch": run.steps_per_epoch,
-        "model": run.model_signature,
+        **{key: value for key, value in _identity(run).items() if key != "epochs"},
         "commit": records.START_COMMIT,
     }
     marker, backup = run.work_dir / "run.json", run.work_dir / BACKUP
@@ -354,11 +355,11 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
         records.write_text_atomically(marker, json.dumps(identity))
         return 0, None, 0.0
     saved = _read_json(marker)
-    for key in ("seed", "steps_per_epoch", "model"):
-        if saved.get(key) != identity[key]:
+    for key in ("seed", "steps_per_epoch", "model", "precision"):
+        if saved.get(key) != identity.get(key):
             raise ResumeRefused(
                 f"{backup} was made by a run with {key} {saved.get(key)!r}, not "
-                f"{identity[key]!r}: delete that folder to start over, or use its settings to "
+                f"{identity.get(key)!r}: delete that folder to start over, or use its settings to "
                 "resume"
             )
     if (backup / BACKUP_WEIGHTS).exists():
@@ -395,12 +396,16 @@ def signature(model_config) -> str:
 
 
 def _identity(run: RunConfig) -> dict:
-    return {
+    identity = {
         "seed": run.seed,
         "steps_per_epoch": run.steps_per_epoch,
         "epochs": run.epochs,
         "model": run.model_signature,
     }
+    # named only when it is not the default, so float32 runs made before it existed still match
+    if run.precision != "float32":
+        identity["precision"] = run.precision
+    return identity
 
 
 def _finished_run(run: RunConfig) -> dict | None:
@@ -410,13 +415,15 @@ def _finished_run(run: RunConfig) -> dict | None:
     if not (marker.exists() and (run.work_dir / FINAL_WEIGHTS).exists()):
         return None
     saved = json.loads(marker.read_text())
-    return saved if all(saved.get(k) == v for k, v in _identity(run).items()) else None
+    identity = _identity(run)
+    same = all(saved.get(key) == identity.get(key) for key in {*identity, "precision"})
+    return saved if same else None
 
 
 def _reuse(run: RunConfig, build_model, finished: dict) -> TrainingOutcome:
     set_seed(run.seed)
     strategy = distribute.make_strategy(run.strategy)
-    with strategy.scope():
+    with strategy.scope(), dtypes.dtype_policy(run.precision):
         model = build_model()
     with (
         warnings.catch_warnings()
@@ -499,7 +506,7 @@ def train(
 def _train(run, build_model, train_data, validation_data, callbacks) -> TrainingOutcome:
     set_seed(run.seed)
     strategy = distribute.make_strategy(run.strategy)
-    with strategy.scope():
+    with strategy.scope(), dtypes.dtype_policy(run.precision):
         model = build_model()
     chief = distribute.is_chief(strategy)
     if chief:

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import data, distribute, plots, records, training
+from vaegan_tf import data, distribute, dtypes, plots, records, training
 from vaegan_tf.choices import check_choice
 
 # The sessions open in this process, innermost last: each stages the results folders it hands out.
@@ -33,8 +33,8 @@ _SESSIONS: list[dict] = []
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
-    """Where a study runs and where its data and outputs live; none of it changes what is
-    reproduced."""
+    """Where a study runs and where its data and outputs live, and the precision it trains in;
+    only the precision changes what is computed (in the last bits, a run of its own)."""
 
     strategy: str = "auto"
     source: str = "auto"
@@ -45,9 +45,13 @@ class RunSettings:
     # smoke runs only: the first N validation and test images, so a check of the wiring does not
     # spend its minutes evaluating; None (every real run) keeps all of them
     evaluation_images: int | None = None
+    # the Keras dtype policy every model is trained in (`vaegan_tf.dtypes`): float32, the
+    # documents', or mixed_bfloat16, faster on CPUs with bfloat16 units and a run of its own
+    precision: str = "float32"
 
     def __post_init__(self):
         check_choice(self.strategy, distribute.STRATEGIES, "strategy")
+        check_choice(self.precision, dtypes.PRECISIONS, "precision")
         check_choice(self.source, data.SOURCES, "data source")
         for field in ("steps_per_epoch", "evaluation_images"):
             value = getattr(self, field)
@@ -86,6 +90,7 @@ class RunSettings:
             work_root=self.work_root,
             steps_per_epoch=self.steps_per_epoch or steps_per_epoch,
             model_signature=None if model_config is None else training.signature(model_config),
+            precision=self.precision,
         )
 
     def results(self, name: str) -> Path:
