@@ -294,6 +294,8 @@ def provenance(env: dict, command: str) -> str:
     ]
     dirty = f", with uncommitted changes to {', '.join(changed_code)}" if changed_code else ""
     place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
+    if env.get("cpu"):
+        place += f" of an {env['cpu']}" if env["cpu"][0] in "AEIOU" else f" of a {env['cpu']}"
     return (
         f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total}, on "
         f"{place}, TensorFlow {env['packages']['tensorflow']}"
