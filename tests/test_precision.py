@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import fake_splits
+from test_draw import TINY_CONDITIONAL as TINY_CONDITIONAL_DRAW  # 8x8, T = 3, 10 classes
 
 from vaegan_tf import dtypes
 from vaegan_tf.models import draw, gan, networks
@@ -45,17 +47,6 @@ def tiny_gan(preset_config):
     )
     return gan.build_gan(config, generator, critic)
 
-
-TINY_DRAW = draw.DRAWConfig(
-    image_shape=SMALL,
-    steps=3,
-    read_glimpse=2,
-    write_glimpse=3,
-    code_size=4,
-    encoder_units=12,
-    decoder_units=10,
-    num_classes=10,
-)
 
 # name -> (builder, one training batch)
 CASES = {
@@ -96,10 +87,17 @@ CASES = {
         lambda: (binary(8, SMALL) * 2 - 1, labels(8)),
     ),
     "conditional_draw": (
-        lambda: draw.build_draw(TINY_DRAW),
+        lambda: draw.build_draw(TINY_CONDITIONAL_DRAW),
         lambda: (binary(6, SMALL), labels(6)),
     ),
 }
+
+
+def every_layer(layer):
+    """`layer` and, through the public `layers` of models, every layer inside it."""
+    yield layer
+    for child in getattr(layer, "layers", ()):
+        yield from every_layer(child)
 
 
 def first_step(name, policy):
@@ -130,7 +128,7 @@ def test_every_model_trains_a_step_in_bfloat16_matching_float32(name):
     logs32, _ = first_step(name, "float32")
     logs16, model = first_step(name, "mixed_bfloat16")
     # the policy took: some layer computes in bfloat16, every variable stays float32
-    compute = {layer.compute_dtype for layer in model._flatten_layers() if layer.weights}
+    compute = {layer.compute_dtype for layer in every_layer(model) if layer.weights}
     assert "bfloat16" in compute, compute
     assert all(variable.dtype == "float32" for variable in model.weights)
     assert logs16.keys() == logs32.keys()
@@ -145,8 +143,6 @@ def test_every_model_trains_a_step_in_bfloat16_matching_float32(name):
 def test_a_bfloat16_run_is_a_run_of_its_own(tmp_path):
     """`RunConfig.precision` builds the model under its policy, and a finished run in one precision
     is never reused by a run in the other (nor a backup resumed: they share `_identity`)."""
-    from conftest import fake_splits
-
     from vaegan_tf import data, training
 
     stream = data.pipeline(fake_splits().train, batch_size=50, preprocessing="dynamic_binarize")
