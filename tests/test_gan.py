@@ -118,6 +118,32 @@ def test_critic_steps_per_generator_step():
     )
 
 
+def test_the_generator_is_scored_beside_real_images_where_the_critic_normalises_batches():
+    """A batch-norm critic trained on mixed [real; fake] batches scores a fakes-only batch with
+    other statistics (Hu's DCGAN ran with the critic's fake term and the generator's loss both near
+    0): the generator's step scores the fakes inside a mixed batch, as the critic step does. A
+    critic without batch norm scores them alone, the same numbers for less work."""
+    keras.utils.set_random_seed(0)
+    real, fake = images(4, 1), images(4, 2)
+    normalising = build_gan(tiny(gan.DCGAN), *tiny_networks(tiny(gan.DCGAN)))
+    assert normalising.critic_normalises_batches
+    mixed = normalising.critic(tf.concat([real, fake], 0), None, training=True)[4:]
+    alone = normalising.critic(fake, None, training=True)
+    assert not np.allclose(mixed, alone, atol=1e-3)  # the statistics matter
+    np.testing.assert_allclose(normalising.score_fakes(real, fake, None), mixed, rtol=1e-5)
+    plain = build_gan(tiny(gan.WGAN_GP))
+    assert not plain.critic_normalises_batches
+    np.testing.assert_allclose(
+        plain.score_fakes(real, fake, None), plain.critic(fake, None, training=True), rtol=1e-6
+    )
+    # and the training step takes the generator's scores from it
+    scored = []
+    original = normalising.score_fakes
+    normalising.score_fakes = lambda *args: scored.append(args) or original(*args)
+    normalising.train_step((images(4, 3), tf.zeros(4, tf.int32)))
+    assert len(scored) == 1
+
+
 def test_interleaved_batches_take_every_kth_row():
     batch = tf.reshape(tf.range(12), [6, 2])
     first, second, third = gan.interleaved_batches(batch, 3)

@@ -17,7 +17,7 @@ from vaegan_tf.models import draw, gan, networks
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
 from vaegan_tf.models.cvae_gan import PAPER, build_cvae_gan
 from vaegan_tf.models.discriminator import DiscriminatorConfig
-from vaegan_tf.models.layers import Network
+from vaegan_tf.models.layers import Network, every_layer
 from vaegan_tf.models.m2 import M2Config, build_m2
 from vaegan_tf.models.m2_authors import build_authors_m2, preset
 from vaegan_tf.models.vae import VAEConfig, build_vae
@@ -91,13 +91,6 @@ CASES = {
         lambda: (binary(6, SMALL), labels(6)),
     ),
 }
-
-
-def every_layer(layer):
-    """`layer` and, through the public `layers` of models, every layer inside it."""
-    yield layer
-    for child in getattr(layer, "layers", ()):
-        yield from every_layer(child)
 
 
 def first_step(name, policy):

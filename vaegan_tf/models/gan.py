@@ -27,7 +27,10 @@ label to both networks' inputs (Mirza & Osindero 2014), as label maps for the co
 
 Readings the papers leave open: real and generated images go through one critic call, so batch norm,
 where the critic has it, normalises both with the same statistics (as the suite's VAE-GAN hybrids
-judge); a conditional generator is given the labels of the real batch beside it, so fakes follow the
+judge), in the generator's step too (the fakes are scored beside the last critic batch's real
+images: a fakes-only batch normalised by its own statistics is scored as real by a critic that
+tells the same fakes apart in a mixed batch, and the generator then learns nothing); a conditional
+generator is given the labels of the real batch beside it, so fakes follow the
 data's label frequencies; the generator's step draws fresh z (Goodfellow et al. Algorithm 1).
 
 The critic-to-generator step ratio under `tf.distribute`: each `fit` batch holds k * m images, the k
@@ -60,6 +63,7 @@ import tensorflow as tf
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import networks
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
+from vaegan_tf.models.layers import every_layer
 
 LOSSES = ("minimax", "non_saturating", "wasserstein")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -251,6 +255,10 @@ class GANModel(keras.Model):
             built = networks.build_networks(config.networks, config.image_shape, config.num_classes)
             generator, critic = generator or built[0], critic or built[1]
         self.generator, self.critic = generator, critic
+        # the generator's step scores fakes beside real images only where that changes the scores
+        self.critic_normalises_batches = any(
+            isinstance(layer, keras.layers.BatchNormalization) for layer in every_layer(critic)
+        )
         self.loss_pair = LOSS_PAIRS[config.loss]
         self.noise = keras.random.SeedGenerator(config.seed)
         names = ("generator_loss", "critic_loss", "critic_real", "critic_fake", "gradient_penalty")
@@ -316,6 +324,15 @@ class GANModel(keras.Model):
             )
         return CriticTerms(real_term + fake_term + penalty, real_term, fake_term, penalty)
 
+    def score_fakes(self, real, fake, labels) -> tf.Tensor:
+        """The critic's training-mode scores of `fake` [m]: with batch norm in the critic, from one
+        call on [real; fake] as in `critic_terms`, so that it normalises with the statistics it was
+        trained on; without, the real half would change nothing, and is left out."""
+        if not self.critic_normalises_batches:
+            return self.critic(fake, labels, training=True)
+        scores = self.critic(tf.concat([real, fake], 0), _doubled(labels), training=True)
+        return scores[tf.shape(real)[0] :]
+
     def clip_critic(self) -> None:
         """Every critic weight into [-c, c] (Arjovsky et al. Algorithm 1, line 7); no-op without
         c."""
@@ -351,10 +368,11 @@ class GANModel(keras.Model):
                 critic_fake=terms.fake,
                 gradient_penalty=terms.penalty,
             )
-        # sample fresh noise and update the generator against the updated critic
+        # sample fresh noise and update the generator against the updated critic, which scores
+        # the fakes beside real images, as it was trained to
         with tf.GradientTape() as tape:
             fake = self.generator(self.draw_noise(count), batch_labels, training=True)
-            per_example = self.loss_pair.generator(self.critic(fake, batch_labels, training=True))
+            per_example = self.loss_pair.generator(self.score_fakes(real, fake, batch_labels))
             generator_loss = tf.nn.compute_average_loss(per_example)
         gradients = tape.gradient(generator_loss, self.generator.trainable_variables)
         self.generator_optimizer.apply_gradients(

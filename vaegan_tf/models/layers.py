@@ -10,6 +10,13 @@ import math
 import keras
 
 
+def every_layer(layer: keras.layers.Layer):
+    """`layer` and, through the public `layers` of the models in it, every layer inside."""
+    yield layer
+    for child in getattr(layer, "layers", ()):
+        yield from every_layer(child)
+
+
 class Network(keras.Sequential):
     """A stack of layers whose output is float32 under any dtype policy. Under Keras'
     `mixed_bfloat16` the layers inside compute in bfloat16 (their inputs are cast on the way in);
