@@ -155,3 +155,25 @@ def test_a_bfloat16_run_is_a_run_of_its_own(tmp_path):
     assert plain.model.decoder.layers[0].compute_dtype == "float32"
     with pytest.raises(ValueError, match="precision"):
         training.RunConfig("run", 1, precision="float16")
+
+
+def test_a_backup_is_resumed_only_in_its_own_precision(tmp_path):
+    """A bfloat16 run's backup refuses a float32 run, naming both precisions."""
+    from vaegan_tf import data, training
+
+    stream = data.pipeline(fake_splits().train, batch_size=50, preprocessing="dynamic_binarize")
+
+    class StopAfterOneEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True  # the backup of epoch 1 stays; the run is unfinished
+
+    def run(precision, callbacks=()):
+        config = training.RunConfig(
+            "run", 3, work_root=str(tmp_path), verbose=0, steps_per_epoch=2, precision=precision
+        )
+        return training.train(config, lambda: build_vae(TINY_VAE), stream, callbacks=callbacks)
+
+    with pytest.raises(training.TrainingIncomplete):
+        run("mixed_bfloat16", [StopAfterOneEpoch()])
+    with pytest.raises(training.ResumeRefused, match="'mixed_bfloat16', not 'float32'"):
+        run("float32")

@@ -356,11 +356,11 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
         return 0, None, 0.0
     saved = _read_json(marker)
     for key in ("seed", "steps_per_epoch", "model", "precision"):
-        if saved.get(key) != identity.get(key):
+        if _saved(saved, key) != _saved(identity, key):
             raise ResumeRefused(
-                f"{backup} was made by a run with {key} {saved.get(key)!r}, not "
-                f"{identity.get(key)!r}: delete that folder to start over, or use its settings to "
-                "resume"
+                f"{backup} was made by a run with {key} {_saved(saved, key)!r}, not "
+                f"{_saved(identity, key)!r}: delete that folder to start over, or use its settings "
+                "to resume"
             )
     if (backup / BACKUP_WEIGHTS).exists():
         bad, total = count_nonfinite(backup / BACKUP_WEIGHTS)
@@ -395,6 +395,14 @@ def signature(model_config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# what an identity key means where a run.json or finished.json made before it existed lacks it
+_IDENTITY_DEFAULTS = {"precision": "float32"}
+
+
+def _saved(saved: dict, key: str):
+    return saved.get(key, _IDENTITY_DEFAULTS.get(key))
+
+
 def _identity(run: RunConfig) -> dict:
     identity = {
         "seed": run.seed,
@@ -416,7 +424,7 @@ def _finished_run(run: RunConfig) -> dict | None:
         return None
     saved = json.loads(marker.read_text())
     identity = _identity(run)
-    same = all(saved.get(key) == identity.get(key) for key in {*identity, "precision"})
+    same = all(_saved(saved, key) == _saved(identity, key) for key in {*identity, "precision"})
     return saved if same else None
 
 
