@@ -11,7 +11,10 @@ seeds; epochs FC 100, conv and conv+GAN 30 (the authors' conv script). `--protoc
 a port of the code behind the paper's numbers (vaegan_tf/models/m2_authors.py): their networks,
 losses, two Adams, 20 epochs, labelled subsets not class-balanced (`--label_subset=random` by
 default, or `first`), five seeds. See vaegan_tf/studies/table1.py. `--quick` is 5 epochs of 100 steps
-per cell."""
+per cell.
+
+A run of some `--rows` or `--labels` writes a table of its own (table1_rows-conv_labels-600), so
+several can train at once, one per core; the whole table keeps the cells they measured."""
 
 import dataclasses
 import time

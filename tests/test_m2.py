@@ -1,5 +1,6 @@
 import csv
 import dataclasses
+import json
 import math
 
 import keras
@@ -224,8 +225,9 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
             base, run=RunSettings(work_root=str(tmp_path / "fresh"), steps_per_epoch=2)
         ),
     )
+    # gathered from a table beside it, as a run of some rows in another process writes one
     refilled = table1.run(
-        fresh, splits, earlier=table1_report.earlier_cells(tmp_path / "three_cells")
+        fresh, splits, earlier=table1_report.earlier_cells(tmp_path / "refilled", family="three")
     )
     assert [bool(c.get("kept_from_earlier_table")) for c in refilled] == [True, True, True, False]
     assert [c["test_error"] for c in refilled[:3]] == [c["test_error"] for c in cells[:3]]
@@ -234,8 +236,8 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
         tmp_path / "refilled", refilled, fresh, "make table1 QUICK=1", started=0.0
     )
     assert (
-        "3 of the measured cells were kept from this table"
-        in (tmp_path / "refilled" / "README.md").read_text()
+        "3 of the measured cells were kept from this table as an earlier invocation wrote it or "
+        "from results/three_cells" in (tmp_path / "refilled" / "README.md").read_text()
     )
     study = dataclasses.replace(base, num_labelled=20, epochs=1, model=tiny_preset("fc", protocol))
     assert table1.cell_identity(study) == table1.cell_identity(
@@ -501,3 +503,30 @@ def test_table1_flags_are_checked_before_any_work(monkeypatch):
             assert "\n" not in str(raised.value)
     finally:
         flags.FLAGS.unparse_flags()
+
+
+def test_a_table_gathers_the_cells_of_the_partial_tables_beside_it(tmp_path):
+    """Its own cells first, then those of every table of its family; other results are not read."""
+    from vaegan_tf.studies import table1_report
+
+    for name, cells in (
+        ("table1_authors_code", [{"identity": "a"}]),
+        ("table1_authors_code_rows-conv_labels-600", [{"identity": "b"}]),
+        ("table1_authors_code_rows-conv_labels-1000", [{"identity": "c"}, {"identity": "a"}]),
+        ("figure6", [{"identity": "d"}]),
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(cells))
+    gathered = table1_report.earlier_cells(tmp_path / "table1_authors_code")
+    assert [(c["identity"], c["found_in"]) for c in gathered] == [
+        ("a", "table1_authors_code"),
+        ("c", "table1_authors_code_rows-conv_labels-1000"),
+        ("a", "table1_authors_code_rows-conv_labels-1000"),
+        ("b", "table1_authors_code_rows-conv_labels-600"),
+    ]
+    assert table1_report.earlier_cells(tmp_path / "table1") == [
+        {"identity": "a", "found_in": "table1_authors_code"},
+        {"identity": "c", "found_in": "table1_authors_code_rows-conv_labels-1000"},
+        {"identity": "a", "found_in": "table1_authors_code_rows-conv_labels-1000"},
+        {"identity": "b", "found_in": "table1_authors_code_rows-conv_labels-600"},
+    ]  # a table not yet written gathers from its family alone

@@ -194,11 +194,22 @@ def full_schedule_hours(cells: list[dict], config: dict) -> dict[str, float]:
     return hours
 
 
-def earlier_cells(out: Path) -> list[dict]:
-    """The cell records of the table already in `out` (none if there is none): `table1.run` keeps
-    the measured ones that match a cell of this run."""
-    metrics = out / "metrics.json"
-    return json.loads(metrics.read_text()) if metrics.exists() else []
+def earlier_cells(out: Path, family: str = "table1") -> list[dict]:
+    """The cell records of the table already in `out`, then of every other table beside it whose
+    name starts with `family` (a run of some rows or labels, `table1_rows-conv_labels-600`, writes
+    its own table); none if there are none. `table1.run` keeps the measured ones that match a cell
+    of this run by `cell_identity`, which names model, schedule, labels and seed, so cells can be
+    trained by several processes at once and gathered by the whole table. Each record says in
+    `found_in` which table it was read from; `out`'s own come first."""
+    tables = [out] + sorted(
+        path for path in out.parent.glob(f"{family}*") if path.is_dir() and path != out
+    )
+    cells = []
+    for table in tables:
+        metrics = table / "metrics.json"
+        if metrics.exists():
+            cells += [{**cell, "found_in": table.name} for cell in json.loads(metrics.read_text())]
+    return cells
 
 
 def write_results(
@@ -258,9 +269,12 @@ def write_readme(out: Path) -> Path:
     kept = [c for c in measured if c.get("kept_from_earlier_table")]
     if kept:
         commits = sorted({str(c.get("commit"))[:7] for c in kept})
+        sources = sorted({c.get("found_in", out.name) for c in kept} - {out.name})
         lines += [
             f"{len(kept)} of the measured cells were kept from this table as an earlier invocation "
-            "wrote it (same model, schedule, labels and seed; measured at commit "
+            "wrote it"
+            + (f" or from {', '.join(f'results/{name}' for name in sources)}" if sources else "")
+            + " (same model, schedule, labels and seed; measured at commit "
             f"{', '.join(commits)}): the rest were trained by this one. Each cell's commit is in "
             "cells.csv.",
             "",
