@@ -25,8 +25,10 @@ from absl import app, flags
 from vaegan_tf.studies import table1, table1_report
 
 QUICK_EPOCHS, QUICK_STEPS = 5, 100
-DEFAULT_LABELS = ["1000", "600"]
-DEFAULT_SEEDS = {"kingma": ["0", "1", "2"], "authors_code": ["0", "1", "2", "3", "4"]}
+DEFAULT_LABELS = [str(labels) for labels in table1.LABELS]
+DEFAULT_SEEDS = {
+    protocol: [str(seed) for seed in seeds] for protocol, seeds in table1.SEEDS.items()
+}
 DEFAULT_LABEL_SUBSET = {"kingma": "balanced", "authors_code": "random"}
 flags.DEFINE_list(
     "rows",

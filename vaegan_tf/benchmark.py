@@ -1122,6 +1122,7 @@ def write_readme(out: Path) -> Path:
             "",
         ]
     body += [_reading(metrics), ""]
+    body += _table1_paragraph(metrics)
     body += ["What each row is:", ""]
     body += [f"- `{row['name']}`: {row['title']}" for row in metrics["models"]]
     body.append("")
@@ -1133,6 +1134,86 @@ def write_readme(out: Path) -> Path:
     return report.write_readme(
         out, "every model's training step, side by side", "make benchmark", body
     )
+
+
+# the benchmark row that times each (protocol, row) cell of Table 1, at 1000 labels (`LABELS`)
+TABLE1_MODELS = {
+    ("kingma", "fc"): "m2_fc",
+    ("kingma", "conv"): "m2_conv",
+    ("kingma", "conv+gan"): "ssl_vae_gan",
+    ("authors_code", "fc"): "m2_authors_fc",
+    ("authors_code", "conv"): "m2_authors_conv",
+    ("authors_code", "conv+gan"): "m2_authors_conv_gan",
+}
+
+
+def table1_hours(metrics: dict) -> dict[tuple[str, str], dict[str, float]]:
+    """Hours the full Table 1 would train at this run's speeds, one process after another:
+    {(protocol, row): {precision: hours}} over the default labels, seeds and epochs of
+    vaegan_tf/studies/table1.py, for each row whose model this run timed. Each cell's step is taken
+    as long as the 1000-label step timed here (the batches are the same; only their count
+    changes)."""
+    from vaegan_tf.studies import table1, table1_report
+
+    timed = {row["name"]: row for row in metrics["models"]}
+    hours = {}
+    for (protocol, row), name in TABLE1_MODELS.items():
+        if name not in timed:
+            continue
+        steps = sum(
+            table1_report.steps_per_epoch(protocol, labels, 100) * table1.EPOCHS[protocol][row]
+            for labels in table1.LABELS
+        ) * len(table1.SEEDS[protocol])
+        hours[protocol, row] = {
+            precision: timed[name][precision]["ms_per_step"] * steps / 3.6e6
+            for precision in PRECISIONS
+            if "ms_per_step" in timed[name].get(precision, {})
+        }
+    return hours
+
+
+def _table1_paragraph(metrics: dict) -> list[str]:
+    """The README's estimate of the full Table 1 at these speeds."""
+    from vaegan_tf.studies import report, table1
+
+    hours = table1_hours(metrics)
+    if not hours:
+        return []
+    precisions = [p for p in PRECISIONS if any(p in h for h in hours.values())]
+    rows = [
+        [
+            protocol,
+            row,
+            f"{len(table1.LABELS) * len(table1.SEEDS[protocol])}",
+            f"{table1.EPOCHS[protocol][row]}",
+            *(f"{h[p]:.1f}" if p in h else "" for p in precisions),
+        ]
+        for (protocol, row), h in hours.items()
+    ]
+    totals = {
+        protocol: {
+            p: sum(h.get(p, 0.0) for (q, _), h in hours.items() if q == protocol)
+            for p in precisions
+        }
+        for protocol in dict.fromkeys(protocol for protocol, _ in hours)
+    }
+    rows += [
+        [protocol, "**all timed rows**", "", "", *(f"**{total[p]:.1f}**" for p in precisions)]
+        for protocol, total in totals.items()
+        if sum(q == protocol for q, _ in hours) > 1
+    ]
+    return [
+        "**The full Table 1 at these speeds**: hours of training, one cell after another in one "
+        "process like this run's, for the default labels (1000 and 600), seeds and epochs of "
+        "`make table1` (vaegan_tf/studies/table1.py), each step as long as the 1000-label step "
+        "above, on the cores this run used (environment.json). Evaluation is not counted. Runs of "
+        "different `--rows` or `--labels` can train side by side, one per core.",
+        "",
+        *report.markdown_table(
+            ["protocol", "row", "cells", "epochs", *(f"hours, {p}" for p in precisions)], rows
+        ),
+        "",
+    ]
 
 
 def _twin_paragraph(metrics: dict) -> list[str]:

@@ -172,6 +172,14 @@ def table1_markdown(cells: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def steps_per_epoch(protocol: str, labels: int, batch: int) -> int:
+    """Training steps in one pass over the training images: kingma's steps each take a labelled and
+    an unlabelled batch (as many as the unlabelled images fill); authors_code's take the labelled
+    batches, then the unlabelled ones."""
+    steps = (TRAINING_IMAGES - labels) // batch
+    return steps + labels // batch if protocol == "authors_code" else steps
+
+
 def full_schedule_hours(cells: list[dict], config: dict) -> dict[str, float]:
     """Hours each measured cell of a short run would take on the full schedule (the default epochs,
     one pass over the training images per epoch) at the speed it trained: {"fc 1000": hours, ...}. A
@@ -184,9 +192,7 @@ def full_schedule_hours(cells: list[dict], config: dict) -> dict[str, float]:
     for cell in cells:
         if cell["status"] != "measured" or not steps:
             continue
-        full_steps = (TRAINING_IMAGES - cell["labels"]) // batch
-        if config["protocol"] == "authors_code":
-            full_steps += cell["labels"] // batch
+        full_steps = steps_per_epoch(config["protocol"], cell["labels"], batch)
         seconds_per_step = cell["wall_seconds"] / (cell["epochs"] * steps)
         hours[f"{cell['row']} {cell['labels']}"] = (
             seconds_per_step * full_steps * full_epochs[cell["row"]] / 3600
