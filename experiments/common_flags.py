@@ -35,7 +35,7 @@ flags.DEFINE_enum(
     dtypes.PRECISIONS,
     "Keras dtype policy to train in: float32 (the papers') or mixed_bfloat16 (bfloat16 compute, "
     "float32 weights; faster on CPUs with AVX-512 BF16 or AMX). A bfloat16 run is a run of its "
-    "own: it never resumes or reuses a float32 one.",
+    "own, in results/<name>_mixed_bfloat16/: it never resumes, reuses or overwrites a float32 one.",
 )
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory.")
 flags.DEFINE_string("results_root", "results", "Final artifacts go to <results_root>/<name>/.")

@@ -5,7 +5,6 @@ without attention. Each model writes results/figure10/<model>/; --models picks s
 models train for days on a CPU, and resume). Details: vaegan_tf/studies/figure10.py."""
 
 import dataclasses
-from pathlib import Path
 
 import common_flags
 from absl import app, flags
@@ -98,7 +97,7 @@ def main(_):
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
         metrics = figure10.run(config)
-    draw_report.write_figure10_readme(Path(config.run.results_root) / config.name, figure10.RUNS)
+    draw_report.write_figure10_readme(config.run.results(config.name), figure10.RUNS)
     print(
         {
             name: {k: v for k, v in m.items() if not isinstance(v, dict)}

@@ -20,7 +20,10 @@ def main(_):
     run = common_flags.run_settings()
     suffix = "_smoke" if FLAGS.smoke else ""
     with run.session(f"hw4{suffix}"):
-        readme = hw4_report.write_table(Path(run.results_root), run.results(f"hw4{suffix}"), suffix)
+        # the groups' folders end as this table's does: _smoke, then the precision if not float32
+        readme = hw4_report.write_table(
+            Path(run.results_root), run.results(f"hw4{suffix}"), run.named(suffix)
+        )
         print(readme.read_text())
 
 

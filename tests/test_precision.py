@@ -177,3 +177,23 @@ def test_a_backup_is_resumed_only_in_its_own_precision(tmp_path):
         run("mixed_bfloat16", [StopAfterOneEpoch()])
     with pytest.raises(training.ResumeRefused, match="'mixed_bfloat16', not 'float32'"):
         run("float32")
+
+
+def test_a_bfloat16_study_keeps_to_folders_of_its_own(tmp_path):
+    """Results, work folders, locks and Table 1 cells of a bfloat16 run are named apart, so it
+    never writes over, loads or is kept as a float32 run; float32 names are unchanged."""
+    from vaegan_tf.studies import table1
+    from vaegan_tf.studies.common import RunSettings
+
+    plain = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"))
+    bf16 = dataclasses.replace(plain, precision="mixed_bfloat16")
+    assert plain.results("vae_mnist") == tmp_path / "results" / "vae_mnist"
+    assert bf16.results("vae_mnist") == tmp_path / "results" / "vae_mnist_mixed_bfloat16"
+    assert bf16.results("figure10/draw") == tmp_path / "results/figure10_mixed_bfloat16/draw"
+    assert plain.training_run("figure6", 1, 0, 2).work_dir == tmp_path / "work" / "figure6"
+    assert bf16.training_run("figure6", 1, 0, 2).work_dir == bf16.work_dir("figure6")
+    assert bf16.work_dir("figure6") == tmp_path / "work" / "figure6_mixed_bfloat16"
+    with plain.session("figure6"), bf16.session("figure6"):  # two locks: both runs go on
+        assert (tmp_path / "work" / "figure6_mixed_bfloat16").is_dir()
+    study = table1.SSLStudyConfig(num_labelled=20, epochs=1)
+    assert table1.cell_identity(study) != table1.cell_identity(dataclasses.replace(study, run=bf16))

@@ -60,6 +60,19 @@ class RunSettings:
             ):
                 raise ValueError(f"{field} must be a whole number >= 1 (or None), not {value!r}")
 
+    def named(self, name: str) -> str:
+        """The name a study's runs and results take: `name` in float32, `name_mixed_bfloat16`
+        otherwise, so a bfloat16 run never writes over (or loads) a float32 run's results and
+        weights. In a nested name (`figure10/draw`) the top folder takes the suffix."""
+        if self.precision == "float32":
+            return name
+        top, slash, rest = name.partition("/")
+        return f"{top}_{self.precision}{slash}{rest}"
+
+    def work_dir(self, name: str) -> Path:
+        """work/<name>/ of the run called `name` at this precision."""
+        return Path(self.work_root) / self.named(name)
+
     def load(self, dataset: str = "mnist") -> data.DatasetSplits:
         splits = data.load(dataset, split="tf1", source=self.source, data_dir=self.data_dir)
         if self.evaluation_images is None:
@@ -83,7 +96,7 @@ class RunSettings:
         override it. With `model_config`, a backup or finished run is resumed or reused only by that
         same model."""
         return training.RunConfig(
-            name,
+            self.named(name),
             epochs,
             seed=seed,
             strategy=self.strategy,
@@ -95,7 +108,7 @@ class RunSettings:
 
     def results(self, name: str) -> Path:
         """results/<name>/, or inside a `session` the staging folder that will replace it."""
-        final = Path(self.results_root) / name
+        final = Path(self.results_root) / self.named(name)
         if not _SESSIONS:
             return final
         staged = _SESSIONS[-1]
@@ -110,7 +123,10 @@ class RunSettings:
         """Runs a study called `name`: holds work/<name>/ (a second run of it fails at once with
         `training.RunLocked`), and stages every results folder `results` hands out until the block
         ends: then each replaces its final folder in one step; if the block fails, none does."""
-        with training.exclusive(Path(self.work_root) / name, name), contextlib.ExitStack() as stack:
+        with (
+            training.exclusive(self.work_dir(name), self.named(name)),
+            contextlib.ExitStack() as stack,
+        ):
             _SESSIONS.append({"stack": stack, "folders": {}})
             try:
                 yield self

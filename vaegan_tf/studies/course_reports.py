@@ -268,9 +268,7 @@ def run(config: CourseReportConfig, splits: data.DatasetSplits | None = None) ->
     trained, grids, metrics = {}, {}, {"models": {}, "order": [spec.key for spec in specs]}
     for spec in specs:
         if config.smoke:  # a smoke run checks training itself, never the reuse of an earlier one
-            shutil.rmtree(
-                Path(config.run.work_root) / f"{config.name}_{spec.key}", ignore_errors=True
-            )
+            shutil.rmtree(config.run.work_dir(f"{config.name}_{spec.key}"), ignore_errors=True)
         snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
         outcome = hw4.train_group_model(config, spec, splits, callbacks=[snapshots])
         trained[spec.key] = (spec, outcome)

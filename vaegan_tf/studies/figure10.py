@@ -208,7 +208,7 @@ def train_draw(
     callbacks = []
     if spec.binarized:
         test = likelihood_split(config, splits)
-        bound_log = Path(config.run.work_root) / run_name / "test_bound.csv"
+        bound_log = config.run.work_dir(run_name) / "test_bound.csv"
         callbacks.append(TestBoundPerEpoch(test_images(spec, test), None, bound_log, 500))
     return train_model(
         config.run,

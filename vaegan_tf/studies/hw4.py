@@ -378,7 +378,7 @@ def snapshots_for(config: HW4Config, spec: ModelSpec, splits, evaluator) -> Epoc
     reference = None
     if evaluator is not None:
         reference = evaluator.embed(splits.test.images[: config.epoch_samples] / 255.0)[0]
-    path = Path(config.run.work_root) / f"{config.name}_{spec.key}" / "epochs.npz"
+    path = config.run.work_dir(f"{config.name}_{spec.key}") / "epochs.npz"
     return EpochSnapshots(path, grid, codes, evaluator, reference)
 
 
@@ -395,9 +395,7 @@ def run(config: HW4Config, splits: data.DatasetSplits | None = None) -> dict:
         if (
             config.smoke
         ):  # a smoke run checks training itself: never the reuse of an earlier smoke run
-            shutil.rmtree(
-                Path(config.run.work_root) / f"{config.name}_{spec.key}", ignore_errors=True
-            )
+            shutil.rmtree(config.run.work_dir(f"{config.name}_{spec.key}"), ignore_errors=True)
         snapshots = snapshots_for(config, spec, splits, evaluator) if spec.is_gan else None
         outcome = train_group_model(
             config, spec, splits, callbacks=[snapshots] if snapshots else []
@@ -629,7 +627,7 @@ def _gan_common(config: HW4Config, trained: dict, out: Path) -> dict:
             metrics=metrics,
             title=f"{spec.title}: losses per epoch (critic = real term + fake term)",
         )
-        saved_path = Path(config.run.work_root) / f"{config.name}_{key}" / "epochs.npz"
+        saved_path = config.run.work_dir(f"{config.name}_{key}") / "epochs.npz"
         with np.load(saved_path) as saved:
             arrays["by_epoch"][key] = {
                 "rows": json.loads(str(saved["rows"])),

@@ -312,6 +312,8 @@ def cell_identity(study: SSLStudyConfig) -> str:
         **_RUN_DESCRIPTION,
         "steps_per_epoch": study.run.steps_per_epoch,
         "evaluation_images": study.run.evaluation_images,
+        # a bfloat16 cell is a measurement of its own; float32 cells keep their old identity
+        **({} if study.run.precision == "float32" else {"precision": study.run.precision}),
     }
     for field, default in _IDENTITY_DEFAULTS.items():
         if what[field] == default:
