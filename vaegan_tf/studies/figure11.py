@@ -173,7 +173,7 @@ def check_outputs(metrics: dict, models: dict) -> None:
     z = evaluate.shared_codes(4, models["DRAW"].latent_dim, 0)
     for name, model in models.items():
         images = np.asarray(model.decode(z))
-        if images.shape != (4, 28, 28, 1) or images.min() < 0 or images.max() > 1:
+        if images.shape != (4, *model.config.image_shape) or images.min() < 0 or images.max() > 1:
             problems.append(
                 f"{name} samples of shape {images.shape} in [{images.min()}, {images.max()}]"
             )
