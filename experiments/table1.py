@@ -33,8 +33,9 @@ DEFAULT_LABEL_SUBSET = {"kingma": "balanced", "authors_code": "random"}
 flags.DEFINE_list(
     "rows",
     list(table1.ROWS),
-    "Table rows: fc, conv, conv+gan, and conv+gan+pixel (kingma only; not "
-    "the paper's: the SSL-VAE-GAN keeping M2's pixel likelihood).",
+    "Table rows: fc, conv, conv+gan; not the paper's: conv+gan+pixel (kingma only; the "
+    "SSL-VAE-GAN keeping M2's pixel likelihood) and conv-no-y (authors_code only; their "
+    "1000-label conv network at every label count).",
 )
 flags.DEFINE_list(
     "labels", DEFAULT_LABELS, "Numbers of labelled examples (multiples of the ten classes)."

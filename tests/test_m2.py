@@ -434,7 +434,25 @@ def test_pixel_row_is_the_gan_row_keeping_the_likelihood():
         pixel == dataclasses.replace(gan, pixel_reconstruction=True)
         and not gan.pixel_reconstruction
     )
-    assert set(table1.ROWS + table1.EXTRA_ROWS) <= set(table1.Table1Config().epochs)
+    assert set(table1.ROWS + table1.EXTRA_ROWS) <= {
+        row for protocol in table1.PROTOCOLS for row in table1.rows_of(protocol)
+    }
+
+
+def test_the_conv_no_y_row_is_the_1000_label_network_read_against_the_conv_row():
+    from vaegan_tf.studies import table1, table1_report
+
+    no_y = table1.preset("conv-no-y", "authors_code", 600)
+    assert no_y == table1.preset("conv", "authors_code", 1000)
+    assert not no_y.decoder_sees_label and no_y.hidden_units == 500 and no_y.latent_dim == 50
+    assert table1.preset("conv", "authors_code", 600).decoder_sees_label
+    assert "conv-no-y" not in table1.rows_of("kingma")
+    cell = {"protocol": "authors_code", "row": "conv-no-y", "labels": 600, "seed": 0}
+    cell |= {"status": "measured", "validation_error": 0.07, "test_error": 0.065}
+    cell |= {"epochs": 20, "wall_seconds": 60.0}
+    (line,) = table1_report.summary([cell])
+    assert line["paper_test_error"] == 0.062 and line["poster_test_error"] == 0.072
+    assert "| 6.20% | 7.00% / 7.20% | 6.20% |" in table1_report.table1_markdown([cell])
 
 
 def test_alternating_stream_runs_labelled_then_unlabelled_batches(splits):
