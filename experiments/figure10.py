@@ -37,7 +37,7 @@ flags.DEFINE_integer("likelihood_images", None, "Test images for the bound (defa
 flags.DEFINE_boolean(
     "smoke",
     False,
-    "Seconds per model on real MNIST: 1 epoch of 3 steps, 200 test images, "
+    f"Seconds per model on real MNIST: 1 epoch of {common_flags.SMOKE_STEPS} steps, 200 test images, "
     "k = 3, 200 samples, every output checked; results in figure10_smoke/.",
 )
 flags.DEFINE_boolean(
@@ -70,7 +70,7 @@ def config_from_flags() -> figure10.Figure10Config:
     )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
-            "3 steps an epoch, 200 test images and samples, no evaluator "
+            f"{common_flags.SMOKE_STEPS} steps an epoch, 200 test images and samples, no evaluator "
             "needed, outputs checked, results in figure10_smoke/",
             importance_samples=3,
         )
@@ -84,7 +84,9 @@ def config_from_flags() -> figure10.Figure10Config:
             quality_samples=200,
             require_evaluator=False,
             check_outputs=True,
-            run=common_flags.run_settings(steps_per_epoch=3, evaluation_images=200),
+            run=common_flags.run_settings(
+                steps_per_epoch=common_flags.SMOKE_STEPS, evaluation_images=200
+            ),
         )
     return config
 

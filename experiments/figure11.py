@@ -29,7 +29,7 @@ flags.DEFINE_integer(
 flags.DEFINE_boolean(
     "smoke",
     False,
-    "Seconds on real MNIST: 1 epoch of 3 steps per model, 200 test "
+    f"Seconds on real MNIST: 1 epoch of {common_flags.SMOKE_STEPS} steps per model, 200 test "
     "images and samples, every output checked; results in figure11_smoke/.",
 )
 flags.DEFINE_boolean("benchmark", False, "Only print the median ms per DRAW-GAN training step.")
@@ -52,11 +52,14 @@ def config_from_flags() -> figure11.Figure11Config:
     )
     if FLAGS.smoke:
         chosen = common_flags.smoke_values(
-            "3 steps an epoch, 200 test images and samples, no evaluator needed, outputs checked",
+            f"{common_flags.SMOKE_STEPS} steps an epoch, 200 test images and samples, no evaluator "
+            "needed, outputs checked",
             epochs=1,
             draw_epochs=1,
         )
-        smoke_run = common_flags.run_settings(steps_per_epoch=3, evaluation_images=200)
+        smoke_run = common_flags.run_settings(
+            steps_per_epoch=common_flags.SMOKE_STEPS, evaluation_images=200
+        )
         config = dataclasses.replace(
             config,
             name=config.name.replace("figure11", "figure11_smoke"),

@@ -129,6 +129,72 @@ def test_figure6_entry_point_hands_the_study_what_its_flags_ask(experiment, monk
     assert (smoke.run.precision, svhn.run.precision) == ("float32", "mixed_bfloat16")
 
 
+def _draw_entry_point(experiment, monkeypatch, tmp_path, script, *runs):
+    """Runs experiments/<script>.py's main once per flag list in `runs`, capturing the configs it
+    hands its study and whether it asked for the evaluator first."""
+    from vaegan_tf.studies import draw_report, figure10, figure11
+
+    seen, checked = [], []
+    for study in (figure10, figure11):
+        monkeypatch.setattr(study, "run", lambda config: seen.append(config) or {})
+    monkeypatch.setattr(draw_report, "write_figure10_readme", lambda *args: None)
+    entry = experiment(script)
+    monkeypatch.setattr(sys.modules["common_flags"], "check_evaluator", checked.append)
+    roots = [f"--results_root={tmp_path / 'r'}", f"--work_root={tmp_path / 'w'}"]
+    for flag_list in runs:
+        flags.FLAGS([f"{script}.py", *flag_list, *roots])
+        entry.main([])
+        flags.FLAGS.unparse_flags()
+    return seen, checked
+
+
+def test_figure10_entry_point_hands_the_study_what_its_flags_ask(experiment, monkeypatch, tmp_path):
+    """`make figure10`: the models and epochs asked for; `--smoke`: SMOKE_STEPS steps, 200 test
+    images, outputs checked, no evaluator. (The study runs on fake data in
+    tests/test_draw_studies.py.)"""
+    (full, smoke), checked = _draw_entry_point(
+        experiment,
+        monkeypatch,
+        tmp_path,
+        "figure10",
+        ["--models=draw,draw_paper_attention", "--draw_epochs=7"],
+        ["--smoke", "--models=conditional_draw"],
+    )
+    assert full.models == ("draw", "draw_paper_attention") and dict(full.epochs) == {"draw": 7}
+    assert full.require_evaluator and full.run.steps_per_epoch is None
+    assert (smoke.name, smoke.models, dict(smoke.epochs)) == (
+        "figure10_smoke",
+        ("conditional_draw",),
+        {"conditional_draw": 1},
+    )
+    assert smoke.run.steps_per_epoch == sys.modules["common_flags"].SMOKE_STEPS
+    assert smoke.check_outputs and not smoke.require_evaluator and smoke.likelihood_images == 200
+    assert checked == [True, False]
+
+
+def test_figure11_entry_point_compares_with_figure10_s_draw(experiment, monkeypatch, tmp_path):
+    """`make figure11 ARGS='--smoke --preset=authors_code'`: its own folder, the seed given to
+    both models, and the DRAW compared trained under Figure 10's (smoke) name and schedule."""
+    (gan,), checked = _draw_entry_point(
+        experiment,
+        monkeypatch,
+        tmp_path,
+        "figure11",
+        ["--smoke", "--preset=authors_code", "--seed=2"],
+    )
+    steps = sys.modules["common_flags"].SMOKE_STEPS
+    assert (gan.name, gan.preset, gan.seed, gan.epochs) == (
+        "figure11_smoke_authors_code",
+        "authors_code",
+        2,
+        1,
+    )
+    assert gan.figure10.name == "figure10_smoke" and gan.figure10.seed == 2
+    assert dict(gan.figure10.epochs) == {"draw": 1}
+    assert gan.run.steps_per_epoch == gan.figure10.run.steps_per_epoch == steps
+    assert gan.check_outputs and not gan.require_evaluator and checked == [False]
+
+
 @pytest.mark.parametrize("script, condition", [("figure8", "left_half"), ("figure9", "label")])
 def test_application_entry_points_hand_the_study_what_their_flags_ask(
     experiment, monkeypatch, tmp_path, script, condition
