@@ -140,6 +140,7 @@ def make_command() -> str:
             ("labels", FLAGS.labels, DEFAULT_LABELS),
             ("label_seeds", seeds(), DEFAULT_SEEDS[FLAGS.protocol]),
             ("label_subset", label_subset(), DEFAULT_LABEL_SUBSET[FLAGS.protocol]),
+            ("precision", FLAGS.precision, "float32"),
         ]
         if value != default
     ]

@@ -371,6 +371,16 @@ def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(mon
             config.rows == ("conv+gan+pixel",)
             and config.epochs["conv+gan+pixel"] == table1.QUICK_EPOCHS
         )
+        # a bfloat16 run's table goes to a folder of its own (`RunSettings.results`), and its
+        # README's command says so
+        parse("--protocol=authors_code", "--rows=fc", "--precision=mixed_bfloat16")
+        config = table1.config_from_flags()
+        assert config.base.run.results(config.name).name == (
+            "table1_authors_code_rows-fc_mixed_bfloat16"
+        )
+        assert table1.make_command() == (
+            "make table1 ARGS='--protocol=authors_code --rows=fc --precision=mixed_bfloat16'"
+        )
         parse("--rows=conv,gann")
         with pytest.raises(app.UsageError, match="unknown --rows"):
             table1.config_from_flags()

@@ -439,7 +439,7 @@ def test_pixel_row_is_the_gan_row_keeping_the_likelihood():
     }
 
 
-def test_the_conv_no_y_row_is_the_1000_label_network_read_against_the_conv_row():
+def test_the_conv_no_y_row_is_the_1000_label_network_read_against_the_conv_row(tmp_path):
     from vaegan_tf.studies import table1, table1_report
 
     no_y = table1.preset("conv-no-y", "authors_code", 600)
@@ -453,6 +453,19 @@ def test_the_conv_no_y_row_is_the_1000_label_network_read_against_the_conv_row()
     (line,) = table1_report.summary([cell])
     assert line["paper_test_error"] == 0.062 and line["poster_test_error"] == 0.072
     assert "| 6.20% | 7.00% / 7.20% | 6.20% |" in table1_report.table1_markdown([cell])
+    # its README says what the row is, and a bfloat16 table says it is one
+    config = table1.Table1Config(
+        rows=("conv-no-y",),
+        labels=(600,),
+        seeds=(0,),
+        protocol="authors_code",
+        epochs={"conv-no-y": 20},
+        base=table1.SSLStudyConfig(run=RunSettings(precision="mixed_bfloat16")),
+    )
+    cell |= {"identity": "x", "commit": "abc"}
+    table1_report.write_results(tmp_path, [cell], config, "make table1", 0.0)
+    readme = (tmp_path / "README.md").read_text()
+    assert "conv-no-y is not the paper's" in readme and "Precision `mixed_bfloat16`" in readme
 
 
 def test_alternating_stream_runs_labelled_then_unlabelled_batches(splits):

@@ -360,6 +360,12 @@ def write_readme(out: Path) -> Path:
         "rate plus the CVAE-GAN discriminator (Adam 1e-4); under `authors_code` their m2gan (no "
         "pixel loss, batch-summed feature distance, four Adams).",
     ]
+    precision = config["base"]["run"].get("precision", "float32")
+    if precision != "float32":
+        lines.append(
+            f"- Precision `{precision}` (Keras mixed precision: bfloat16 compute, float32 weights "
+            "and losses), not the papers' float32: a table of its own, beside the float32 one."
+        )
     rows = {c["row"] for c in cells}
     if "conv+gan+pixel" in rows:
         lines += [
