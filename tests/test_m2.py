@@ -197,6 +197,8 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     assert len(measured) == 4 and all(c["protocol"] == protocol for c in measured)
     # errors are counts over the whole splits: k / 100 validation and k / 200 test images
     for cell in measured:
+        # the learning curve, one entry per epoch, ends at the error the cell reports
+        assert cell["validation_error_by_epoch"] == pytest.approx([cell["validation_error"]])
         for key, count in (("validation_error", 100), ("test_error", 200)):
             assert cell[key] * count == pytest.approx(round(cell[key] * count), abs=1e-4), cell
     again = table1.run(config, splits)  # an interrupted `make table1` loads its finished cells
@@ -209,6 +211,10 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
         tmp_path / "table1_quick", seen[1], config, "make table1 QUICK=1", started=0.0
     )
     partial = (tmp_path / "table1_quick" / "README.md").read_text()
+    assert (tmp_path / "table1_quick" / "learning_curves.png").stat().st_size > 0
+    assert "![validation error after each epoch](learning_curves.png)" in partial
+    with open(tmp_path / "table1_quick" / "cells.csv", newline="") as handle:
+        assert "validation_error_by_epoch" not in next(csv.reader(handle))
     assert "2 of 4 cells measured" in partial and "Not complete" in partial
     assert f"| {protocol} | fc | 20 | pending |" in partial
     assert (

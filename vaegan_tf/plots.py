@@ -156,6 +156,35 @@ def loss_curves(csv_path, path, *, metrics=None, title=None):
     return path
 
 
+def error_curves(panels, path, *, references=None, title=None):
+    """Error per epoch: one subplot per panel, one line per run. ``panels`` maps a panel title to
+    {line label: [error per epoch, as a fraction]}; ``references`` maps a panel title to a number
+    drawn as a dashed horizontal line (a paper's error). Errors are shown in percent."""
+    if not panels:
+        raise ValueError("no curves to plot")
+    references = references or {}
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    path = Path(path)
+    with _saved_figure(path, (4.0 * cols, 3.0 * rows)) as fig:
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        for ax, (name, lines) in zip(axes, panels.items(), strict=False):
+            for label, errors in lines.items():
+                epochs = np.arange(1, len(errors) + 1)
+                ax.plot(epochs, 100 * np.asarray(errors, dtype=float), marker=".", label=label)
+            if references.get(name) is not None:
+                ax.axhline(100 * references[name], color="black", linestyle="--", label="paper")
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("error (%)")
+            ax.legend(fontsize="small")
+        for ax in axes[len(panels) :]:
+            ax.set_visible(False)
+        if title is not None:
+            fig.suptitle(title)
+    return path
+
+
 def latent_scatter(codes, labels, path, *, title=None, max_points=10000, seed=0):
     """Scatter [N, 2] latent codes coloured by their [N] digit labels (0-9)."""
     codes = np.asarray(codes, dtype=np.float64)

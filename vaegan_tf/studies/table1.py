@@ -207,7 +207,10 @@ def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None 
     """Trains M2; returns validation and test error, epochs and wall time."""
     splits = splits or config.run.load("mnist")
     outcome = train_cell(config, splits)
+    log = records.read_csv_log(outcome.log_csv)
     return {
+        # the learning curve a schedule is chosen from (issue "Table 1 for real")
+        "validation_error_by_epoch": [round(float(e), 5) for e in log.get("val_error", [])],
         "validation_error": error_rate(outcome.model, splits.validation, config.preprocessing),
         "test_error": error_rate(outcome.model, splits.test, config.preprocessing),
         "epochs": outcome.epochs_trained,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaegan_tf import records
+from vaegan_tf import plots, records
 from vaegan_tf.studies.table1 import (
     EPOCHS,
     EXTRA_ROWS,
@@ -237,10 +237,13 @@ def write_results(
         writer = csv.DictWriter(stream, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(summary(cells))
+    columns = sorted({k for c in cells for k, v in c.items() if not isinstance(v, list)})
     with open(out / "cells.csv", "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=sorted({k for c in cells for k in c}))
+        # one line per seed; the per-epoch curves are in metrics.json and learning_curves.png
+        writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(cells)
+    learning_curves(cells, out / "learning_curves.png")
     records.write_json(out / "metrics.json", cells)
     records.write_json(out / "config.json", config)
     records.write_json(
@@ -252,6 +255,30 @@ def write_results(
         ),
     )
     write_readme(out)
+
+
+def learning_curves(cells: list[dict], path: Path) -> Path | None:
+    """Validation error per epoch of every cell that recorded it, a panel per protocol, row and
+    labels, a line per seed, the paper's test error dashed; None (and no file) if none did."""
+    panels, references = {}, {}
+    for cell in cells:
+        curve = cell.get("validation_error_by_epoch")
+        if cell["status"] != "measured" or not curve:
+            continue
+        name = f"{cell.get('protocol', 'kingma')} {cell['row']} {cell['labels']}"
+        panels.setdefault(name, {})[f"seed {cell['seed']}"] = curve
+        references[name] = PAPER_TEST_ERROR.get(
+            (REFERENCE_ROW.get(cell["row"], cell["row"]), cell["labels"])
+        )
+    if not panels:
+        path.unlink(missing_ok=True)
+        return None
+    return plots.error_curves(
+        panels,
+        path,
+        references=references,
+        title="Validation error after each epoch (dashed: the paper's test error)",
+    )
 
 
 def write_readme(out: Path) -> Path:
@@ -335,6 +362,17 @@ def write_readme(out: Path) -> Path:
         "M2 and M1+M2 (the paper printed "
         'M1+M2 as "Kingma et al."). table1.csv has the same lines; cells.csv one line per seed.',
         "",
+        *(
+            [
+                "![validation error after each epoch](learning_curves.png)",
+                "",
+                "Learning curves: the validation error after each epoch of every cell that "
+                "recorded it (cells measured before the curves were kept have none).",
+                "",
+            ]
+            if (out / "learning_curves.png").exists()
+            else []
+        ),
         "## How the numbers were produced",
         "",
         f"- Protocol `{protocol}`. `kingma` (the paper's text, vaegan_tf/models/m2.py) mixes a "
