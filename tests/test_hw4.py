@@ -184,6 +184,20 @@ def test_batch_norm_claim_reads_the_curves():
     assert claim["verdict"] == "does not hold"
 
 
+def test_brighter_needs_a_difference_one_can_see():
+    def verdict(cvae_pixel):
+        metrics = _vae_metrics([150] * 3, [150] * 3)
+        quality = {"count": 100}
+        metrics["models"]["vae"].update(mean_pixel=0.131, sample_quality=quality)
+        metrics["models"]["cvae"].update(mean_pixel=cvae_pixel, sample_quality=quality)
+        (claim,) = [c for c in hw4_report.vae_claims(metrics) if "brighter" in c["claim"]]
+        return claim["verdict"]
+
+    assert verdict(0.133) == "does not hold"  # +1.5%: invisible
+    assert verdict(0.140) == "holds"  # +6.9%
+    assert verdict(0.120) == "does not hold"
+
+
 def _fd_rows(values):
     return [{"epoch": e, "frechet_distance": v} for e, v in values]
 
