@@ -20,7 +20,11 @@ from vaegan_tf import data, distribute, dtypes, evaluate, mnist_mirror, records,
 from vaegan_tf.studies.common import RunSettings
 
 flags.DEFINE_integer(
-    "seed", 0, "Seeds Python, NumPy, TensorFlow and the data pipeline.", lower_bound=0
+    "seed",
+    0,
+    "Seeds Python, NumPy, TensorFlow and the data pipeline. A seed other than 0 is a run of its "
+    "own, in results/<name>_seed<seed>/ (and work/): seeds never overwrite or load each other.",
+    lower_bound=0,
 )
 flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "Where to train (tf.distribute).")
 flags.DEFINE_enum(
@@ -95,6 +99,7 @@ def run_settings(**overrides) -> RunSettings:
         results_root=FLAGS.results_root,
         work_root=FLAGS.work_root,
         precision=FLAGS.precision,
+        seed=FLAGS.seed,
         **overrides,
     )
 

@@ -109,6 +109,11 @@ def config_from_flags() -> table1.Table1Config:
         raise app.UsageError(
             f"--labels must be positive multiples of the 10 classes, got {FLAGS.labels}"
         )
+    if FLAGS.seed:
+        raise app.UsageError(
+            "Table 1 seeds each cell (label subset and initialisation) by --label_seeds; "
+            f"--seed={FLAGS.seed} would change nothing: use --label_seeds={FLAGS.seed}"
+        )
     label_seeds = _integers(seeds(), "label_seeds")
     if not label_seeds:
         raise app.UsageError("--label_seeds is empty; give at least one seed, e.g. --label_seeds=0")

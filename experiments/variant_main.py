@@ -39,7 +39,7 @@ def run(variant: str):
     baseline = dataclasses.replace(
         DEFAULTS.baseline,
         epochs=FLAGS.baseline_epochs,
-        name="vae_mnist" if FLAGS.seed == 0 else f"vae_mnist_seed{FLAGS.seed}",
+        name="vae_mnist",  # the run settings add the seed: make vae's run of the same seed
     )
     name = variant
     if FLAGS.balance != DEFAULTS.vae_gan.balance:

@@ -384,6 +384,10 @@ def test_table1_runs_of_some_rows_are_named_apart_and_say_how_to_repeat_them(mon
         parse("--rows=conv,gann")
         with pytest.raises(app.UsageError, match="unknown --rows"):
             table1.config_from_flags()
+        # the cells are seeded by --label_seeds; a --seed would only rename the folder
+        parse("--seed=2")
+        with pytest.raises(app.UsageError, match="use --label_seeds=2"):
+            table1.config_from_flags()
     finally:
         flags.FLAGS.unparse_flags()
 
@@ -485,6 +489,22 @@ def test_numeric_flags_are_refused_in_one_line_before_any_work(
     assert refused.value.code == 2 and error.startswith("usage error: ") and message in error
     assert error.count("\n") == 1
     assert not ran  # refused while parsing: main never started
+
+
+def test_a_second_seed_is_a_run_of_its_own(experiment):
+    """--seed reaches the study and its run settings: seed 2's results and work folders sit beside
+    seed 0's (and a VAE-GAN's baseline, trained under the same run settings, is make vae's run of
+    the same seed)."""
+    hw4_main = experiment("hw4_main")
+    hw4_main.define_flags("vae")
+    flags.FLAGS(["hw4_vae.py", "--seed=2"])
+    config = hw4_main.config_from_flags("vae")
+    assert config.seed == config.run.seed == 2
+    assert config.run.results(config.name) == Path("results/hw4_vae_seed2")
+    assert config.run.work_dir(f"{config.name}_vae") == Path("work/hw4_vae_vae_seed2")
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["hw4_vae.py"])
+    assert hw4_main.config_from_flags("vae").run.results("hw4_vae") == Path("results/hw4_vae")
 
 
 def test_gan_presets_take_the_course_schedule_and_a_batch_per_critic_update(experiment):

@@ -197,3 +197,22 @@ def test_a_bfloat16_study_keeps_to_folders_of_its_own(tmp_path):
         assert (tmp_path / "work" / "figure6_mixed_bfloat16").is_dir()
     study = table1.SSLStudyConfig(num_labelled=20, epochs=1)
     assert table1.cell_identity(study) != table1.cell_identity(dataclasses.replace(study, run=bf16))
+
+
+def test_another_seed_keeps_to_folders_of_its_own(tmp_path):
+    """A run of seed 3 names its results, work folders and locks apart from seed 0's (whose names
+    do not change), also in bfloat16 and in nested names."""
+    from vaegan_tf.studies.common import RunSettings
+
+    plain = RunSettings(results_root=str(tmp_path / "results"), work_root=str(tmp_path / "work"))
+    third = dataclasses.replace(plain, seed=3)
+    assert third.results("vae_mnist") == tmp_path / "results" / "vae_mnist_seed3"
+    assert third.results("figure10/draw") == tmp_path / "results/figure10_seed3/draw"
+    bf16 = dataclasses.replace(third, precision="mixed_bfloat16")
+    assert bf16.named("hw4_vae") == "hw4_vae_seed3_mixed_bfloat16"
+    assert third.training_run("figure6", 1, 3, 2).work_dir == tmp_path / "work" / "figure6_seed3"
+    with plain.session("figure6"), third.session("figure6"):  # two locks: both runs go on
+        assert (tmp_path / "work" / "figure6_seed3").is_dir()
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="seed must be a whole number"):
+            RunSettings(seed=bad)

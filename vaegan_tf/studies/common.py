@@ -48,11 +48,17 @@ class RunSettings:
     # the Keras dtype policy every model is trained in (`vaegan_tf.dtypes`): float32, the
     # documents', or mixed_bfloat16, faster on CPUs with bfloat16 units and a run of its own
     precision: str = "float32"
+    # the study's seed (the --seed flag), read here only to name folders: a run of seed s > 0 is a
+    # run of its own, in <name>_seed<s>/, so a second seed never writes over, resumes or loads the
+    # first one's results and weights; seed 0 keeps the plain names
+    seed: int = 0
 
     def __post_init__(self):
         check_choice(self.strategy, distribute.STRATEGIES, "strategy")
         check_choice(self.precision, dtypes.PRECISIONS, "precision")
         check_choice(self.source, data.SOURCES, "data source")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0, not {self.seed!r}")
         for field in ("steps_per_epoch", "evaluation_images"):
             value = getattr(self, field)
             if value is not None and (
@@ -61,16 +67,18 @@ class RunSettings:
                 raise ValueError(f"{field} must be a whole number >= 1 (or None), not {value!r}")
 
     def named(self, name: str) -> str:
-        """The name a study's runs and results take: `name` in float32, `name_mixed_bfloat16`
-        otherwise, so a bfloat16 run never writes over (or loads) a float32 run's results and
-        weights. In a nested name (`figure10/draw`) the top folder takes the suffix."""
-        if self.precision == "float32":
-            return name
+        """The name a study's runs and results take: `name` for seed 0 in float32, else with
+        `_seed<s>` and then `_mixed_bfloat16`, so another seed or a bfloat16 run never writes over
+        (or loads) the results and weights of seed 0 in float32. In a nested name
+        (`figure10/draw`) the top folder takes the suffixes."""
+        suffix = (f"_seed{self.seed}" if self.seed else "") + (
+            f"_{self.precision}" if self.precision != "float32" else ""
+        )
         top, slash, rest = name.partition("/")
-        return f"{top}_{self.precision}{slash}{rest}"
+        return f"{top}{suffix}{slash}{rest}"
 
     def work_dir(self, name: str) -> Path:
-        """work/<name>/ of the run called `name` at this precision."""
+        """work/<name>/ of the run called `name` at this seed and precision."""
         return Path(self.work_root) / self.named(name)
 
     def load(self, dataset: str = "mnist") -> data.DatasetSplits:
