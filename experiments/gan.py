@@ -33,6 +33,14 @@ SMOKE_STEPS, SMOKE_SAMPLES = common_flags.SMOKE_STEPS, 1000
 
 flags.DEFINE_enum("preset", "dcgan", list(gan.PRESETS), "Which model of the GAN family.")
 flags.DEFINE_integer("epochs", None, "Training epochs (default: the course report's schedule).")
+flags.DEFINE_enum(
+    "critic_batches",
+    None,
+    list(gan.CRITIC_BATCHES),
+    "Real and fake images in critic batches of their own or in one (vaegan_tf/models/gan.py); "
+    "default: the preset's. Another reading than the preset's is a run of its own, in "
+    "results/gan_<name>_<reading>_batches/.",
+)
 flags.DEFINE_integer(
     "quality_samples", generative.GenerativeStudyConfig.quality_samples, "Samples scored."
 )
@@ -47,8 +55,12 @@ FLAGS = flags.FLAGS
 def config_from_flags() -> generative.GenerativeStudyConfig:
     preset = FLAGS.preset
     model = gan.PRESETS[preset]
+    name = f"gan_{preset}"
+    if FLAGS.critic_batches not in (None, model.critic_batches):
+        model = dataclasses.replace(model, critic_batches=FLAGS.critic_batches)
+        name += f"_{FLAGS.critic_batches}_batches"
     config = generative.GenerativeStudyConfig(
-        name=f"gan_{preset}",
+        name=name,
         title=TITLES[preset],
         model=model,
         epochs=FLAGS.epochs or EPOCHS[preset],
@@ -59,7 +71,8 @@ def config_from_flags() -> generative.GenerativeStudyConfig:
         seed=FLAGS.seed,
         run=common_flags.run_settings(),
         quality_samples=FLAGS.quality_samples,
-        command=f"make gan ARGS=--preset={preset}",
+        command=f"make gan ARGS=--preset={preset}"
+        + (f" --critic_batches={model.critic_batches}" if name != f"gan_{preset}" else ""),
         source="vaegan_tf/models/gan.py's preset `" + preset + "`, schedule of Srinivasan, "
         "Baur & Huber (2018)",
     )

@@ -519,6 +519,18 @@ def test_gan_presets_take_the_course_schedule_and_a_batch_per_critic_update(expe
     assert (config.epochs, config.batch_size, config.conditional) == (3, 100, True)
 
 
+def test_another_critic_batching_is_a_gan_run_of_its_own(experiment):
+    gan_main = experiment("gan")
+    flags.FLAGS(["gan.py", "--preset=dcgan", "--critic_batches=joint"])
+    config = gan_main.config_from_flags()
+    assert config.model.critic_batches == "joint" and config.name == "gan_dcgan_joint_batches"
+    assert "--critic_batches=joint" in config.command
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["gan.py", "--preset=dcgan", "--critic_batches=separate"])  # the preset's own
+    config = gan_main.config_from_flags()
+    assert config.model == gan_main.gan.DCGAN and config.name == "gan_dcgan"
+
+
 def test_vaegan_epochs_default_to_the_study_s_own(experiment, monkeypatch):
     import common_flags
 

@@ -118,21 +118,42 @@ def test_critic_steps_per_generator_step():
     )
 
 
-def test_the_generator_is_scored_beside_real_images_where_the_critic_normalises_batches():
-    """A batch-norm critic trained on mixed [real; fake] batches scores a fakes-only batch with
-    other statistics (Hu's DCGAN ran with the critic's fake term and the generator's loss both near
-    0): the generator's step scores the fakes inside a mixed batch, as the critic step does. A
-    critic without batch norm scores them alone, the same numbers for less work."""
+def test_a_batch_norm_critic_scores_real_and_fake_in_batches_of_their_own_by_default():
+    """Radford et al.'s and Arjovsky et al.'s released code: the critic's step scores a real-only
+    and a fakes-only batch, and the generator's step a fakes-only batch, each normalised by its own
+    statistics."""
     keras.utils.set_random_seed(0)
     real, fake = images(4, 1), images(4, 2)
-    normalising = build_gan(tiny(gan.DCGAN), *tiny_networks(tiny(gan.DCGAN)))
-    assert normalising.critic_normalises_batches
-    mixed = normalising.critic(tf.concat([real, fake], 0), None, training=True)[4:]
-    alone = normalising.critic(fake, None, training=True)
+    model = build_gan(tiny(gan.DCGAN), *tiny_networks(tiny(gan.DCGAN)))
+    assert gan.DCGAN.critic_batches == "separate" and not model.joint_batches
+    alone = model.critic(fake, None, training=True)
+    mixed = model.critic(tf.concat([real, fake], 0), None, training=True)[4:]
     assert not np.allclose(mixed, alone, atol=1e-3)  # the statistics matter
-    np.testing.assert_allclose(normalising.score_fakes(real, fake, None), mixed, rtol=1e-5)
-    plain = build_gan(tiny(gan.WGAN_GP))
-    assert not plain.critic_normalises_batches
+    terms = model.critic_terms(real, fake, None, training=True)
+    np.testing.assert_allclose(terms.fake, tf.nn.softplus(alone), rtol=1e-5)
+    real_alone = model.critic(real, None, training=True)
+    np.testing.assert_allclose(terms.real, tf.nn.softplus(-real_alone), rtol=1e-5)
+    np.testing.assert_allclose(model.score_fakes(real, fake, None), alone, rtol=1e-5)
+
+
+def test_joint_batches_score_the_generator_beside_real_images_as_the_critic_was_trained():
+    """`critic_batches="joint"`: a batch-norm critic trained on mixed [real; fake] batches scores a
+    fakes-only batch with other statistics (Hu's DCGAN ran with the critic's fake term and the
+    generator's loss both near 0 when the two were mixed), so the generator's step scores its fakes
+    inside a mixed batch too. A critic without batch norm scores them alone, the same numbers for
+    less work."""
+    keras.utils.set_random_seed(0)
+    real, fake = images(4, 1), images(4, 2)
+    joint = tiny(gan.DCGAN, critic_batches="joint")
+    normalising = build_gan(joint, *tiny_networks(joint))
+    assert normalising.joint_batches
+    mixed = normalising.critic(tf.concat([real, fake], 0), None, training=True)
+    terms = normalising.critic_terms(real, fake, None, training=True)
+    np.testing.assert_allclose(terms.real, tf.nn.softplus(-mixed[:4]), rtol=1e-5)
+    np.testing.assert_allclose(terms.fake, tf.nn.softplus(mixed[4:]), rtol=1e-5)
+    np.testing.assert_allclose(normalising.score_fakes(real, fake, None), mixed[4:], rtol=1e-5)
+    plain = build_gan(tiny(gan.WGAN_GP, critic_batches="joint"))
+    assert not plain.joint_batches
     np.testing.assert_allclose(
         plain.score_fakes(real, fake, None), plain.critic(fake, None, training=True), rtol=1e-6
     )
@@ -142,6 +163,11 @@ def test_the_generator_is_scored_beside_real_images_where_the_critic_normalises_
     normalising.score_fakes = lambda *args: scored.append(args) or original(*args)
     normalising.train_step((images(4, 3), tf.zeros(4, tf.int32)))
     assert len(scored) == 1
+
+
+def test_an_unknown_critic_batching_is_refused():
+    with pytest.raises(ValueError, match="critic batches"):
+        tiny(critic_batches="mixed")
 
 
 def test_interleaved_batches_take_every_kth_row():

@@ -28,8 +28,9 @@ says how the suite's TensorFlow step compares with a plain PyTorch implementatio
   FC 7*7*128 (batch norm, ReLU) -> deconv5-64 s2 (batch norm, ReLU) -> deconv5-1 s2, tanh; D
   conv5-64 s2 (LeakyReLU 0.2, no batch norm) -> conv5-128 s2 (batch norm, LeakyReLU) -> FC 1;
   weights N(0, 0.02). Per step `critic_steps` critic updates, each on real and fresh fake images
-  in one critic call (fakes made without a gradient to G, as outside the suite's tape), then one
-  generator update on fresh fakes through the updated critic, gradients to G only; the
+  batched as the config's `critic_batches` says (fakes made without a gradient to G, as outside
+  the suite's tape), then one generator update on fresh fakes through the updated critic, batched
+  the same way, gradients to G only; the
   non-saturating (or minimax) losses with D = sigmoid(score); Adam with the preset's rates and
   betas for each network.
 
@@ -418,6 +419,13 @@ class DCGANTwin(Twin):
     def _noise(self, count):
         return torch.randn(count, self.config.latent_dim)
 
+    def _scores(self, real, fake):
+        """The critic's scores of real and fake, batched as the suite's `critic_batches` says."""
+        if self.config.critic_batches == "joint":
+            scores = self.critic(torch.cat([real, fake], 0)).squeeze(-1)
+            return scores[: real.shape[0]], scores[real.shape[0] :]
+        return self.critic(real).squeeze(-1), self.critic(fake).squeeze(-1)
+
     def train_step(self, batch):
         (images,) = batch
         steps = self.config.critic_steps
@@ -426,12 +434,12 @@ class DCGANTwin(Twin):
             count = real.shape[0]
             with torch.no_grad():  # the suite makes the fakes outside the critic's tape
                 fake = self.generator(self._noise(count))
-            scores = self.critic(torch.cat([real, fake], 0)).squeeze(-1)
-            critic_loss = (F.softplus(-scores[:count]) + F.softplus(scores[count:])).mean()
+            real_scores, fake_scores = self._scores(real, fake)
+            critic_loss = (F.softplus(-real_scores) + F.softplus(fake_scores)).mean()
             self.critic_optimizer.zero_grad(set_to_none=True)
             critic_loss.backward()
             self.critic_optimizer.step()
-        scores = self.critic(self.generator(self._noise(count))).squeeze(-1)
+        scores = self._scores(real, self.generator(self._noise(count)))[1]
         generator_loss = (-F.softplus(scores) if self.minimax else F.softplus(-scores)).mean()
         self.generator_optimizer.zero_grad(set_to_none=True)
         # gradients to G alone: none for the critic's weights, as the suite's tape takes

@@ -25,13 +25,18 @@ MNIST results; their Algorithm 1 says beta1 = 0 (set `OptimizerConfig(beta_1=0.0
 WGANs keep the DCGAN nets, the report's "Deconv architectures". Conditional presets join the one-hot
 label to both networks' inputs (Mirza & Osindero 2014), as label maps for the conv critic.
 
-Readings the papers leave open: real and generated images go through one critic call, so batch norm,
-where the critic has it, normalises both with the same statistics (as the suite's VAE-GAN hybrids
-judge), in the generator's step too (the fakes are scored beside the last critic batch's real
-images: a fakes-only batch normalised by its own statistics is scored as real by a critic that
-tells the same fakes apart in a mixed batch, and the generator then learns nothing); a conditional
-generator is given the labels of the real batch beside it, so fakes follow the
-data's label frequencies; the generator's step draws fresh z (Goodfellow et al. Algorithm 1).
+Readings the papers leave open. Where the critic has batch norm, which images share a batch changes
+its scores. `critic_batches="separate"` (the default) follows the released code of Radford et al.
+(dcgan.torch's main.lua, whose D steps on a real-only and then a fakes-only batch and whose G step
+scores a fakes-only batch) and of Arjovsky et al. (main.py: netD(real), then netD(fake)): each
+batch is normalised by its own statistics, in the critic's steps and the generator's alike.
+`"joint"` puts [real; fake] through one critic call in both steps (the generator's fakes are scored
+beside the last critic batch's real images), as the suite's VAE-GAN hybrids judge; the one thing
+never to do is mix the two, training the critic on joint batches and scoring the generator's fakes
+alone, which an early dcgan.torch did: such a critic scores a fakes-only batch as real although it
+tells the same fakes apart in a mixed batch, and the generator learns nothing. A conditional
+generator is given the labels of the real batch beside it, so fakes follow the data's label
+frequencies; the generator's step draws fresh z (Goodfellow et al. Algorithm 1).
 
 The critic-to-generator step ratio under `tf.distribute`: each `fit` batch holds k * m images, the k
 critic batches interleaved (critic step j takes rows j, j + k, j + 2k, ...). A mirrored run splits
@@ -66,6 +71,7 @@ from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
 from vaegan_tf.models.layers import every_layer
 
 LOSSES = ("minimax", "non_saturating", "wasserstein")
+CRITIC_BATCHES = ("separate", "joint")  # the module docstring's readings
 OPTIMIZERS = ("adam", "rmsprop")
 
 
@@ -171,12 +177,16 @@ class GANConfig:
     clip_value: float | None = None  # Arjovsky et al.: 0.01
     gradient_penalty_weight: float = 0.0  # Gulrajani et al.: lambda = 10; 0: no penalty
     critic_steps: int = 1  # critic updates per generator update (Goodfellow et al.'s k)
+    # CRITIC_BATCHES: real and fake images in batches of their own (Radford et al.'s and Arjovsky
+    # et al.'s released code) or in one (module docstring); only a batch-norm critic tells them apart
+    critic_batches: str = "separate"
     generator_optimizer: OptimizerConfig = OptimizerConfig()
     critic_optimizer: OptimizerConfig = OptimizerConfig()
     seed: int = 0
 
     def __post_init__(self):
         check_choice(self.loss, LOSSES, "GAN loss")
+        check_choice(self.critic_batches, CRITIC_BATCHES, "critic batches")
         if self.critic_steps < 1:
             raise ValueError(f"critic_steps {self.critic_steps} must be at least 1")
         if self.loss != "wasserstein" and (self.clip_value or self.gradient_penalty_weight):
@@ -255,8 +265,8 @@ class GANModel(keras.Model):
             built = networks.build_networks(config.networks, config.image_shape, config.num_classes)
             generator, critic = generator or built[0], critic or built[1]
         self.generator, self.critic = generator, critic
-        # the generator's step scores fakes beside real images only where that changes the scores
-        self.critic_normalises_batches = any(
+        # real and fake images share the critic's batches only where that changes the scores
+        self.joint_batches = config.critic_batches == "joint" and any(
             isinstance(layer, keras.layers.BatchNormalization) for layer in every_layer(critic)
         )
         self.loss_pair = LOSS_PAIRS[config.loss]
@@ -306,12 +316,17 @@ class GANModel(keras.Model):
         return tf.random.stateless_uniform((count,), seed=self._replica_seed())
 
     def critic_terms(self, real, fake, labels, training: bool) -> CriticTerms:
-        """The critic's loss on m real and m generated images. Both go through one critic call, so
-        batch norm, where the critic has it, normalises them with the same statistics."""
+        """The critic's loss on m real and m generated images, scored in a batch each, or in one
+        call when `joint_batches` (module docstring)."""
         count = tf.shape(real)[0]
-        scores = self.critic(tf.concat([real, fake], 0), _doubled(labels), training=training)
-        real_term = self.loss_pair.real_term(scores[:count])
-        fake_term = self.loss_pair.fake_term(scores[count:])
+        if self.joint_batches:
+            scores = self.critic(tf.concat([real, fake], 0), _doubled(labels), training=training)
+            real_scores, fake_scores = scores[:count], scores[count:]
+        else:
+            real_scores = self.critic(real, labels, training=training)
+            fake_scores = self.critic(fake, labels, training=training)
+        real_term = self.loss_pair.real_term(real_scores)
+        fake_term = self.loss_pair.fake_term(fake_scores)
         penalty = tf.zeros_like(real_term)
         if self.config.gradient_penalty_weight:
 
@@ -325,10 +340,10 @@ class GANModel(keras.Model):
         return CriticTerms(real_term + fake_term + penalty, real_term, fake_term, penalty)
 
     def score_fakes(self, real, fake, labels) -> tf.Tensor:
-        """The critic's training-mode scores of `fake` [m]: with batch norm in the critic, from one
-        call on [real; fake] as in `critic_terms`, so that it normalises with the statistics it was
-        trained on; without, the real half would change nothing, and is left out."""
-        if not self.critic_normalises_batches:
+        """The critic's training-mode scores of `fake` [m], batched as `critic_terms` batches them,
+        so that batch norm normalises with the statistics the critic was trained on: a fakes-only
+        batch, or with `joint_batches` one call on [real; fake]."""
+        if not self.joint_batches:
             return self.critic(fake, labels, training=True)
         scores = self.critic(tf.concat([real, fake], 0), _doubled(labels), training=True)
         return scores[tf.shape(real)[0] :]
@@ -368,8 +383,8 @@ class GANModel(keras.Model):
                 critic_fake=terms.fake,
                 gradient_penalty=terms.penalty,
             )
-        # sample fresh noise and update the generator against the updated critic, which scores
-        # the fakes beside real images, as it was trained to
+        # sample fresh noise and update the generator against the updated critic, which batches
+        # the fakes as it was trained to (`score_fakes`)
         with tf.GradientTape() as tape:
             fake = self.generator(self.draw_noise(count), batch_labels, training=True)
             per_example = self.loss_pair.generator(self.score_fakes(real, fake, batch_labels))

@@ -433,7 +433,13 @@ def describe_model(model: dict) -> str:
         return (
             f"{nets['architecture']} nets, z = {model['latent_dim']}, {model['loss']} loss"
             f"{constraint}, {model['critic_steps']} critic step(s) per generator step, critic "
-            f"batch norm {'on' if nets['critic_batch_norm'] else 'off'}, dropout "
+            f"batch norm {'on' if nets['critic_batch_norm'] else 'off'}"
+            + (
+                f" (real and fake in {model.get('critic_batches', 'joint')} batches)"
+                if nets["critic_batch_norm"]
+                else ""
+            )
+            + ", dropout "
             f"{nets['dropout']:g}; G {_optimizer(g)}, critic {_optimizer(c)}"
             + (f"; conditional on {model['num_classes']} labels" if model["num_classes"] else "")
         )
