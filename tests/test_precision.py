@@ -216,3 +216,43 @@ def test_another_seed_keeps_to_folders_of_its_own(tmp_path):
     for bad in (-1, True, 1.5):
         with pytest.raises(ValueError, match="seed must be a whole number"):
             RunSettings(seed=bad)
+
+
+@pytest.mark.parametrize(
+    "module, config_class",
+    [
+        ("vae_mnist", "VAEStudyConfig"),
+        ("figure6", "Figure6Config"),
+        ("figure7", "Figure7Config"),
+        ("figure8_9", "ApplicationConfig"),
+        ("figure10", "Figure10Config"),
+        ("figure11", "Figure11Config"),
+        ("hw4", "HW4Config"),
+        ("course_reports", "CourseReportConfig"),
+        ("vaegan_dfcvae", "VariantConfig"),
+    ],
+)
+def test_a_study_s_own_seed_names_its_folders(module, config_class):
+    """A library caller who sets only the study's seed gets that seed's folders, not seed 0's: the
+    seed that trains the models is the one that names them, whichever field the caller set."""
+    import importlib
+
+    from vaegan_tf.studies.common import RunSettings
+
+    config_type = getattr(importlib.import_module(f"vaegan_tf.studies.{module}"), config_class)
+    config = config_type()
+    assert config.run.seed == config.seed == 0
+    second = dataclasses.replace(config, seed=2)
+    assert second.run.seed == 2 and second.run.named("x") == "x_seed2"
+    back = dataclasses.replace(second, seed=0)  # and back to seed 0's plain names
+    assert back.run.seed == 0 and back.run.named("x") == "x"
+    # the run settings' seed alone does not override the study's
+    assert dataclasses.replace(config, run=RunSettings(seed=5)).run.seed == 0
+
+
+def test_a_generic_study_s_seed_names_its_folders():
+    from vaegan_tf.models import gan
+    from vaegan_tf.studies import generative
+
+    config = generative.GenerativeStudyConfig("g", "g", gan.DCGAN, 1, seed=4)
+    assert config.run.results(config.name).name == "g_seed4"

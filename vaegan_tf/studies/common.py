@@ -48,9 +48,10 @@ class RunSettings:
     # the Keras dtype policy every model is trained in (`vaegan_tf.dtypes`): float32, the
     # documents', or mixed_bfloat16, faster on CPUs with bfloat16 units and a run of its own
     precision: str = "float32"
-    # the study's seed (the --seed flag), read here only to name folders: a run of seed s > 0 is a
-    # run of its own, in <name>_seed<s>/, so a second seed never writes over, resumes or loads the
-    # first one's results and weights; seed 0 keeps the plain names
+    # the study's seed, read here only to name folders: a run of seed s > 0 is a run of its own, in
+    # <name>_seed<s>/, so a second seed never writes over, resumes or loads the first one's results
+    # and weights; seed 0 keeps the plain names. A study config sets it from its own `seed`
+    # (`follow_study_seed`): set the study's seed, not this one
     seed: int = 0
 
     def __post_init__(self):
@@ -140,6 +141,14 @@ class RunSettings:
                 yield self
             finally:
                 _SESSIONS.pop()
+
+
+def follow_study_seed(config) -> None:
+    """Call from a study config's `__post_init__`: its `run` takes the study's `seed`, so the seed
+    that trains the models is the one that names their folders (`RunSettings.named`), whichever
+    of the two a caller set. The study's seed is the one that counts."""
+    if config.run.seed != config.seed:
+        object.__setattr__(config, "run", dataclasses.replace(config.run, seed=config.seed))
 
 
 # Validation batches are inference only (batch norm in inference mode), so their size changes

@@ -43,7 +43,7 @@ from vaegan_tf import data, distribute, evaluate, plots, records
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import course_reports as nets
 from vaegan_tf.studies import common, course_reports_report, hw4, hw4_report
-from vaegan_tf.studies.common import RunSettings
+from vaegan_tf.studies.common import RunSettings, follow_study_seed
 from vaegan_tf.studies.hw4 import ModelSpec
 
 REPORTS = ("hu", "gaikwad")
@@ -83,6 +83,7 @@ class CourseReportConfig:
     smoke: bool = False
 
     def __post_init__(self):
+        follow_study_seed(self)
         check_choice(self.report, REPORTS, "report")
         if not self.learning_rates or any(rate <= 0 for rate in self.learning_rates):
             raise ValueError(f"learning_rates {self.learning_rates} must be positive, at least one")

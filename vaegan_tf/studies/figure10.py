@@ -41,7 +41,7 @@ import tensorflow as tf
 from vaegan_tf import benchmark, data, evaluate, plots, records, training
 from vaegan_tf.models import draw
 from vaegan_tf.studies import draw_report
-from vaegan_tf.studies.common import RunSettings, record_run, seeded, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, seeded, train_model
 
 TEST_BINARIZATION_SEED = 2016  # the same fixed test bits as the suite's plain VAE
 AUTHORS_ITERATIONS = 50_000
@@ -121,6 +121,7 @@ class Figure10Config:
     check_outputs: bool = False  # smoke runs: fail unless every number and image is in range
 
     def __post_init__(self):
+        follow_study_seed(self)
         unknown = [name for name in (*self.models, *dict(self.epochs)) if name not in RUNS]
         if unknown:
             raise ValueError(f"unknown DRAW model {unknown}; choose from {', '.join(RUNS)}")

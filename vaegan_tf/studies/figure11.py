@@ -32,7 +32,7 @@ from vaegan_tf import data, evaluate, plots, training
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import draw
 from vaegan_tf.studies import draw_report, figure10
-from vaegan_tf.studies.common import RunSettings, record_run, seeded, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, seeded, train_model
 
 PRESETS = {
     "paper": (draw.PAPER_TEXT_GAN, 100),
@@ -59,6 +59,7 @@ class Figure11Config:
     check_outputs: bool = False
 
     def __post_init__(self):
+        follow_study_seed(self)
         check_choice(self.preset, PRESETS, "DRAW-GAN preset")
 
     @property

@@ -29,7 +29,7 @@ import numpy as np
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
 from vaegan_tf.studies import report
-from vaegan_tf.studies.common import RunSettings, record_run, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
 
 
 def results_name(dataset: str) -> str:
@@ -58,6 +58,9 @@ class Figure6Config:
     run: RunSettings = RunSettings()
     samples_per_class: int = 1000
     require_evaluator: bool = True
+
+    def __post_init__(self):
+        follow_study_seed(self)
 
 
 def model_config_for(config: Figure6Config, splits: data.DatasetSplits) -> CVAEConfig:

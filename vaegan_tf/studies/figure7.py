@@ -41,7 +41,7 @@ from vaegan_tf import data, evaluate, plots, training
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import cvae_gan
 from vaegan_tf.studies import figure6, figure7_report
-from vaegan_tf.studies.common import RunSettings, record_run, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
 
 PRESETS = {"paper": cvae_gan.PAPER, "authors_code": cvae_gan.AUTHORS_CODE}
 DEFAULT_PRESET = "authors_code"
@@ -67,6 +67,7 @@ class Figure7Config:
     require_evaluator: bool = True
 
     def __post_init__(self):
+        follow_study_seed(self)
         check_choice(self.preset, PRESETS, "CVAE-GAN preset")
 
     @property

@@ -25,7 +25,7 @@ import tensorflow as tf
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
 from vaegan_tf.studies import report
-from vaegan_tf.studies.common import RunSettings, record_run, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
 
 FC_CVAE = CVAEConfig(architecture="fc")  # Sec. 4.4 networks; condition_dim set per application
 
@@ -40,6 +40,9 @@ class ApplicationConfig:
     seed: int = 0
     run: RunSettings = RunSettings()
     require_evaluator: bool = True
+
+    def __post_init__(self):
+        follow_study_seed(self)
 
 
 def flat_left_half(images: tf.Tensor) -> tf.Tensor:

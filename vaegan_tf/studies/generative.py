@@ -20,7 +20,7 @@ import numpy as np
 
 from vaegan_tf import evaluate, plots, records
 from vaegan_tf.studies import report
-from vaegan_tf.studies.common import RunSettings, record_run, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,9 @@ class GenerativeStudyConfig:
     require_evaluator: bool = True
     command: str = ""  # the `make` line that reproduces the run, for the README
     source: str = ""  # where the model and its schedule come from, for the README
+
+    def __post_init__(self):
+        follow_study_seed(self)
 
 
 def run(config: GenerativeStudyConfig, build: Callable, splits=None) -> dict:

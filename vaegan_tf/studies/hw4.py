@@ -57,7 +57,7 @@ from vaegan_tf.models import networks
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.studies import common, hw4_report
-from vaegan_tf.studies.common import RunSettings
+from vaegan_tf.studies.common import RunSettings, follow_study_seed
 from vaegan_tf.studies.vae_mnist import TEST_BINARIZATION_SEED
 
 GROUPS = ("vae", "gan", "cgan", "wgan")
@@ -130,6 +130,7 @@ class HW4Config:
     smoke: bool = False  # check every output's values after the run (`check_outputs`)
 
     def __post_init__(self):
+        follow_study_seed(self)
         check_choice(self.group, GROUPS, "hw4 group")
 
     @property

@@ -23,7 +23,7 @@ import numpy as np
 from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.studies import report
-from vaegan_tf.studies.common import RunSettings, record_run, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
 
 REFERENCE_NLL = (
     86.76  # Burda et al. 2015, Table 1: VAE, one stochastic layer of 50 units, k = 1 training
@@ -44,6 +44,9 @@ class VAEStudyConfig:
     test_images: int | None = None  # None: all 10,000
     require_evaluator: bool = True  # smoke runs record 'skipped' instead of failing without one
     command: str = "make vae"  # what reproduces this run, for its README
+
+    def __post_init__(self):
+        follow_study_seed(self)
 
 
 def train_vae(config: VAEStudyConfig, splits: data.DatasetSplits) -> training.TrainingOutcome:

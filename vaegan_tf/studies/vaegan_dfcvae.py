@@ -32,7 +32,7 @@ from vaegan_tf.models.dfc_vae import DFCVAEConfig, build_dfc_vae, build_perceptu
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.models.vae_gan import VAEGANConfig, build_vae_gan
 from vaegan_tf.studies import vae_mnist, vaegan_dfcvae_report
-from vaegan_tf.studies.common import RunSettings, record_run, train_model
+from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
 
 VARIANTS = ("vaegan", "dfcvae")
 TITLES = {"vaegan": "VAE-GAN", "dfcvae": "DFC-VAE"}
@@ -56,6 +56,7 @@ class VariantConfig:
     require_evaluator: bool = True
 
     def __post_init__(self):
+        follow_study_seed(self)
         check_choice(self.variant, VARIANTS, "VAE variant")
         if self.epochs is None:
             object.__setattr__(self, "epochs", EPOCHS[self.variant])
