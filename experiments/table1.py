@@ -14,7 +14,8 @@ default, or `first`), five seeds. See vaegan_tf/studies/table1.py. `--quick` is 
 per cell.
 
 A run of some `--rows` or `--labels` writes a table of its own (table1_rows-conv_labels-600), so
-several can train at once, one per core; the whole table keeps the cells they measured."""
+several can train at once, one per core; the whole table keeps the cells they measured, and
+`--gather` writes it from them without training the rest."""
 
 import dataclasses
 import time
@@ -61,6 +62,12 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_boolean(
     "quick", False, f"Short schedule: {QUICK_EPOCHS} epochs of {QUICK_STEPS} steps per cell."
+)
+flags.DEFINE_boolean(
+    "gather",
+    False,
+    "Train nothing: write the table from the cells already measured in it and in the partial "
+    "tables beside it (runs of some --rows or --labels); the others stay pending.",
 )
 FLAGS = flags.FLAGS
 
@@ -169,7 +176,10 @@ def main(_):
             out, cells, config, command, started
         ),
         earlier=table1_report.earlier_cells(out),
+        train=not FLAGS.gather,
     )
+    if FLAGS.gather:  # no cell trained, so none wrote the table
+        table1_report.write_results(out, cells, config, command, started)
     print(table1_report.table1_markdown(cells))
 
 

@@ -238,6 +238,16 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
     assert [bool(c.get("kept_from_earlier_table")) for c in refilled] == [True, True, True, False]
     assert [c["test_error"] for c in refilled[:3]] == [c["test_error"] for c in cells[:3]]
     assert not refilled[3]["loaded_finished_run"]  # trained here, not found in work/
+    # --gather: the same table written from the cells found, training nothing
+    with monkeypatch.context() as patched:
+        patched.setattr(table1, "train_and_measure", lambda *args: pytest.fail("trained"))
+        gathered = table1.run(
+            fresh,
+            earlier=table1_report.earlier_cells(tmp_path / "gathered", family="three"),
+            train=False,
+        )
+    assert [c["status"] for c in gathered] == ["measured"] * 3 + ["pending"]
+    assert [c["test_error"] for c in gathered[:3]] == [c["test_error"] for c in cells[:3]]
     table1_report.write_results(
         tmp_path / "refilled", refilled, fresh, "make table1 QUICK=1", started=0.0
     )

@@ -338,13 +338,17 @@ def run(
     splits: data.DatasetSplits | None = None,
     after_each_cell: Callable[[list[dict]], None] | None = None,
     earlier: list[dict] = (),
+    train: bool = True,
 ) -> list[dict]:
     """Trains every cell; returns one record per (row, labels, seed). `after_each_cell` sees all
     records after each cell, the untrained ones with status "pending", so a table can be written as
     cells finish. A cell measured in `earlier` (the records of a table written before, maybe by
     another session on another machine) with the same `cell_identity` is kept as it is, with the
-    commit that measured it: the full schedule can then be filled a few cells at a time."""
-    splits = splits or config.base.run.load("mnist")
+    commit that measured it: the full schedule can then be filled a few cells at a time. With
+    `train` False nothing is trained: the cells found in `earlier` are gathered into the table and
+    the others stay pending."""
+    if train:
+        splits = splits or config.base.run.load("mnist")
     cells = [
         {
             "protocol": config.protocol,
@@ -371,6 +375,8 @@ def run(
             (c for c in earlier if c.get("status") == "measured" and c.get("identity") == identity),
             None,
         )
+        if not kept and not train:
+            continue
         cells[index] = (
             {**kept, "kept_from_earlier_table": True}
             if kept

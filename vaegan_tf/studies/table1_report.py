@@ -287,7 +287,7 @@ def write_readme(out: Path) -> Path:
     (out / "table1.md").write_text(f"# {out.name}: semi-supervised test error on MNIST\n\n{table}")
     dirty = ", with uncommitted changes" if env.get("git_dirty_at_start") else ""
     quick = "_quick" in out.name
-    epochs = ", ".join(f"{row} {n}" for row, n in config["epochs"].items())
+    epochs = ", ".join(f"{row} {n}" for row, n in config["epochs"].items() if row in config["rows"])
     steps = config["base"]["run"]["steps_per_epoch"]
     measured = [c for c in cells if c["status"] == "measured"]
     loaded = sum(bool(c.get("loaded_finished_run")) for c in measured)
@@ -317,8 +317,13 @@ def write_readme(out: Path) -> Path:
             "wrote it"
             + (f" or from {', '.join(f'results/{name}' for name in sources)}" if sources else "")
             + " (same model, schedule, labels and seed; measured at commit "
-            f"{', '.join(commits)}): the rest were trained by this one. Each cell's commit is in "
-            "cells.csv.",
+            f"{', '.join(commits)}): "
+            + (
+                "this invocation trained none. "
+                if len(kept) == len(measured)
+                else "the rest were trained by this one. "
+            )
+            + "Each cell's commit is in cells.csv.",
             "",
         ]
     if len(measured) < len(cells):
