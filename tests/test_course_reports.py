@@ -361,6 +361,7 @@ def test_study_writes_the_table_figures_and_verdicts_from_its_numbers(
     metrics = course_reports.run(config)
     out = tmp_path / "results" / report
     readme = (out / "README.md").read_text()
+    assert f"One seed ({config.seed}) per model" in readme
     expected_models = (
         ["vae", "dcgan"]
         if report == "hu"

@@ -314,3 +314,47 @@ def test_claims_table_cells_keep_their_pipes():
     )[-1]
     cells = [cell for cell in row.replace("\\|", "").split("|")[1:-1]]
     assert len(cells) == 3 and "p(x\\|y)" in row
+
+
+def test_wgan_claims_state_and_apply_their_readings():
+    def entry(title, fd, covered, effective, real, fake, generator, critic):
+        quality = {
+            **_quality(fd),
+            "digits_covered": covered,
+            "effective_digits": effective,
+            "largest_share": 0.2,
+        }
+        return {
+            "title": title,
+            "sample_quality": quality,
+            "critic_real_by_epoch": [real],
+            "critic_fake_by_epoch": [fake],
+            "gradient_median_abs": {
+                "generator": {"dense": generator},
+                "critic": {"conv": critic},
+            },
+        }
+
+    metrics = {
+        "models": {
+            # -(real + fake) is the critic's W estimate: 2.0 without BN, 0.5 with it
+            "wgan_clip": entry("clip", 100.0, 10, 9.5, -1.5, -0.5, 1e-4, 2e-3),
+            "wgan_clip_bn": entry("clip bn", 150.0, 9, 8.0, -0.3, -0.2, 1e-4, 5e-4),
+            "wgan_gp": entry("gp", 40.0, 10, 6.5, -1.0, -1.0, 1e-3, 1e-2),
+            "wgan_gp_bn": entry("gp bn", 30.0, 10, 9.9, -0.1, 0.0, 1e-3, 1e-3),
+        }
+    }
+    claims = hw4_report.wgan_claims(metrics)
+    verdicts = {c["claim"].split(" (")[0]: c["verdict"] for c in claims}
+    assert all("read:" in c["claim"] for c in claims)
+    assert verdicts["clip: mode collapse, very similar samples"] == "does not hold"
+    assert verdicts["clip bn: mode collapse, very similar samples"] == "holds"  # a digit uncovered
+    assert verdicts["gp: mode collapse, very similar samples"] == "holds"  # 6.5 effective digits
+    assert verdicts["clip bn: batch norm in the critic stops it from learning"] == "holds"
+    # a smaller W estimate with BN but a better FD: not both, so it does not hold
+    assert verdicts["gp bn: batch norm in the critic stops it from learning"] == "does not hold"
+    assert verdicts["clip: most generator gradients are very small"] == "holds"  # 1/20
+    assert verdicts["clip bn: most generator gradients are very small"] == "does not hold"  # 1/5
+    assert (
+        verdicts["gp: most generator gradients are very small"] == "does not hold"
+    )  # exactly 1/10

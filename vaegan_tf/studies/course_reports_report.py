@@ -391,6 +391,9 @@ def write_readme(out: Path, report_name: str) -> Path:
         "the shares). Likelihoods: dynamically binarized training, one fixed binarization of the "
         f"test images, k = {config['importance_samples']} importance samples.",
         "",
+        f"One seed ({config['seed']}) per model: the conclusions below compare single runs, with "
+        "no seed-to-seed spread behind them.",
+        "",
     ]
     if report_name == "gaikwad":
         body += ["## His three learning rates", "", *learning_rate_lines(metrics), ""]
