@@ -3,6 +3,7 @@ shapes and parameter counts their tables pin, the layers their texts name, the r
 where the reports disagree, and one training step of each model."""
 
 import dataclasses
+import json
 
 import keras
 import numpy as np
@@ -10,9 +11,10 @@ import pytest
 import tensorflow as tf
 from conftest import fake_splits
 
-from vaegan_tf import data
+from vaegan_tf import data, records
 from vaegan_tf.models import course_reports as reports
 from vaegan_tf.models import gan, networks, vae
+from vaegan_tf.studies import course_reports_report
 
 GANS = {k: v for k, v in reports.PRESETS.items() if isinstance(v, gan.GANConfig)}
 VAES = {k: v for k, v in reports.PRESETS.items() if isinstance(v, vae.VAEConfig)}
@@ -431,3 +433,76 @@ def test_best_rate_is_the_lowest_fd_run_of_that_gan():
 
 def claim_text(metrics, words):
     return next(c["measured"] for c in metrics["claims"] if words in c["claim"])
+
+
+def _report_folder(root, name, models, evaluator="abc123", commit="0123456789abcdef"):
+    folder = root / name
+    metrics = {
+        "order": list(models),
+        "models": {
+            key: {
+                "title": title,
+                "epochs": 3,
+                "wall_seconds": 120,
+                "parameters": {"generator": 10, "critic": 20},
+                "sample_quality": {
+                    "frechet_distance": fd,
+                    "kid": 0.5,
+                    "inception_score": 7.0,
+                    "digits_covered": 10,
+                    "effective_digits": 9.8,
+                    "sharpness_ratio": 1.0,
+                    "evaluator": evaluator,
+                },
+            }
+            for key, (title, fd) in models.items()
+        },
+        "real_vs_real": {
+            "frechet_distance": 0.58,
+            "kid": 0.01,
+            "inception_score": 9.8,
+            "digits_covered": 10,
+            "effective_digits": 10.0,
+            "sharpness_ratio": 1.0,
+        },
+        "claims": [{"claim": f"{name} says so", "measured": "FD 1 | 2", "verdict": "holds"}],
+    }
+    records.write_json(folder / "metrics.json", metrics)
+    records.write_json(
+        folder / "environment.json",
+        {"command": f"make {name}", "git_commit": commit, "epochs": "3", "wall_seconds": 240},
+    )
+    return folder
+
+
+def test_course_table_joins_both_reports_with_their_provenance(tmp_path):
+    _report_folder(tmp_path, "hu", {"vae": ("VAE", 86.2), "dcgan": ("DCGAN", 30.2)})
+    _report_folder(tmp_path, "gaikwad", {"cnn_gan": ("CNNGAN", 12.5)}, commit="fedcba9876543210")
+    out = tmp_path / "course_reports"
+    readme = course_reports_report.write_table(tmp_path, out).read_text()
+    table, conclusions = readme.split("## The reports' conclusions")
+    rows = [line for line in table.splitlines() if line.startswith("| Hu") or "real" in line]
+    rows += [line for line in table.splitlines() if line.startswith("| Gaikwad")]
+    assert [row.split(" | ")[1] for row in rows] == [
+        "VAE",
+        "DCGAN",
+        "real training images",
+        "CNNGAN",
+    ]
+    assert "| 86.20 |" in rows[0] and "| 2.0 |" in rows[0]  # FD, then minutes of training
+    # every row's source: its folder, command, commit, epochs and minutes
+    assert "| [hu](../hu/README.md) | `make hu` | `0123456` | 3 | 4.0 | abc123 |" in readme
+    assert "`fedcba9`" in readme
+    assert "hu says so | FD 1 \\| 2 | **holds**" in conclusions
+    assert "gaikwad says so" in conclusions
+    saved = json.loads((out / "table.json").read_text())
+    assert saved["reports"] == ["gaikwad", "hu"] and len(saved["claims"]) == 2
+
+
+def test_course_table_refuses_reports_of_different_evaluators(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make hu or make gaikwad"):
+        course_reports_report.write_table(tmp_path, tmp_path / "out")
+    _report_folder(tmp_path, "hu", {"vae": ("VAE", 86.2)}, evaluator="aaa")
+    _report_folder(tmp_path, "gaikwad", {"cnn_gan": ("CNNGAN", 12.5)}, evaluator="bbb")
+    with pytest.raises(ValueError, match="different evaluators"):
+        course_reports_report.write_table(tmp_path, tmp_path / "out")

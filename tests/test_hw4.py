@@ -269,8 +269,9 @@ def test_table_lists_every_group_in_order_beside_real_images(tmp_path):
     (tmp_path / "hw4_gan").mkdir()
     records.write_json(tmp_path / "hw4_gan" / "metrics.json", gan_metrics)
     readme = hw4_report.write_table(tmp_path, tmp_path).read_text()
-    table = readme.split("## Every claim")[0]
-    rows = [line for line in table.splitlines() if line.startswith("| ") and "FD" not in line]
+    sources, table = readme.split("## Every claim")[0].split("| model |")
+    assert "| [hw4_gan](../hw4_gan/README.md) |" in sources  # where each row comes from
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows] == ["| GAN", "| DCGAN", "| real training images"]
     assert "| 40.00 |" in rows[0] and "| 20.0 |" in rows[0]  # FD, then minutes of training
     assert json.loads((tmp_path / "table.json").read_text())["groups"] == ["gan"]

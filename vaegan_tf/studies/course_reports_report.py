@@ -415,3 +415,74 @@ def write_readme(out: Path, report_name: str) -> Path:
         ", ".join(f"`{path.name}`" for path in sorted(Path(out).glob("*.png"))),
     ]
     return report.write_readme(out, TITLES[report_name], f"make {report_name}", body)
+
+
+def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
+    """results/course_reports/README.md: the one table over every model of both reports, beside
+    real-vs-real, and each report's conclusions with their verdicts, joined from
+    results/hu<suffix>/ and results/gaikwad<suffix>/ (either may be missing, not both)."""
+    found = {
+        name: Path(results_root) / f"{name}{suffix}"
+        for name in TITLES
+        if (Path(results_root) / f"{name}{suffix}" / "metrics.json").exists()
+    }
+    if not found:
+        raise FileNotFoundError(
+            f"no course-report results under {results_root}: run make hu or make gaikwad first"
+        )
+    runs = {name: records.read_json(folder / "metrics.json") for name, folder in found.items()}
+    fingerprints = {
+        name: {
+            q["evaluator"]
+            for q in map(quality, metrics["models"].values())
+            if q and "evaluator" in q
+        }
+        for name, metrics in runs.items()
+    }
+    if len(set().union(*fingerprints.values())) > 1:
+        raise ValueError(
+            f"the reports were scored by different evaluators ({fingerprints}): their FD and KID "
+            "do not compare; re-run the older one with the committed evaluator"
+        )
+    header = ["report", *TABLE_HEADER]
+    rows, real = [], None
+    for name, metrics in runs.items():
+        author = TITLES[name].split(" (")[0]
+        order = metrics.get("order", list(metrics["models"]))
+        rows += [[author, *table_row(metrics["models"][key])] for key in order]
+        real = real or real_row(metrics)
+    if real:
+        rows.append(["", *real])
+    claims = [{"report": name, **c} for name, m in runs.items() for c in m["claims"]]
+    lines = [
+        "# course_reports: every model of Hu (2018) and Gaikwad (2020), measured in one table",
+        "",
+        "Joined from the reports' own results folders, which were run separately:",
+        "",
+        *report.sources_table(list(found.values())),
+        "",
+        "Missing reports have not been run. Each model's samples are scored against the test "
+        "images by the same evaluator classifier; each report ran one seed, so a difference "
+        "between two rows is one pair of runs, not a finding.",
+        "",
+        *report.markdown_table(header, rows),
+        "",
+        "Parameters: generator + discriminator, or encoder + decoder. Digits covered: digits with "
+        "at least 2% of the samples, effective digits exp(entropy of the shares).",
+        "",
+        "## The reports' conclusions",
+    ]
+    for name, metrics in runs.items():
+        lines += [
+            "",
+            f"### {TITLES[name].split(':')[0]}",
+            "",
+            *hw4_report.claims_table(metrics["claims"]),
+        ]
+    records.write_json(
+        Path(out) / "table.json",
+        {"reports": sorted(found), "claims": claims},
+    )
+    path = Path(out) / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vaegan_tf import records  # noqa: E402
+from vaegan_tf.studies import report  # noqa: E402
 
 GROUP_TITLES = {
     "vae": "the VAEs (Sec. 3.1.2, Figs. 3-6)",
@@ -600,9 +601,9 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     lines = [
         "# hw4: every model of Srinivasan, Baur & Huber (2018), measured",
         "",
-        "Each row comes from its group's results folder (its README gives the command, commit and "
-        "wall "
-        "time); groups not yet run are missing.",
+        "Each row comes from its group's results folder; groups not yet run are missing.",
+        "",
+        *report.sources_table([Path(results_root) / f"hw4_{group}{suffix}" for group in groups]),
         "",
         *TABLE_HEADER,
     ]

@@ -80,6 +80,38 @@ def write_tables(out: Path, stem: str, header: Sequence[str], rows: Sequence[Seq
         csv.writer(stream).writerows([header, *rows])
 
 
+def sources_table(folders: Sequence[Path]) -> list[str]:
+    """For a table joined from other studies' results: each folder's command, commit, epochs,
+    training time and evaluator, read from its environment.json and metrics.json, so the joined
+    table carries the provenance of every row."""
+    rows = []
+    for folder in folders:
+        env_path = Path(folder) / "environment.json"
+        env = records.read_json(env_path) if env_path.exists() else {}
+        metrics = records.read_json(Path(folder) / "metrics.json")
+        prints = sorted(
+            {
+                entry["sample_quality"]["evaluator"]
+                for entry in metrics.get("models", {}).values()
+                if isinstance(entry.get("sample_quality"), dict)
+                and "evaluator" in entry["sample_quality"]
+            }
+        )
+        rows.append(
+            [
+                f"[{Path(folder).name}](../{Path(folder).name}/README.md)",
+                f"`{env.get('command', 'n/a')}`",
+                f"`{str(env.get('git_commit', 'n/a'))[:7]}`",
+                env.get("epochs", "n/a"),
+                f"{env['wall_seconds'] / 60:.1f}" if env.get("wall_seconds") else "n/a",
+                ", ".join(prints) or "n/a",
+            ]
+        )
+    return markdown_table(
+        ["results", "command", "commit", "epochs", "training min", "evaluator"], rows
+    )
+
+
 def write_readme(out: Path, title: str, command: str, body: Sequence[str]) -> Path:
     """results/<name>/README.md: `# <name>: <title>`, the provenance of the run recorded in `out`
     (what ran, at which commit, how long; the command the run recorded wins over `command`), then
