@@ -359,3 +359,43 @@ def test_wgan_claims_state_and_apply_their_readings():
     assert (
         verdicts["gp: most generator gradients are very small"] == "does not hold"
     )  # exactly 1/10
+
+
+def test_table_shows_the_seed_to_seed_spread_of_a_group_run_on_several_seeds(tmp_path):
+    def vae_run(fd, elbo, verdict):
+        return {
+            "order": ["vae"],
+            "claims": [
+                {"claim": "The CVAE achieves a lower loss", "measured": "", "verdict": verdict}
+            ],
+            "models": {
+                "vae": {
+                    "title": "VAE",
+                    "epochs": 30,
+                    "wall_seconds": 60,
+                    "sample_quality": _quality(fd),
+                    "test_negative_elbo": elbo,
+                }
+            },
+        }
+
+    runs = {
+        "hw4_vae": vae_run(150.0, 153.0, "holds"),
+        "hw4_vae_seed1": vae_run(200.0, 155.0, "holds"),
+        "hw4_vae_seed2": vae_run(175.0, 154.0, "does not hold"),
+        # another precision's folder is no seed of this table
+        "hw4_vae_mixed_bfloat16": vae_run(999.0, 999.0, "holds"),
+    }
+    for name, metrics in runs.items():
+        records.write_json(tmp_path / name / "metrics.json", metrics)
+    assert list(hw4_report.seed_folders(tmp_path, "vae")) == [0, 1, 2]
+    readme = hw4_report.write_table(tmp_path, tmp_path / "hw4").read_text()
+    spread = readme.split("## Seed to seed")[1]
+    assert "| VAE | FD | 150.00 | 200.00 | 175.00 | 175.00 | 50.00 |" in spread
+    assert "| VAE | test -ELBO | 153.00 | 155.00 | 154.00 | 154.00 | 2.00 |" in spread
+    assert "| The CVAE achieves a lower loss | holds | holds | does not hold |" in spread
+    assert "999" not in spread
+    # a seed's own table (make hw4_table ARGS=--seed=1) has no spread section
+    assert (
+        "Seed to seed" not in hw4_report.write_table(tmp_path, tmp_path / "t", "_seed1").read_text()
+    )

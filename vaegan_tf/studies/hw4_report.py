@@ -584,6 +584,66 @@ def cross_group_claims(groups: dict) -> list[dict]:
     return claims
 
 
+def seed_folders(results_root: Path, group: str, suffix: str = "") -> dict[int, Path]:
+    """{seed: results folder} of every finished run of `group`: hw4_<group><suffix> is seed 0,
+    hw4_<group>_seed<s><suffix> seed s (`RunSettings.named`)."""
+    root = Path(results_root)
+    found = {}
+    for folder in sorted(root.glob(f"hw4_{group}*{suffix}")):
+        middle = folder.name[len(f"hw4_{group}") : len(folder.name) - len(suffix)]
+        if middle == "":
+            seed = 0
+        elif middle.startswith("_seed") and middle[5:].isdigit():
+            seed = int(middle[5:])
+        else:
+            continue  # another precision's or smoke run's folder
+        if (folder / "metrics.json").exists():
+            found[seed] = folder
+    return dict(sorted(found.items()))
+
+
+def seed_spread_lines(runs: dict[int, dict]) -> list[str]:
+    """Per model, each seed's FD and test -ELBO with their mean and range, then each claim's verdict
+    per seed: what a one-seed verdict is worth. `runs` maps seed -> that seed's metrics."""
+    seeds = list(runs)
+    first = runs[seeds[0]]
+    header = " | ".join(f"seed {s}" for s in seeds)
+    lines = [
+        f"| model | measure | {header} | mean | range |",
+        "|---|---|" + "---|" * (len(seeds) + 2),
+    ]
+    for key in first.get("order", first["models"]):
+        if not all(key in m["models"] for m in runs.values()):
+            continue
+        entries = [m["models"][key] for m in runs.values()]
+        for label, read in (
+            ("FD", lambda e: (_quality(e) or {}).get("frechet_distance")),
+            ("test -ELBO", lambda e: e.get("test_negative_elbo")),
+        ):
+            values = [read(e) for e in entries]
+            if any(v is None for v in values):
+                continue
+            lines.append(
+                f"| {entries[0]['title']} | {label} | "
+                + " | ".join(f"{v:.2f}" for v in values)
+                + f" | {np.mean(values):.2f} | {max(values) - min(values):.2f} |"
+            )
+    verdicts = {}
+    for seed, metrics in runs.items():
+        for claim in metrics["claims"]:
+            verdicts.setdefault(claim["claim"], {})[seed] = claim["verdict"]
+    lines += [
+        "",
+        f"| the report says | {header} |",
+        "|---|" + "---|" * len(seeds),
+        *(
+            f"| {_cell(text)} | " + " | ".join(by_seed.get(s, "not run") for s in seeds) + " |"
+            for text, by_seed in verdicts.items()
+        ),
+    ]
+    return lines
+
+
 def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     """results/hw4/README.md: the one table over every model of the report, beside real-vs-real, and
     every claim's verdict, from the group results found under `results_root`
@@ -627,6 +687,21 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         groups
     )
     lines += claims_table(claims)
+    for group in groups if "_seed" not in suffix else ():  # a seed's own table: no spread
+        folders = seed_folders(results_root, group, suffix)
+        if len(folders) > 1:
+            runs = {seed: records.read_json(f / "metrics.json") for seed, f in folders.items()}
+            lines += [
+                "",
+                f"## Seed to seed: {GROUP_TITLES[group]}",
+                "",
+                "The table and claims above are seed 0's. The same runs on other seeds "
+                f"({', '.join(f'[{f.name}](../{f.name}/README.md)' for f in folders.values())}):",
+                "",
+                *seed_spread_lines(runs),
+                "",
+                "A difference between two models smaller than their seeds' ranges is no finding.",
+            ]
     records.write_json(Path(out) / "table.json", {"groups": sorted(groups), "claims": claims})
     path = Path(out) / "README.md"
     path.write_text("\n".join(lines) + "\n")
