@@ -6,12 +6,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import fake_splits
 
 from vaegan_tf import records
 from vaegan_tf.models import gan, networks
 from vaegan_tf.models.cvae import build_cvae
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.studies import hw4, hw4_report
+from vaegan_tf.studies.common import RunSettings
 
 
 def test_the_reports_vaes():
@@ -399,3 +401,19 @@ def test_table_shows_the_seed_to_seed_spread_of_a_group_run_on_several_seeds(tmp
     assert (
         "Seed to seed" not in hw4_report.write_table(tmp_path, tmp_path / "t", "_seed1").read_text()
     )
+
+
+def test_the_conv_vae_learning_rate_probe_reports_where_a_rate_diverges():
+    assert hw4.first_nonfinite_step([300.0, 250.0, float("nan"), float("inf")]) == 3
+    assert hw4.first_nonfinite_step([300.0, 250.0]) is None
+    splits = fake_splits(train=120, validation=20, test=20)
+    config = hw4.HW4Config(batch_size=16, probe_steps=5, run=RunSettings(steps_per_epoch=2))
+    probe = hw4.learning_rate_probe(config, splits)
+    assert probe["steps"] == 2  # a short run's steps per epoch cap the probe
+    for rate in ("0.01", "0.001"):
+        assert probe[rate]["steps_run"] == 2 and probe[rate]["first_nonfinite_step"] is None
+        assert np.isfinite(probe[rate]["mean_loss"])
+    probe["0.01"] = {"first_nonfinite_step": 7, "steps_run": 7, "mean_loss": None}
+    sentence = hw4_report.probe_sentence(probe)
+    assert "at 0.01 its loss was not finite from step 7" in sentence
+    assert f"at 0.001 its mean training loss was {probe['0.001']['mean_loss']:.5g}" in sentence
