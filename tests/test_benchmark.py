@@ -354,6 +354,16 @@ def test_readme_table_holds_the_metrics_numbers(tmp_path):
     assert "| kingma | fc | 6 | 100 | 14.2 | 9.4 |" in readme
     assert "all timed rows" not in readme
     assert benchmark.table1_hours(_metrics()).keys() == {("kingma", "fc")}
+    # the reading: m2_fc at 54% of the peak is compute-bound, vae_fc at 13% overhead-bound
+    assert "Compute-bound (at least 40% of the float32 matmul peak): `m2_fc` (54%)." in readme
+    assert "Overhead-bound (under 25%): `vae_fc` (13%)." in readme
+    assert (
+        "matmul runs 2.0x faster in bfloat16 here, whole steps 1.25x to 1.51x (`m2_fc`)" in readme
+    )
+    assert (
+        "XLA (`jit_compile=True`) is faster than the default for no model and slower for 1 of 1"
+        in (readme)
+    )
     assert "HISTORY.md" not in readme
     (tmp_path / "HISTORY.md").write_text("how it was made fast")
     assert "[HISTORY.md](HISTORY.md)" in benchmark.write_readme(tmp_path).read_text()

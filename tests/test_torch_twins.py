@@ -128,6 +128,8 @@ def test_the_table_shows_the_twins_images_per_second_and_the_ratio(tmp_path):
     readme = benchmark.write_readme(tmp_path).read_text()
     assert "| 2,353 (0.85x) |" in readme and "as many threads as TensorFlow uses (2 here)" in readme
     assert "the suite at 1.2x its twin or more" in readme
+    # the reading names the twin that misses the goal
+    assert "The goal of 1.2x is not met by `m2_fc`." in readme
     # a run without twins keeps the table it had
     plain = _metrics()
     for row in plain["models"]:

@@ -55,6 +55,7 @@ from vaegan_tf.dtypes import PRECISIONS
 
 WARMUP_STEPS = 20  # steps dropped before timing: tracing and the first allocations
 TWIN_KEY = "pytorch"  # a row's key for its PyTorch twin's timing
+TWIN_GOAL = 1.2  # the suite's images/s over its twin's that the performance issue asks for
 TORCH_MISSING = "PyTorch not installed: pip install -e '.[bench]'"
 
 
@@ -1122,6 +1123,7 @@ def write_readme(out: Path) -> Path:
             "",
         ]
     body += [_reading(metrics), ""]
+    body += bound_reading(metrics)
     body += _table1_paragraph(metrics)
     body += ["What each row is:", ""]
     body += [f"- `{row['name']}`: {row['title']}" for row in metrics["models"]]
@@ -1235,7 +1237,8 @@ def _twin_paragraph(metrics: dict) -> list[str]:
         f"warm-up), with as many threads as TensorFlow uses{threads_text}. It trains on batches "
         "made beforehand, where the suite's step includes its input pipeline. The cell gives the "
         "twin's images / s and, in brackets, the suite's images / s over the twin's: above 1x the "
-        "suite is faster. The goal (issue 15) is the suite at 1.2x its twin or more; models "
+        "suite is faster. The goal (issue 15) is the suite at "
+        f"{TWIN_GOAL:g}x its twin or more; models "
         "without a twin have the cell blank.",
         "",
     ]
@@ -1243,6 +1246,115 @@ def _twin_paragraph(metrics: dict) -> list[str]:
 
 def _steps(count: int) -> str:
     return f"{count} step" + ("" if count == 1 else "s")
+
+
+# A step at or above this share of the float32 matmul peak is read as compute-bound, below
+# `OVERHEAD_BOUND` as overhead-bound (small kernels, element-wise ops, loops): a reading of the
+# column, not a profile.
+COMPUTE_BOUND = 0.40
+OVERHEAD_BOUND = 0.25
+
+
+def peak_fractions(metrics: dict) -> dict[str, float]:
+    """{model: counted GFLOP / step over the step time over the float32 matmul speed} of the rows
+    of the main policy that have both."""
+    peak = metrics["matmul_gflops"]["float32"]
+    fractions = {}
+    for row in metrics["models"]:
+        main = row[metrics["precision"]]
+        flops = main.get("flops", {})
+        if "ms_per_step" in main and flops.get("forward"):
+            total = (flops["forward"] + flops["backward"]) / 1e9
+            fractions[row["name"]] = total / (main["ms_per_step"] / 1000) / peak
+    return fractions
+
+
+def _speedups(metrics: dict, key: str) -> dict[str, float]:
+    """{model: main-policy step time over that under `key` (the other policy, or "xla")}."""
+    ratios = {}
+    for row in metrics["models"]:
+        main, other = row[metrics["precision"]], row.get(key) or {}
+        if "ms_per_step" in main and "ms_per_step" in other:
+            ratios[row["name"]] = main["ms_per_step"] / other["ms_per_step"]
+    return ratios
+
+
+def bound_reading(metrics: dict) -> list[str]:
+    """The README's reading of the rows: which steps are compute-bound and which overhead-bound,
+    what bf16 and XLA gave each kind, and the suite against its PyTorch twins."""
+    fractions = peak_fractions(metrics)
+
+    def names(chosen):
+        return ", ".join(f"`{n}` ({100 * fractions[n]:.0f}%)" for n in chosen) or "none"
+
+    compute = [n for n, f in fractions.items() if f >= COMPUTE_BOUND]
+    overhead = [n for n, f in fractions.items() if f < OVERHEAD_BOUND]
+    lines = []
+    if fractions:
+        lines += [
+            "**Reading the rows.** "
+            f"Compute-bound (at least {COMPUTE_BOUND:.0%} of the float32 matmul peak): "
+            f"{names(compute)}. Their convolutions and large matmuls take most of the step: faster "
+            "kernels shorten them, and a GPU's speed-up on them would follow its FLOP rate (expected, "
+            "not measured here). "
+            f"Overhead-bound (under {OVERHEAD_BOUND:.0%}): {names(overhead)}. Small matmuls, "
+            "element-wise work and DRAW's T-step loops, none counted as FLOPs, fill their steps; a GPU "
+            "would gain less on them than the FLOPs suggest (not measured here).",
+            "",
+        ]
+    other = next(p for p in PRECISIONS if p != metrics["precision"])
+    bf16 = _speedups(metrics, other) if metrics["precision"] == "float32" else {}
+    peaks = metrics["matmul_gflops"]
+    if bf16 and fractions:
+        best = max(bf16, key=bf16.get)
+
+        def median(chosen):
+            values = [bf16[n] for n in chosen if n in bf16]
+            return f"{np.median(values):.2f}x" if values else "n/a"
+
+        lines += [
+            f"bf16: a bare 2048 x 2048 matmul runs {peaks['bfloat16'] / peaks['float32']:.1f}x "
+            f"faster in bfloat16 here, whole steps {min(bf16.values()):.2f}x to "
+            f"{bf16[best]:.2f}x (`{best}`); median {median(compute)} for the compute-bound rows, "
+            f"{median(overhead)} for the overhead-bound. Under `mixed_bfloat16` only the matmuls "
+            "and convolutions run in bfloat16: the casts around them, the element-wise ops, batch "
+            "norm's statistics, the losses and the float32 optimizer update do not speed up, so "
+            "a step gains at most what its share of matmul time allows.",
+            "",
+        ]
+    xla = _speedups(metrics, "xla")
+    if xla:
+        wins = sorted((n for n, r in xla.items() if r > 1.05), key=xla.get, reverse=True)
+        lines += [
+            "XLA (`jit_compile=True`) is faster than the default for "
+            + (", ".join(f"`{n}` ({xla[n]:.2f}x)" for n in wins) or "no model")
+            + f" and slower for {sum(r < 0.95 for r in xla.values())} of {len(xla)}: on this CPU "
+            "it fuses the element-wise work of small steps, but its convolutions and large "
+            "matmuls are slower than oneDNN's. The studies leave it to Keras' "
+            '`jit_compile="auto"`, which turns it off on a CPU and under `tf.distribute`.',
+            "",
+        ]
+    twins = {
+        row["name"]: row[metrics["precision"]]["images_per_second"]
+        / row[TWIN_KEY]["images_per_second"]
+        for row in metrics["models"]
+        if "images_per_second" in (row.get(TWIN_KEY) or {})
+        and "images_per_second" in row[metrics["precision"]]
+    }
+    if twins:
+        short = [n for n, r in twins.items() if r < TWIN_GOAL]
+        lines += [
+            "Against the PyTorch twins: "
+            + ", ".join(f"`{n}` {r:.2f}x" for n, r in twins.items())
+            + f" the twin's images/s. The goal of {TWIN_GOAL:g}x "
+            + (
+                "is met by every twin."
+                if not short
+                else f"is not met by {', '.join(f'`{n}`' for n in short)}."
+            ),
+            "",
+        ]
+    return lines
 
 
 def _reading(metrics: dict) -> str:
