@@ -168,6 +168,19 @@ def run_claims_study(config, study) -> None:
         print(f"{claim['verdict']}: {claim['claim']} ({claim['measured']})")
 
 
+def run_joined_table(name: str, write_table, smoke: bool) -> None:
+    """The body of a table joined from other studies' results (make hw4_table, make
+    course_table): `write_table(results_root, out, suffix)` into results/<name>/ from the folders
+    that end as this table's does (`_smoke` for `smoke`, then the seed and precision), printed."""
+    run = run_settings()
+    suffix = "_smoke" if smoke else ""
+    with run.session(f"{name}{suffix}"):
+        readme = write_table(
+            Path(run.results_root), run.results(f"{name}{suffix}"), run.named(suffix)
+        )
+        print(readme.read_text())
+
+
 def check_evaluator(required: bool) -> None:
     """Before any training: a study that needs the evaluator fails now with `EvaluatorUnavailable`
     (missing, or below its accuracy floor), not after hours of training."""

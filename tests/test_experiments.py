@@ -687,3 +687,30 @@ def test_course_report_smoke_sets_one_schedule_and_honours_given_flags(
     said = capsys.readouterr().err
     assert said.startswith("--smoke sets --") and "500 samples for the per-epoch FD" in said
     assert ("keeps --dcgan_epochs=3 as given" in said) == (group == "gan")
+
+
+@pytest.mark.parametrize(
+    "argv, folder, suffix", [([], "hw4", ""), (["--smoke"], "hw4_smoke", "_smoke")]
+)
+def test_a_joined_table_reads_the_folders_that_end_as_it_does(
+    experiment, monkeypatch, tmp_path, capsys, argv, folder, suffix
+):
+    """make hw4_table (and course_table, the same body) join the results whose names end as the
+    table's own: a smoke table reads the smoke runs, and the README lands in results/<table>/."""
+    entry = experiment("hw4_table")
+    seen = {}
+
+    def write_table(results_root, out, given_suffix):
+        seen.update(root=results_root, out=out, suffix=given_suffix)
+        (out / "README.md").write_text("the table")
+        return out / "README.md"
+
+    monkeypatch.setattr(entry.hw4_report, "write_table", write_table)
+    flags.FLAGS(
+        ["hw4_table.py", f"--results_root={tmp_path / 'results'}", f"--work_root={tmp_path / 'w'}"]
+        + argv
+    )
+    entry.main([])
+    assert seen["root"] == tmp_path / "results" and seen["suffix"] == suffix
+    assert (tmp_path / "results" / folder / "README.md").read_text() == "the table"
+    assert "the table" in capsys.readouterr().out
