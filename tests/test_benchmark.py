@@ -182,6 +182,22 @@ def test_a_time_budget_stops_timing_after_the_fewest_steps():
     keras.backend.clear_session()
 
 
+def test_the_step_outside_fit_trains_on_one_fixed_batch_and_is_timed():
+    splits = fake_splits(train=200, validation=0, test=10)
+    model = _tiny_entry().build(splits)
+    stream = _tiny_entry().stream(splits, 10)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    seconds = benchmark.time_step_alone(model, stream, steps=3, warmup=0)
+    assert seconds > 0
+    assert any(  # the timed calls trained the model
+        not np.allclose(a, w.numpy()) for a, w in zip(before, model.trainable_weights, strict=True)
+    )
+    assert model.optimizer.iterations.numpy() == 4  # the tracing call and three timed ones
+    benchmark.time_step_alone(model, stream, steps=50, warmup=0, budget_seconds=1e-9, min_steps=2)
+    assert model.optimizer.iterations.numpy() == 4 + 1 + 2  # a spent budget stops at min_steps
+    keras.backend.clear_session()
+
+
 def test_a_measurement_times_counts_and_records_failures_as_rows(monkeypatch):
     def traced_again(*args):
         raise AssertionError("the FLOPs are counted in the graph fit traced, not a second trace")
@@ -189,8 +205,11 @@ def test_a_measurement_times_counts_and_records_failures_as_rows(monkeypatch):
     monkeypatch.setattr(benchmark, "step_flops", traced_again)
     splits = fake_splits(train=200, validation=0, test=10)
     config = benchmark.BenchmarkConfig(steps=2, warmup=0)
-    result = benchmark.measure(_tiny_entry(), splits, config, policy="float32", count_flops=True)
+    result = benchmark.measure(
+        _tiny_entry(), splits, config, policy="float32", count_flops=True, step_alone=True
+    )
     assert result["timed_steps"] == 2 and result["finite"]
+    assert result["ms_per_step_outside_fit"] > 0
     assert result["images_per_second"] == pytest.approx(
         10 / (result["ms_per_step"] / 1000), rel=0.01
     )
@@ -364,6 +383,26 @@ def test_readme_table_holds_the_metrics_numbers(tmp_path):
         "XLA (`jit_compile=True`) is faster than the default for no model and slower for 1 of 1"
         in (readme)
     )
+    assert "outside fit" not in readme  # a run that did not time it keeps the table it had
     assert "HISTORY.md" not in readme
     (tmp_path / "HISTORY.md").write_text("how it was made fast")
     assert "[HISTORY.md](HISTORY.md)" in benchmark.write_readme(tmp_path).read_text()
+
+
+def test_the_table_shows_what_fit_adds_to_a_step(tmp_path):
+    metrics = _metrics()
+    metrics["models"][0]["float32"]["ms_per_step_outside_fit"] = 141.3  # fit's 157.0, 10% more
+    metrics["models"][1]["float32"]["outside_fit_error"] = "ValueError: no batch"
+    records.write_json(tmp_path / "metrics.json", metrics)
+    records.write_json(
+        tmp_path / "environment.json",
+        {"git_commit": "abc123", "packages": {"tensorflow": "2.21.0"}},
+    )
+    header, rows, _ = benchmark.table_rows(metrics)
+    assert all(len(row) == len(header) for row in rows)  # a failed row keeps every column
+    readme = benchmark.write_readme(tmp_path).read_text()
+    assert "| model | batch | ms / step | ms / step outside fit | images / s |" in readme
+    assert "| m2_fc | 100 + 100 | 157.0 | 141.3 (-10%) | 1,274 | 16.20 | 54% |" in readme
+    assert "| vae_fc | 100 | 10.0 | fails [3] | 10,000 |" in readme
+    assert "[3] vae_fc, step outside fit: ValueError: no batch" in readme
+    assert "what `fit` adds" in readme

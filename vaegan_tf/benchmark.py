@@ -129,6 +129,37 @@ def time_fit_steps(
     )
 
 
+def time_step_alone(
+    model: keras.Model,
+    dataset: tf.data.Dataset,
+    steps: int,
+    warmup: int = WARMUP_STEPS,
+    budget_seconds: float | None = None,
+    min_steps: int = 3,
+) -> float:
+    """Median seconds of `model`'s train step outside `fit`: its own `tf.function` over
+    `strategy.run(train_step)`, called on one batch of `dataset` held fixed, each call waited for.
+    No input pipeline, callbacks or per-step work of `fit`: set beside `time_fit_steps`, what `fit`
+    adds to a step."""
+    batch = next(iter(dataset))
+    strategy = model.distribute_strategy
+    step = tf.function(lambda data: strategy.run(model.train_step, args=(data,)))
+
+    def call():
+        keras.tree.map_structure(np.asarray, step(batch))  # waits for the step's results
+
+    for _ in range(1 + warmup):  # the first call traces
+        call()
+    seconds = []
+    while len(seconds) < max(steps, 1) and (
+        len(seconds) < min_steps or budget_seconds is None or sum(seconds) < budget_seconds
+    ):
+        started = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds))
+
+
 def pipeline_images_per_second(
     dataset: tf.data.Dataset, batch_size: int, steps: int = 300, warmup: int = WARMUP_STEPS
 ) -> float:
@@ -744,10 +775,12 @@ def measure(
     policy: str,
     jit_compile: bool = False,
     count_flops: bool = False,
+    step_alone: bool = False,
     batch_size: int | None = None,
 ) -> dict:
     """One timing of `entry`: a fresh model under `policy` (with XLA if `jit_compile`), timed as
-    `time_fit_steps` says; with `count_flops`, its step's FLOPs too. Whatever fails (building under
+    `time_fit_steps` says; with `step_alone`, its step outside `fit` too (`time_step_alone`);
+    with `count_flops`, its step's FLOPs. Whatever fails (building under
     bf16, compiling under XLA) is returned as {"error": one line}, never raised."""
     from vaegan_tf import distribute, training
 
@@ -773,6 +806,22 @@ def measure(
             "first_step_seconds": round(times.first_step_seconds, 2),
             "finite": times.finite,
         }
+        if step_alone:
+            try:
+                result["ms_per_step_outside_fit"] = round(
+                    1000
+                    * time_step_alone(
+                        model,
+                        stream,
+                        config.steps,
+                        config.warmup,
+                        config.seconds,
+                        config.min_steps,
+                    ),
+                    2,
+                )
+            except Exception as error:  # the fit timing above stands without it
+                result["outside_fit_error"] = error_line(error)
         if count_flops:
             try:
                 # a traced function's graph; an eagerly run step records the global graph
@@ -825,7 +874,7 @@ def measure_model(entry: BenchmarkModel, splits: data.DatasetSplits, config: Ben
     other = next(p for p in PRECISIONS if p != config.precision)
     yield (
         config.precision,
-        measure(entry, splits, config, policy=config.precision, count_flops=True),
+        measure(entry, splits, config, policy=config.precision, count_flops=True, step_alone=True),
     )
     if config.torch_twin and entry.torch_twin:
         yield TWIN_KEY, measure_twin(entry, config)
@@ -980,6 +1029,23 @@ def _ratio(base: dict, other: dict | None, footnotes: list[str], what: str, name
     return text
 
 
+def has_outside_fit(metrics: dict) -> bool:
+    """Whether the run timed the steps outside `fit` (the table then has its column)."""
+    return any("ms_per_step_outside_fit" in row[metrics["precision"]] for row in metrics["models"])
+
+
+def _outside_fit_cell(main: dict, footnotes: list[str], name: str) -> str:
+    """The step outside `fit` in ms and the share of the fit step it leaves to `fit`:
+    `100.0 (-12%)` when fit takes 12% longer; a footnote where it failed."""
+    if "outside_fit_error" in main:
+        footnotes.append(f"{name}, step outside fit: {main['outside_fit_error']}")
+        return f"fails [{len(footnotes)}]"
+    alone = main.get("ms_per_step_outside_fit")
+    if alone is None:
+        return ""
+    return f"{alone:,.1f} ({(alone - main['ms_per_step']) / main['ms_per_step']:+.0%})"
+
+
 def has_twins(metrics: dict) -> bool:
     """Whether the run timed a PyTorch twin (the table then has its column)."""
     return any(TWIN_KEY in row for row in metrics["models"])
@@ -1008,12 +1074,14 @@ def table_rows(metrics: dict) -> tuple[list[str], list[list[str]], list[str]]:
     timed PyTorch twins gets their column (`_twin_cell`)."""
     policy = metrics["precision"]
     twins = has_twins(metrics)
+    outside = has_outside_fit(metrics)
     other = next(p for p in PRECISIONS if p != policy)
     peak = metrics["matmul_gflops"]["float32"]
     header = [
         "model",
         "batch",
         "ms / step",
+        *(["ms / step outside fit"] if outside else []),
         "images / s",
         "GFLOP / step",
         "of fp32 matmul peak",
@@ -1031,7 +1099,7 @@ def table_rows(metrics: dict) -> tuple[list[str], list[list[str]], list[str]]:
                     name,
                     row["batch"],
                     f"fails [{len(footnotes)}]",
-                    *[""] * 5,
+                    *[""] * (6 if outside else 5),
                     *([_twin_cell(main, row, footnotes)] if twins else []),
                 ]
             )
@@ -1056,6 +1124,7 @@ def table_rows(metrics: dict) -> tuple[list[str], list[list[str]], list[str]]:
                 name,
                 row["batch"],
                 f"{main['ms_per_step']:,.1f}",
+                *([_outside_fit_cell(main, footnotes, name)] if outside else []),
                 f"{main['images_per_second']:,.0f}",
                 gflop,
                 fraction,
@@ -1065,6 +1134,17 @@ def table_rows(metrics: dict) -> tuple[list[str], list[list[str]], list[str]]:
             ]
         )
     return header, rows, footnotes
+
+
+def _outside_fit_paragraph(metrics: dict) -> list[str]:
+    if not has_outside_fit(metrics):
+        return []
+    return [
+        "ms / step outside fit: the same step in its own `tf.function` on one batch held fixed, "
+        "without `fit`'s input pipeline, callbacks and per-step work, timed the same way; in "
+        "brackets, how much shorter (negative) it is than the step inside `fit`: what `fit` adds.",
+        "",
+    ]
 
 
 def _inverse_ratio(bf16: dict, float32: dict | None) -> str:
@@ -1110,6 +1190,7 @@ def write_readme(out: Path) -> Path:
         "under Keras' `mixed_bfloat16`; XLA speed-up: over that with `jit_compile=True`; above 1x "
         "is faster.",
         "",
+        *_outside_fit_paragraph(metrics),
         *_twin_paragraph(metrics),
         *report.markdown_table(header, rows),
         "",
