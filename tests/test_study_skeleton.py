@@ -3,6 +3,7 @@ the pieces every study is built from."""
 
 import dataclasses
 import json
+import os
 
 import keras
 import numpy as np
@@ -163,6 +164,14 @@ def test_a_new_model_study_is_a_config_and_one_call(tmp_path, splits, monkeypatc
     assert f"{quality['tiny CGAN']['frechet_distance']:.3f}" in readme
     assert "conditional accuracy" in readme
     assert json.loads((out / "config.json").read_text())["model"]["num_classes"] == 10
+
+
+def test_the_environment_records_the_cores_and_threads_a_run_had(monkeypatch):
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    threads = records.environment()["cpu_threads"]
+    assert threads["TF_NUM_INTRAOP_THREADS"] == "1" and threads["TF_NUM_INTEROP_THREADS"] is None
+    assert 1 <= threads["cores_allowed"] <= os.cpu_count()
 
 
 def test_provenance_names_uncommitted_code_but_not_rewritten_results():

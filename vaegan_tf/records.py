@@ -205,6 +205,16 @@ def onednn_enabled() -> bool | None:
     return None
 
 
+def cpu_threads() -> dict:
+    """The cores this process may run on (`taskset`) and the threads TensorFlow was asked for: wall
+    times compare only between runs with the same."""
+    return {
+        "cores_allowed": len(os.sched_getaffinity(0)),
+        "TF_NUM_INTRAOP_THREADS": os.environ.get("TF_NUM_INTRAOP_THREADS"),
+        "TF_NUM_INTEROP_THREADS": os.environ.get("TF_NUM_INTEROP_THREADS"),
+    }
+
+
 def environment(
     *,
     strategy_description: dict | None = None,
@@ -227,6 +237,7 @@ def environment(
         # TensorFlow otherwise enables only on CPUs with AVX-512 VNNI, BF16 or AMX
         "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "onednn": onednn_enabled(),
+        "cpu_threads": cpu_threads(),
         "packages": versions,
         "devices": [d.name for d in tf.config.list_logical_devices()],
         "distribution": strategy_description,
