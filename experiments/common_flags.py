@@ -175,9 +175,10 @@ def run_joined_table(name: str, write_table, smoke: bool) -> None:
     run = run_settings()
     suffix = "_smoke" if smoke else ""
     with run.session(f"{name}{suffix}"):
-        readme = write_table(
-            Path(run.results_root), run.results(f"{name}{suffix}"), run.named(suffix)
-        )
+        out = run.results(f"{name}{suffix}")
+        readme = write_table(Path(run.results_root), out, run.named(suffix))
+        # what made the table (command, commit, versions); it trains nothing
+        records.write_json(out / "environment.json", records.environment())
         print(readme.read_text())
 
 

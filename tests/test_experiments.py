@@ -713,4 +713,6 @@ def test_a_joined_table_reads_the_folders_that_end_as_it_does(
     entry.main([])
     assert seen["root"] == tmp_path / "results" and seen["suffix"] == suffix
     assert (tmp_path / "results" / folder / "README.md").read_text() == "the table"
+    made = json.loads((tmp_path / "results" / folder / "environment.json").read_text())
+    assert made["epochs"] is None and "git_commit" in made and "packages" in made  # no training
     assert "the table" in capsys.readouterr().out
