@@ -250,16 +250,22 @@ def environment(
     }
 
 
-def evaluator_sentence(quality: dict) -> str:
-    """Which evaluator scored a sample-quality table (its weights' fingerprint), or "" for results
-    measured before fingerprints were recorded."""
-    prints = sorted(
+def evaluator_fingerprints(quality: dict) -> list[str]:
+    """The fingerprints of the evaluators that scored the rows of a sample-quality table (sorted,
+    each once); rows measured before fingerprints were recorded, or unscored, add none."""
+    return sorted(
         {
             row["evaluator"]
             for row in quality.values()
             if isinstance(row, dict) and "evaluator" in row
         }
     )
+
+
+def evaluator_sentence(quality: dict) -> str:
+    """Which evaluator scored a sample-quality table (its weights' fingerprint), or "" for results
+    measured before fingerprints were recorded."""
+    prints = evaluator_fingerprints(quality)
     if not prints:
         return ""
     return (

@@ -432,14 +432,12 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         )
     runs = {name: records.read_json(folder / "metrics.json") for name, folder in found.items()}
     fingerprints = {
-        name: {
-            q["evaluator"]
-            for q in map(quality, metrics["models"].values())
-            if q and "evaluator" in q
-        }
+        name: records.evaluator_fingerprints(
+            {key: quality(entry) for key, entry in metrics["models"].items()}
+        )
         for name, metrics in runs.items()
     }
-    if len(set().union(*fingerprints.values())) > 1:
+    if len({fingerprint for found in fingerprints.values() for fingerprint in found}) > 1:
         raise ValueError(
             f"the reports were scored by different evaluators ({fingerprints}): their FD and KID "
             "do not compare; re-run the older one with the committed evaluator"

@@ -89,13 +89,8 @@ def sources_table(folders: Sequence[Path]) -> list[str]:
         env_path = Path(folder) / "environment.json"
         env = records.read_json(env_path) if env_path.exists() else {}
         metrics = records.read_json(Path(folder) / "metrics.json")
-        prints = sorted(
-            {
-                entry["sample_quality"]["evaluator"]
-                for entry in metrics.get("models", {}).values()
-                if isinstance(entry.get("sample_quality"), dict)
-                and "evaluator" in entry["sample_quality"]
-            }
+        prints = records.evaluator_fingerprints(
+            {key: entry.get("sample_quality") for key, entry in metrics.get("models", {}).items()}
         )
         rows.append(
             [
