@@ -4,12 +4,15 @@ Details and the readings of what the reports leave open: vaegan_tf/studies/cours
 import dataclasses
 
 import common_flags
-from absl import flags
+from absl import app, flags
 
 from vaegan_tf.models import course_reports as nets
 from vaegan_tf.studies import course_reports
 
 DEFAULTS = course_reports.CourseReportConfig()
+DEFAULTS_OF = {
+    report: course_reports.CourseReportConfig(report=report) for report in course_reports.REPORTS
+}
 FLAGS = flags.FLAGS
 
 
@@ -35,6 +38,13 @@ def define_flags(report: str) -> None:
         f"A short run on real MNIST: 2 epochs of {common_flags.SMOKE_STEPS} steps per model, "
         f"{common_flags.COURSE_SMOKE_IMAGES:,} samples and test images, k = 20.",
     )
+    flags.DEFINE_list(
+        "train_only",
+        [],
+        "Train (or load finished) only these models and write no results: "
+        "one report split over cores or sessions; a run without it then makes the table. "
+        f"Models: {', '.join(course_reports.model_keys(DEFAULTS_OF[report]))}.",
+    )
     common_flags.at_least_one("vae_epochs", "gan_epochs", "importance_samples", "quality_samples")
 
 
@@ -44,7 +54,7 @@ def learning_rates(report: str) -> tuple[float, ...]:
     try:
         return tuple(float(rate) for rate in FLAGS.learning_rates)
     except ValueError as error:
-        raise flags.ValidationError(f"--learning_rates takes numbers: {error}") from error
+        raise app.UsageError(f"--learning_rates takes numbers: {error}") from error
 
 
 def config_from_flags(report: str) -> course_reports.CourseReportConfig:
@@ -69,6 +79,18 @@ def config_from_flags(report: str) -> course_reports.CourseReportConfig:
 
 def main_for(report: str):
     def main(_):
-        common_flags.run_claims_study(config_from_flags(report), course_reports.run)
+        config = config_from_flags(report)
+        if not FLAGS.train_only:
+            common_flags.run_claims_study(config, course_reports.run)
+            return
+        common_flags.check_evaluator(config.require_evaluator)
+        try:
+            trained = course_reports.train(config, FLAGS.train_only)
+        except ValueError as error:
+            raise app.UsageError(f"--train_only: {error}") from error
+        print(
+            f"Trained (or found finished): {', '.join(trained)}. Run without --train_only for "
+            "the table: it loads them finished."
+        )
 
     return main

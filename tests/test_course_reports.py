@@ -506,3 +506,51 @@ def test_course_table_refuses_reports_of_different_evaluators(tmp_path):
     _report_folder(tmp_path, "gaikwad", {"cnn_gan": ("CNNGAN", 12.5)}, evaluator="bbb")
     with pytest.raises(ValueError, match="different evaluators"):
         course_reports_report.write_table(tmp_path, tmp_path / "out")
+
+
+# One report split over processes: --train_only trains some models, the full run loads them.
+
+
+def test_train_only_refuses_a_model_the_report_does_not_have():
+    from vaegan_tf.studies import course_reports
+
+    config = course_reports.CourseReportConfig(report="gaikwad", learning_rates=(1e-4,))
+    with pytest.raises(ValueError, match="choose from .*cnn_gan_lr0.0001"):
+        course_reports.train(config, ["cnn_gan_lr1e-05"])
+    with pytest.raises(ValueError, match="are not gaikwad's"):
+        course_reports.train(config, [])
+
+
+@pytest.mark.usefixtures("eager_steps")
+def test_train_only_trains_the_named_model_which_the_full_run_then_loads_finished(
+    tmp_path, monkeypatch
+):
+    from vaegan_tf import evaluate
+    from vaegan_tf.studies import course_reports, hw4
+    from vaegan_tf.studies.common import RunSettings
+
+    splits = fake_splits(train=100, validation=20, test=40)
+    evaluator = untrained_evaluator()
+    monkeypatch.setattr(evaluate, "evaluator_or_skip", lambda required: evaluator)
+    config = course_reports.CourseReportConfig(
+        report="gaikwad",
+        batch_size=16,
+        vae_epochs=1,
+        learning_rates=(1e-4,),
+        epoch_samples=20,
+        run=RunSettings(
+            results_root=str(tmp_path / "results"),
+            work_root=str(tmp_path / "work"),
+            steps_per_epoch=2,
+        ),
+    )
+    assert course_reports.train(config, ["dense_vae"], splits) == ["dense_vae"]
+    assert not (tmp_path / "results").exists()  # no table, no folder
+    trained = sorted(p.name for p in (tmp_path / "work").iterdir() if p.is_dir())
+    assert trained == ["gaikwad_dense_vae"]  # the other models were not touched
+    spec = next(s for s in course_reports.models_of(config) if s.key == "dense_vae")
+    snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
+    # what `run` does for each model: it finds this one finished, with its epoch's snapshot
+    outcome = hw4.train_group_model(config, spec, splits, callbacks=[snapshots])
+    assert outcome.reused_finished and outcome.epochs_trained == 1
+    assert [row["epoch"] for row in snapshots.load()["rows"]] == [1]

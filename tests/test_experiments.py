@@ -690,6 +690,28 @@ def test_course_report_smoke_sets_one_schedule_and_honours_given_flags(
 
 
 @pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["--learning_rates=1e-4,fast"], "--learning_rates takes numbers"),
+        (["--train_only=cnn_gan_lr0.1"], "choose from ['dense_gan_lr1e-05'"),
+    ],
+)
+def test_gaikwad_bad_model_flags_are_usage_errors_before_training(
+    experiment, monkeypatch, tmp_path, argv, said
+):
+    """A learning rate that is no number, or a model the report does not have: a usage error
+    (one line, exit 2) naming the choices, and nothing trained or written."""
+    entry = experiment("gaikwad")
+    flags.FLAGS(["gaikwad.py", *argv, f"--work_root={tmp_path}/work"])
+    monkeypatch.setattr(
+        entry.course_reports_main.common_flags, "check_evaluator", lambda required: None
+    )
+    with pytest.raises(app.UsageError, match=said.replace("[", r"\[")):
+        entry.course_reports_main.main_for("gaikwad")([])
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize(
     "argv, folder, suffix", [([], "hw4", ""), (["--smoke"], "hw4_smoke", "_smoke")]
 )
 def test_a_joined_table_reads_the_folders_that_end_as_it_does(

@@ -257,6 +257,29 @@ def draw(
 # The study
 
 
+def model_keys(config: CourseReportConfig) -> list[str]:
+    return [spec.key for spec in models_of(config)]
+
+
+def train(config: CourseReportConfig, keys, splits: data.DatasetSplits | None = None) -> list[str]:
+    """Trains the report's models named by `keys` (or loads them finished) with their per-epoch
+    snapshots, and writes nothing to results/: `run` then loads them finished. One report's models
+    split over processes (one per core) or over sessions this way; each model's work folder is
+    locked while it trains, so two processes never train the same model."""
+    known = model_keys(config)
+    unknown = [key for key in keys if key not in known]
+    if unknown or not keys:
+        raise ValueError(f"models {unknown or '[]'} are not {config.report}'s: choose from {known}")
+    splits = splits or config.run.load("mnist")
+    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
+    evaluator = None if isinstance(evaluator, str) else evaluator
+    for spec in models_of(config):
+        if spec.key in keys:
+            snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
+            hw4.train_group_model(config, spec, splits, callbacks=[snapshots])
+    return [key for key in known if key in keys]
+
+
 def run(config: CourseReportConfig, splits: data.DatasetSplits | None = None) -> dict:
     """Trains, measures and draws every model of one report into results/<report>/."""
     started = time.perf_counter()
