@@ -271,8 +271,7 @@ def train(config: CourseReportConfig, keys, splits: data.DatasetSplits | None = 
     if unknown or not keys:
         raise ValueError(f"models {unknown or '[]'} are not {config.report}'s: choose from {known}")
     splits = splits or config.run.load("mnist")
-    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
-    evaluator = None if isinstance(evaluator, str) else evaluator
+    evaluator = hw4.evaluator_of(config)
     for spec in models_of(config):
         if spec.key in keys:
             snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
@@ -284,8 +283,7 @@ def run(config: CourseReportConfig, splits: data.DatasetSplits | None = None) ->
     """Trains, measures and draws every model of one report into results/<report>/."""
     started = time.perf_counter()
     splits = splits or config.run.load("mnist")
-    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
-    evaluator = None if isinstance(evaluator, str) else evaluator
+    evaluator = hw4.evaluator_of(config)
     out = config.run.results(config.name)
     out.mkdir(parents=True, exist_ok=True)
     specs = models_of(config)

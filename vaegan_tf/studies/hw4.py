@@ -432,12 +432,18 @@ def snapshots_for(config: HW4Config, spec: ModelSpec, splits, evaluator) -> Epoc
     return EpochSnapshots(path, grid, codes, evaluator, reference)
 
 
+def evaluator_of(config) -> evaluate.Evaluator | None:
+    """The evaluator the study's samples are measured with; None where it is not required and
+    missing (a smoke run)."""
+    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
+    return None if isinstance(evaluator, str) else evaluator
+
+
 def run(config: HW4Config, splits: data.DatasetSplits | None = None) -> dict:
     """Trains, measures and draws one figure group into results/hw4_<group>/."""
     started = time.perf_counter()
     splits = splits or config.run.load("mnist")
-    evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
-    evaluator = None if isinstance(evaluator, str) else evaluator
+    evaluator = evaluator_of(config)
     out = config.run.results(config.name)
     out.mkdir(parents=True, exist_ok=True)
     trained, metrics = {}, {"models": {}, "order": [spec.key for spec in models_of(config)]}
