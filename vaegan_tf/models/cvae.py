@@ -45,7 +45,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import losses
+from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.latent import GaussianLatentModel
 from vaegan_tf.models.layers import Network, conv_block, deconv_decoder_layers, hidden_layers
@@ -191,5 +191,5 @@ class CVAE(GaussianLatentModel):
 def build_cvae(config: CVAEConfig = CVAEConfig()) -> CVAE:
     """A built, compiled CVAE; call inside `strategy.scope()`."""
     model = CVAE(config)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.compile(optimizer=optimizers.Adam(config.learning_rate))
     return model.build_for_training()

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import tensorflow as tf
 
-from vaegan_tf import losses
+from vaegan_tf import losses, optimizers
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae import CVAE, CVAEConfig, condition_vector
 from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
@@ -190,7 +189,7 @@ def build_cvae_gan(config: CVAEGANConfig = PAPER) -> CVAEGAN:
     """A built, compiled CVAE-GAN with one Adam per network; call inside `strategy.scope()`."""
     model = CVAEGAN(config)
     model.compile(
-        generator_optimizer=keras.optimizers.Adam(config.learning_rate),
-        discriminator_optimizer=keras.optimizers.Adam(config.learning_rate),
+        generator_optimizer=optimizers.Adam(config.learning_rate),
+        discriminator_optimizer=optimizers.Adam(config.learning_rate),
     )
     return model.build_for_training()

@@ -26,7 +26,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from vaegan_tf import losses
+from vaegan_tf import losses, optimizers
 from vaegan_tf.models.layers import Network
 from vaegan_tf.models.vae import VAE, VAEConfig
 
@@ -72,7 +72,7 @@ def build_perceptual_network(
         name="perceptual_network",
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -118,5 +118,5 @@ class DFCVAE(VAE):
 def build_dfc_vae(config: DFCVAEConfig, perceptual_network: keras.Model) -> DFCVAE:
     """A built, compiled DFC-VAE around a pre-trained network (frozen here); call inside `strategy.scope()`."""
     model = DFCVAE(config, feature_extractor(perceptual_network, config.feature_layers))
-    model.compile(optimizer=keras.optimizers.Adam(config.vae.learning_rate))
+    model.compile(optimizer=optimizers.Adam(config.vae.learning_rate))
     return model.build_for_training()

@@ -67,7 +67,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import losses
+from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import attention, gan
 from vaegan_tf.models.adversarial import AdversarialModel
@@ -522,7 +522,7 @@ def build_draw(config: DRAWConfig = AUTHORS_CODE) -> DRAW:
     """A built DRAW with its Adam (the config's learning rate and beta1); call inside
     `strategy.scope()`."""
     model = DRAW(config)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta1))
+    model.compile(optimizer=optimizers.Adam(config.learning_rate, beta_1=config.adam_beta1))
     return model.build_for_training()
 
 
@@ -801,9 +801,9 @@ def build_draw_gan(config: DRAWGANConfig = PAPER_TEXT_GAN) -> DRAWGAN:
     """A built DRAW-GAN with one Adam per player; call inside `strategy.scope()`."""
     model = DRAWGAN(config)
     model.compile(
-        generator_optimizer=keras.optimizers.Adam(
+        generator_optimizer=optimizers.Adam(
             config.draw.learning_rate, beta_1=config.draw.adam_beta1
         ),
-        discriminator_optimizer=keras.optimizers.Adam(config.discriminator_learning_rate),
+        discriminator_optimizer=optimizers.Adam(config.discriminator_learning_rate),
     )
     return model.build_for_training()

@@ -65,6 +65,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
+from vaegan_tf import optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import networks
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
@@ -162,7 +163,7 @@ class OptimizerConfig:
     def build(self) -> keras.optimizers.Optimizer:
         if self.name == "rmsprop":
             return keras.optimizers.RMSprop(self.learning_rate, rho=self.rho)
-        return keras.optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
+        return optimizers.Adam(self.learning_rate, beta_1=self.beta_1, beta_2=self.beta_2)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import losses
+from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import labels_or_uniform
 from vaegan_tf.models.layers import Network, hidden_layers
@@ -336,4 +336,4 @@ def adam_for(config: M2Config) -> keras.optimizers.Optimizer:
         rate = keras.optimizers.schedules.ExponentialDecay(
             rate, 1000, config.learning_rate_decay, staircase=True
         )
-    return keras.optimizers.Adam(rate)
+    return optimizers.Adam(rate)

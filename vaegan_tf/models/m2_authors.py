@@ -84,7 +84,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import distribute, losses
+from vaegan_tf import distribute, losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.layers import Network
 
@@ -526,9 +526,9 @@ class AuthorsM2GAN(keras.Model):
 def _adam(config: AuthorsM2Config, steps_taken) -> keras.optimizers.Optimizer:
     """Adam at the config's rate; with a decay, rate * decay^ceil(steps_taken() / decay_steps)."""
     if not config.learning_rate_decay:
-        return keras.optimizers.Adam(config.learning_rate, epsilon=config.adam_epsilon)
+        return optimizers.Adam(config.learning_rate, epsilon=config.adam_epsilon)
     rate, decay, every = config.learning_rate, config.learning_rate_decay, float(config.decay_steps)
-    return keras.optimizers.Adam(
+    return optimizers.Adam(
         lambda: rate * decay ** tf.math.ceil(tf.cast(steps_taken(), tf.float32) / every),
         epsilon=config.adam_epsilon,
     )

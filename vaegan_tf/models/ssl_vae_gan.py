@@ -43,11 +43,10 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import losses
+from vaegan_tf import losses, optimizers
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.cvae_gan import PAPER as CVAE_GAN_PAPER
 from vaegan_tf.models.cvae_gan import CVAEGANConfig
@@ -320,7 +319,7 @@ def build_ssl_vae_gan(config: SSLVAEGANConfig = SSLVAEGANConfig()) -> SSLVAEGAN:
     model = SSLVAEGAN(config)
     model.compile(
         generator_optimizer=adam_for(config.m2),
-        discriminator_optimizer=keras.optimizers.Adam(config.discriminator.learning_rate),
+        discriminator_optimizer=optimizers.Adam(config.discriminator.learning_rate),
     )
     model.build_for_training()
     return model

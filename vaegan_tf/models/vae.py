@@ -28,7 +28,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vaegan_tf import losses
+from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import refuse_labels
 from vaegan_tf.models.latent import GaussianLatentModel
@@ -187,5 +187,5 @@ class VAE(GaussianLatentModel):
 def build_vae(config: VAEConfig = VAEConfig()) -> VAE:
     """A built, compiled VAE; call inside `strategy.scope()`."""
     model = VAE(config)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.compile(optimizer=optimizers.Adam(config.learning_rate))
     return model.build_for_training()

@@ -41,10 +41,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
 import tensorflow as tf
 
-from vaegan_tf import distribute, losses
+from vaegan_tf import distribute, losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
@@ -280,7 +279,7 @@ def build_vae_gan(config: VAEGANConfig = VAEGANConfig()) -> VAEGAN:
     model = VAEGAN(config)
 
     def adam():
-        return keras.optimizers.Adam(config.learning_rate)
+        return optimizers.Adam(config.learning_rate)
 
     model.compile(
         encoder_optimizer=adam(), decoder_optimizer=adam(), discriminator_optimizer=adam()
