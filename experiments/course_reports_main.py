@@ -39,10 +39,11 @@ def define_flags(report: str) -> None:
         f"{common_flags.COURSE_SMOKE_IMAGES:,} samples and test images, k = 20.",
     )
     flags.DEFINE_list(
-        "train_only",
+        "models",
         [],
-        "Train (or load finished) only these models and write no results: "
-        "one report split over cores or sessions; a run without it then makes the table. "
+        "Train and measure only these models, each into its cell (results/<report>/models/<key>/), "
+        "and write no table: one report split over cores or sessions; a run without it then "
+        "joins the finished cells into the table, training only the missing ones. "
         f"Models: {', '.join(course_reports.model_keys(DEFAULTS_OF[report]))}.",
     )
     common_flags.at_least_one("vae_epochs", "gan_epochs", "importance_samples", "quality_samples")
@@ -80,17 +81,17 @@ def config_from_flags(report: str) -> course_reports.CourseReportConfig:
 def main_for(report: str):
     def main(_):
         config = config_from_flags(report)
-        if not FLAGS.train_only:
+        if not FLAGS.models:
             common_flags.run_claims_study(config, course_reports.run)
             return
         common_flags.check_evaluator(config.require_evaluator)
         try:
-            trained = course_reports.train(config, FLAGS.train_only)
+            measured = course_reports.train(config, FLAGS.models)
         except ValueError as error:
-            raise app.UsageError(f"--train_only: {error}") from error
+            raise app.UsageError(f"--models: {error}") from error
         print(
-            f"Trained (or found finished): {', '.join(trained)}. Run without --train_only for "
-            "the table: it loads them finished."
+            f"Measured (or found measured): {', '.join(measured)}, in "
+            f"{course_reports.cell_folder(config, '<key>')}. Run without --models for the table."
         )
 
     return main

@@ -4,6 +4,7 @@ where the reports disagree, and one training step of each model."""
 
 import dataclasses
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -334,7 +335,7 @@ def test_study_writes_the_table_figures_and_verdicts_from_its_numbers(
     tmp_path, monkeypatch, report
 ):
     from vaegan_tf import evaluate
-    from vaegan_tf.studies import course_reports
+    from vaegan_tf.studies import course_reports, hw4
     from vaegan_tf.studies.common import RunSettings
 
     splits = fake_splits(train=300, validation=50, test=100)
@@ -412,6 +413,21 @@ def test_study_writes_the_table_figures_and_verdicts_from_its_numbers(
     else:
         best = course_reports.course_reports_report.best_rate(metrics["models"], "cnn_gan")
         assert f"best at lr {best['learning_rate']:g}." in readme
+    # each model's cell, with where it was trained, is named in the README
+    assert "## Where each model was trained and measured" in readme
+    for key in expected_models:
+        assert f"](models/{key}/) |" in readme
+    # a later session, work/ gone: the staged run joins the same table from the cells, untrained
+    shutil.rmtree(tmp_path / "work")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a measured cell was trained again")
+
+    monkeypatch.setattr(hw4, "train_group_model", no_training)
+    with config.run.session(config.name):
+        again = course_reports.run(config)
+    assert again["models"] == metrics["models"] and again["claims"] == metrics["claims"]
+    assert sorted(p.name for p in (out / "models").iterdir()) == sorted(expected_models)
 
 
 def test_best_rate_is_the_lowest_fd_run_of_that_gan():
@@ -508,10 +524,11 @@ def test_course_table_refuses_reports_of_different_evaluators(tmp_path):
         course_reports_report.write_table(tmp_path, tmp_path / "out")
 
 
-# One report split over processes: --train_only trains some models, the full run loads them.
+# One report split over processes and sessions: `train` measures some models into their cells
+# in results/, the full run joins the cells.
 
 
-def test_train_only_refuses_a_model_the_report_does_not_have():
+def test_train_refuses_a_model_the_report_does_not_have():
     from vaegan_tf.studies import course_reports
 
     config = course_reports.CourseReportConfig(report="gaikwad", learning_rates=(1e-4,))
@@ -522,9 +539,7 @@ def test_train_only_refuses_a_model_the_report_does_not_have():
 
 
 @pytest.mark.usefixtures("eager_steps")
-def test_train_only_trains_the_named_model_which_the_full_run_then_loads_finished(
-    tmp_path, monkeypatch
-):
+def test_train_measures_the_named_model_into_its_cell_which_outlives_work(tmp_path, monkeypatch):
     from vaegan_tf import evaluate
     from vaegan_tf.studies import course_reports, hw4
     from vaegan_tf.studies.common import RunSettings
@@ -537,7 +552,11 @@ def test_train_only_trains_the_named_model_which_the_full_run_then_loads_finishe
         batch_size=16,
         vae_epochs=1,
         learning_rates=(1e-4,),
+        quality_samples=30,
         epoch_samples=20,
+        importance_samples=3,
+        test_images=20,
+        pair_images=20,
         run=RunSettings(
             results_root=str(tmp_path / "results"),
             work_root=str(tmp_path / "work"),
@@ -545,12 +564,38 @@ def test_train_only_trains_the_named_model_which_the_full_run_then_loads_finishe
         ),
     )
     assert course_reports.train(config, ["dense_vae"], splits) == ["dense_vae"]
-    assert not (tmp_path / "results").exists()  # no table, no folder
     trained = sorted(p.name for p in (tmp_path / "work").iterdir() if p.is_dir())
     assert trained == ["gaikwad_dense_vae"]  # the other models were not touched
+    cells = tmp_path / "results" / "gaikwad" / "models"
+    assert sorted(p.name for p in cells.iterdir()) == ["dense_vae"]  # and no table
+    assert sorted(p.name for p in (tmp_path / "results" / "gaikwad").iterdir()) == ["models"]
     spec = next(s for s in course_reports.models_of(config) if s.key == "dense_vae")
-    snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
-    # what `run` does for each model: it finds this one finished, with its epoch's snapshot
-    outcome = hw4.train_group_model(config, spec, splits, callbacks=[snapshots])
-    assert outcome.reused_finished and outcome.epochs_trained == 1
-    assert [row["epoch"] for row in snapshots.load()["rows"]] == [1]
+    identity = course_reports.cell_identity(config, spec)
+    cell = course_reports.read_cell(cells / "dense_vae", identity)
+    entry = cell["metrics"]
+    assert entry["epochs"] == 1 and [row["epoch"] for row in entry["by_epoch"]] == [1]
+    assert entry["sample_quality"]["count"] == 30 and entry["test_images"] == 20
+    assert entry["test_nll"] <= entry["test_negative_elbo"] + 5
+    assert 0 <= entry["pairing"]["digit_agreement"] <= 1
+    # the drawn samples (100 at the last epoch) and outputs beside real digits, in [0, 1]
+    assert cell["grids"][1].shape == (100, 28, 28, 1) and cell["pairs"].shape == (10, 28, 28, 1)
+    assert 0 <= cell["grids"][1].min() and cell["pairs"].max() <= 1
+    assert cell["environment"]["epochs"] == 1 and cell["environment"]["git_commit"]
+    # another session: work/ is gone, the cell is kept and nothing is trained again
+    shutil.rmtree(tmp_path / "work")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a measured cell was trained again")
+
+    monkeypatch.setattr(hw4, "train_group_model", no_training)
+    assert course_reports.train(config, ["dense_vae"], splits) == ["dense_vae"]
+    # a cell of another measurement (here k) is no cell of this one: it is measured again
+    other = dataclasses.replace(config, importance_samples=4)
+    assert course_reports.cell_identity(other, spec) != identity
+    assert (
+        course_reports.read_cell(cells / "dense_vae", course_reports.cell_identity(other, spec))
+        is None
+    )
+    with pytest.raises(AssertionError, match="trained again"):
+        course_reports.train(other, ["dense_vae"], splits)
+    assert course_reports.read_cell(cells / "dense_vae", identity) is not None  # left as it was

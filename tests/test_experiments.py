@@ -693,7 +693,7 @@ def test_course_report_smoke_sets_one_schedule_and_honours_given_flags(
     "argv, said",
     [
         (["--learning_rates=1e-4,fast"], "--learning_rates takes numbers"),
-        (["--train_only=cnn_gan_lr0.1"], "choose from ['dense_gan_lr1e-05'"),
+        (["--models=cnn_gan_lr0.1"], "choose from ['dense_gan_lr1e-05'"),
     ],
 )
 def test_gaikwad_bad_model_flags_are_usage_errors_before_training(

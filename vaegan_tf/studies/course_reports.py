@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaegan_tf import data, distribute, evaluate, plots, records
+from vaegan_tf import data, distribute, evaluate, plots, records, training
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import course_reports as nets
 from vaegan_tf.studies import common, course_reports_report, hw4, hw4_report
@@ -200,29 +200,24 @@ def draw_by_epoch(by_epoch_grids: dict, path: Path, title: str) -> np.ndarray:
     return grid
 
 
-def draw(
-    config: CourseReportConfig,
-    trained: dict,
-    grids: dict,
-    pairs: dict,
-    real: np.ndarray,
-    out: Path,
-) -> None:
-    """The reports' figures, named after them; `grids`: key -> {epoch: samples in [0, 1]}."""
-    for key, (spec, _) in trained.items():
+def draw(config: CourseReportConfig, specs: list[ModelSpec], cells: dict, real, out: Path) -> None:
+    """The reports' figures, named after them, from the models' cells (`read_cell`)."""
+    for spec in specs:
         metrics = (
             ["generator_loss", "critic_loss", "critic_real", "critic_fake"]
             if spec.is_gan
             else ["loss", "reconstruction", "kl"]
         )
         plots.loss_curves(
-            out / f"{key}_training_log.csv",
-            out / f"loss_curves_{key}.png",
+            out / CELLS / spec.key / "training_log.csv",
+            out / f"loss_curves_{spec.key}.png",
             metrics=metrics,
             title=f"{spec.title}: "
             + ("generator and discriminator losses" if spec.is_gan else "negative ELBO")
             + " per epoch",
         )
+    grids = {key: cell["grids"] for key, cell in cells.items()}
+    pairs = {key: cell["pairs"] for key, cell in cells.items()}
     if config.report == "hu":
         draw_by_epoch(grids["vae"], out / "fig1_vae_samples_by_epoch.png", "VAE: the same z")
         plots.image_grid(
@@ -254,18 +249,151 @@ def draw(
     )
 
 
-# The study
+# One model's cell: trained once, measured once, kept in results/ across sessions
+
+CELLS = "models"  # results/<report>/models/<key>/: one cell per model
 
 
 def model_keys(config: CourseReportConfig) -> list[str]:
     return [spec.key for spec in models_of(config)]
 
 
+def cell_identity(config: CourseReportConfig, spec: ModelSpec) -> str:
+    """What makes two cells one measurement: the model, its schedule and batches, the seed, the
+    samples and test images it is measured on; not where it ran or wrote."""
+    measured_on = ("seed", "batch_size", "quality_samples", "epoch_samples", "importance_samples")
+    return training.signature(
+        {
+            "model": spec.config,
+            "epochs": spec.epochs,
+            **{field: getattr(config, field) for field in measured_on},
+            **{field: getattr(config, field) for field in ("test_images", "pair_images", "smoke")},
+            "steps_per_epoch": config.run.steps_per_epoch,
+            "evaluation_images": config.run.evaluation_images,
+            "precision": config.run.precision,
+        }
+    )
+
+
+def cell_folder(config: CourseReportConfig, key: str) -> Path:
+    """Where a model's finished cell is kept: in the report's results folder, so that it is
+    committed with it and a later session (another machine, its work/ gone) joins it unretrained."""
+    return Path(config.run.results_root) / config.run.named(config.name) / CELLS / key
+
+
+def _drawn_epochs(grids: dict) -> list[int]:
+    return sorted({e for e in SHOWN_EPOCHS if e in grids} | {max(grids)})
+
+
+def measure_model(
+    config: CourseReportConfig, spec: ModelSpec, splits: data.DatasetSplits, evaluator, out: Path
+) -> None:
+    """Trains one model (or loads it finished from work/) and writes its cell to `out`:
+    `metrics.json` (its entry of the report's metrics: epochs, wall time, parameters, FD by epoch,
+    losses by epoch, sample quality, likelihoods, pairing with real digits; and its
+    `cell_identity`), `training_log.csv`, `images.npz` (the samples of the fixed codes at the drawn
+    epochs, 100 at the last, and its outputs beside the first real test images, as bytes) and
+    `environment.json` (where, when and at which commit)."""
+    started = time.perf_counter()
+    if config.smoke:  # a smoke run checks training itself, never the reuse of an earlier one
+        shutil.rmtree(config.run.work_dir(f"{config.name}_{spec.key}"), ignore_errors=True)
+    snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
+    outcome = hw4.train_group_model(config, spec, splits, callbacks=[snapshots])
+    saved = snapshots.load()
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(outcome.log_csv, out / "training_log.csv")
+    log = records.read_csv_log(out / "training_log.csv")
+    entry = {
+        "title": spec.title,
+        "is_gan": spec.is_gan,
+        "epochs": outcome.epochs_trained,
+        "wall_seconds": round(outcome.wall_seconds, 1),
+        "seconds_per_epoch": round(outcome.wall_seconds / max(outcome.epochs_trained, 1), 1),
+        "loaded_from_finished_run": outcome.reused_finished,
+        "parameters": parameters(outcome.model, spec),
+        "by_epoch": saved["rows"],
+        **{
+            f"{column}_by_epoch": [round(float(v), 5) for v in log[column]]
+            for column in LOGGED_BY_EPOCH
+            if column in log
+        },
+    }
+    if spec.is_gan:
+        entry["learning_rate"] = spec.config.generator_optimizer.learning_rate
+    hw4.measure_group(
+        config, {spec.key: (spec, outcome)}, splits, evaluator, {"models": {spec.key: entry}}
+    )
+    real, labels = paired_test_images(config, splits)
+    outputs = pairs_of(outcome.model, spec, real, config.seed)
+    entry["pairing"] = pairing_scores(real, labels, outputs, evaluator)
+    entry["identity"] = cell_identity(config, spec)
+    last = max(saved["grids"])
+    np.savez_compressed(
+        out / "images.npz",
+        pairs=hw4._to_bytes(outputs[:PAIRS_SHOWN]),
+        **{
+            f"epoch_{e}": saved["grids"][e][: 100 if e == last else 10]
+            for e in _drawn_epochs(saved["grids"])
+        },
+    )
+    records.write_json(out / "metrics.json", entry)
+    records.write_json(
+        out / "environment.json",
+        records.environment(
+            strategy_description=distribute.describe(outcome.strategy),
+            epochs=outcome.epochs_trained,
+            wall_seconds=outcome.wall_seconds,
+            total_seconds=round(time.perf_counter() - started, 1),
+            reused_finished=outcome.reused_finished,
+            resumed_from_epoch=outcome.resumed_from_epoch,
+            # the commit the weights were trained at, where it differs from the measuring one
+            resumed_from_commit=outcome.resumed_from_commit,
+            data_source=splits.source,
+        ),
+    )
+
+
+def read_cell(folder: Path, identity: str) -> dict | None:
+    """A finished cell (`measure_model`) of this identity: its metrics entry, environment, sample
+    grids by epoch and outputs beside real digits (both in [0, 1]); None if there is none, or it
+    measured another model or schedule (it is then measured again, and replaced)."""
+    folder = Path(folder)
+    names = ("metrics.json", "environment.json", "training_log.csv", "images.npz")
+    if not all((folder / name).is_file() for name in names):
+        return None
+    entry = records.read_json(folder / "metrics.json")
+    if entry.get("identity") != identity:
+        return None
+    with np.load(folder / "images.npz") as images:
+        grids = {
+            int(name.split("_")[1]): images[name] / 255.0
+            for name in images.files
+            if name.startswith("epoch_")
+        }
+        pairs = images["pairs"] / 255.0
+    return {
+        "metrics": entry,
+        "environment": records.read_json(folder / "environment.json"),
+        "grids": grids,
+        "pairs": pairs,
+    }
+
+
+def paired_test_images(config: CourseReportConfig, splits: data.DatasetSplits):
+    """The real test digits every model's outputs are paired with, in [0, 1], and their labels."""
+    count = min(config.pair_images, len(splits.test))
+    return splits.test.images[:count] / 255.0, splits.test.labels[:count]
+
+
+# The study
+
+
 def train(config: CourseReportConfig, keys, splits: data.DatasetSplits | None = None) -> list[str]:
-    """Trains the report's models named by `keys` (or loads them finished) with their per-epoch
-    snapshots, and writes nothing to results/: `run` then loads them finished. One report's models
-    split over processes (one per core) or over sessions this way; each model's work folder is
-    locked while it trains, so two processes never train the same model."""
+    """Trains and measures the report's models named by `keys` into their cells
+    (`cell_folder`), each replaced in one step when done; a model with a finished cell of the same
+    identity is left as it is. One report split over processes (one per core) or over sessions
+    this way; `run` then joins the cells into the table without training. Each model's work folder
+    is locked while it trains, so two processes never train the same model."""
     known = model_keys(config)
     unknown = [key for key in keys if key not in known]
     if unknown or not keys:
@@ -273,57 +401,42 @@ def train(config: CourseReportConfig, keys, splits: data.DatasetSplits | None = 
     splits = splits or config.run.load("mnist")
     evaluator = hw4.evaluator_of(config)
     for spec in models_of(config):
-        if spec.key in keys:
-            snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
-            hw4.train_group_model(config, spec, splits, callbacks=[snapshots])
+        folder = cell_folder(config, spec.key)
+        if spec.key in keys and read_cell(folder, cell_identity(config, spec)) is None:
+            with records.staged_directory(folder) as staged:
+                measure_model(config, spec, splits, evaluator, staged)
     return [key for key in known if key in keys]
 
 
 def run(config: CourseReportConfig, splits: data.DatasetSplits | None = None) -> dict:
-    """Trains, measures and draws every model of one report into results/<report>/."""
+    """Every model of one report into results/<report>/: its cell kept where one of the same
+    identity is finished (`train`), else trained and measured; then the table, the figures and the
+    verdicts from the cells."""
     started = time.perf_counter()
     splits = splits or config.run.load("mnist")
     evaluator = hw4.evaluator_of(config)
     out = config.run.results(config.name)
     out.mkdir(parents=True, exist_ok=True)
     specs = models_of(config)
-    trained, grids, metrics = {}, {}, {"models": {}, "order": [spec.key for spec in specs]}
+    cells = {}
     for spec in specs:
-        if config.smoke:  # a smoke run checks training itself, never the reuse of an earlier one
-            shutil.rmtree(config.run.work_dir(f"{config.name}_{spec.key}"), ignore_errors=True)
-        snapshots = hw4.snapshots_for(config, spec, splits, evaluator)
-        outcome = hw4.train_group_model(config, spec, splits, callbacks=[snapshots])
-        trained[spec.key] = (spec, outcome)
-        saved = snapshots.load()
-        grids[spec.key] = {epoch: grid / 255.0 for epoch, grid in saved["grids"].items()}
-        shutil.copyfile(outcome.log_csv, out / f"{spec.key}_training_log.csv")
-        log = records.read_csv_log(out / f"{spec.key}_training_log.csv")
-        metrics["models"][spec.key] = {
-            "title": spec.title,
-            "is_gan": spec.is_gan,
-            "epochs": outcome.epochs_trained,
-            "wall_seconds": round(outcome.wall_seconds, 1),
-            "seconds_per_epoch": round(outcome.wall_seconds / max(outcome.epochs_trained, 1), 1),
-            "loaded_from_finished_run": outcome.reused_finished,
-            "parameters": parameters(outcome.model, spec),
-            "by_epoch": saved["rows"],
-            **{
-                f"{column}_by_epoch": [round(float(v), 5) for v in log[column]]
-                for column in LOGGED_BY_EPOCH
-                if column in log
-            },
-        }
-        if spec.is_gan:
-            metrics["models"][spec.key]["learning_rate"] = (
-                spec.config.generator_optimizer.learning_rate
-            )
-    hw4.measure_group(config, trained, splits, evaluator, metrics)
-    count = min(config.pair_images, len(splits.test))
-    real, labels = splits.test.images[:count] / 255.0, splits.test.labels[:count]
-    pairs = {}
-    for key, (spec, outcome) in trained.items():
-        pairs[key] = pairs_of(outcome.model, spec, real, config.seed)
-        metrics["models"][key]["pairing"] = pairing_scores(real, labels, pairs[key], evaluator)
+        identity, kept, folder = (
+            cell_identity(config, spec),
+            cell_folder(config, spec.key),
+            out / CELLS / spec.key,
+        )
+        cells[spec.key] = None if config.smoke else read_cell(kept, identity)
+        if cells[spec.key] is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            measure_model(config, spec, splits, evaluator, folder)
+            cells[spec.key] = read_cell(folder, identity)
+        elif kept.resolve() != folder.resolve():  # out is the staged copy of results/<report>/
+            shutil.copytree(kept, folder)
+    metrics = {
+        "models": {key: cell["metrics"] for key, cell in cells.items()},
+        "order": [spec.key for spec in specs],
+    }
+    real, labels = paired_test_images(config, splits)
     metrics["unrelated_real_pairs"] = unrelated_pairs(real, labels, evaluator, config.seed)
     if evaluator is not None:
         metrics["real_vs_real"] = hw4.real_scores(
@@ -340,22 +453,35 @@ def run(config: CourseReportConfig, splits: data.DatasetSplits | None = None) ->
         )
     else:
         metrics["sample_quality"] = "skipped: no evaluator"
-    draw(config, trained, grids, pairs, real, out)
+    draw(config, specs, cells, real, out)
     metrics["claims"] = course_reports_report.CLAIMS[config.report](metrics)
     records.write_json(out / "metrics.json", metrics)
     records.write_json(
         out / "config.json",
-        {**dataclasses.asdict(config), "models": {s.key: s.config for s, _ in trained.values()}},
+        {**dataclasses.asdict(config), "models": {spec.key: spec.config for spec in specs}},
     )
-    strategy = next(iter(trained.values()))[1].strategy
+    environments = {key: cell["environment"] for key, cell in cells.items()}
     records.write_json(
         out / "environment.json",
         records.environment(
-            strategy_description=distribute.describe(strategy),
-            epochs=", ".join(f"{o.epochs_trained} ({s.title})" for s, o in trained.values()),
-            wall_seconds=sum(o.wall_seconds for _, o in trained.values()),
+            epochs=", ".join(f"{cells[s.key]['metrics']['epochs']} ({s.title})" for s in specs),
+            wall_seconds=sum(env["wall_seconds"] for env in environments.values()),
             total_seconds=round(time.perf_counter() - started, 1),
             data_source=splits.source,
+            models={
+                key: {
+                    field: env.get(field)
+                    for field in (
+                        "git_commit",
+                        "resumed_from_commit",
+                        "cpu",
+                        "wall_seconds",
+                        "reused_finished",
+                        "distribution",
+                    )
+                }
+                for key, env in environments.items()
+            },
         ),
     )
     course_reports_report.write_readme(out, config.report)

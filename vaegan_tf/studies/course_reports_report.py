@@ -413,8 +413,54 @@ def write_readme(out: Path, report_name: str) -> Path:
         "## Figures",
         "",
         ", ".join(f"`{path.name}`" for path in sorted(Path(out).glob("*.png"))),
+        *cells_section(records.read_json(out / "environment.json"), metrics),
     ]
     return report.write_readme(out, TITLES[report_name], f"make {report_name}", body)
+
+
+def cells_section(env: dict, metrics: dict) -> list[str]:
+    """Where each model was trained and measured: its cell (`models/<key>/`) may come from another
+    process, session or machine than the join that wrote the table. Nothing for a run recorded
+    before cells existed."""
+    cells = env.get("models")
+    if not cells:
+        return []
+    rows = []
+    for key in metrics.get("order", list(cells)):
+        cell = cells[key]
+        where = (cell.get("distribution") or {}).get("strategy", "n/a")
+        rows.append(
+            [
+                f"[{metrics['models'][key]['title']}](models/{key}/)",
+                f"`{str(cell.get('resumed_from_commit') or cell.get('git_commit'))[:7]}`",
+                f"`{str(cell.get('git_commit'))[:7]}`",
+                cell.get("cpu") or "n/a",
+                where,
+                f"{cell['wall_seconds'] / 60:.1f}" if cell.get("wall_seconds") else "n/a",
+                "yes" if cell.get("reused_finished") else "no",
+            ]
+        )
+    return [
+        "",
+        "## Where each model was trained and measured",
+        "",
+        "Each model is a cell of its own (`models/<key>/`: its metrics, training log, drawn "
+        "samples and environment), trained and measured once, maybe by another process, session "
+        "or machine than the one that joined this table; the table and verdicts read the cells.",
+        "",
+        *report.markdown_table(
+            [
+                "model",
+                "trained at",
+                "measured at",
+                "CPU",
+                "strategy",
+                "training min",
+                "weights loaded from work/",
+            ],
+            rows,
+        ),
+    ]
 
 
 def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
