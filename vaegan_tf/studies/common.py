@@ -242,16 +242,22 @@ def record_run(
     plots.loss_curves(out / "training_log.csv", out / "loss_curves.png", title=loss_title)
     records.write_json(out / "metrics.json", metrics)
     records.write_json(out / "config.json", config)
-    records.write_json(
-        out / "environment.json",
-        records.environment(
-            strategy_description=distribute.describe(outcome.strategy),
-            epochs=outcome.epochs_trained,
-            wall_seconds=outcome.wall_seconds,
-            total_seconds=round(time.perf_counter() - started, 1),
-            data_source=data_source,
-            resumed_from_epoch=outcome.resumed_from_epoch,
-            resumed_from_commit=outcome.resumed_from_commit,
-            reused_finished=outcome.reused_finished,
-        ),
+    records.write_json(out / "environment.json", outcome_environment(outcome, started, data_source))
+
+
+def outcome_environment(
+    outcome: training.TrainingOutcome, started: float, data_source: str
+) -> dict:
+    """environment.json of one trained (or reused) model: `records.environment` with its strategy,
+    epochs, training and total time, and where a resumed or reused run's weights were made
+    (`resumed_from_commit`, the commit they were trained at where it is not this one)."""
+    return records.environment(
+        strategy_description=distribute.describe(outcome.strategy),
+        epochs=outcome.epochs_trained,
+        wall_seconds=outcome.wall_seconds,
+        total_seconds=round(time.perf_counter() - started, 1),
+        data_source=data_source,
+        resumed_from_epoch=outcome.resumed_from_epoch,
+        resumed_from_commit=outcome.resumed_from_commit,
+        reused_finished=outcome.reused_finished,
     )

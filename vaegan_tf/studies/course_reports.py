@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaegan_tf import data, distribute, evaluate, plots, records, training
+from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import course_reports as nets
 from vaegan_tf.studies import common, course_reports_report, hw4, hw4_report
@@ -338,18 +338,7 @@ def measure_model(
     )
     records.write_json(out / "metrics.json", entry)
     records.write_json(
-        out / "environment.json",
-        records.environment(
-            strategy_description=distribute.describe(outcome.strategy),
-            epochs=outcome.epochs_trained,
-            wall_seconds=outcome.wall_seconds,
-            total_seconds=round(time.perf_counter() - started, 1),
-            reused_finished=outcome.reused_finished,
-            resumed_from_epoch=outcome.resumed_from_epoch,
-            # the commit the weights were trained at, where it differs from the measuring one
-            resumed_from_commit=outcome.resumed_from_commit,
-            data_source=splits.source,
-        ),
+        out / "environment.json", common.outcome_environment(outcome, started, splits.source)
     )
 
 
