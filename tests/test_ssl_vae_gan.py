@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from vaegan_tf import losses
+from vaegan_tf.models.layers import BatchNormalization
 from vaegan_tf.models.m2 import M2Config
 from vaegan_tf.models.ssl_vae_gan import SSLVAEGANConfig, build_ssl_vae_gan
 
@@ -65,8 +66,15 @@ def test_unlabelled_terms_are_q_weighted_sums_of_one_label_at_a_time(discriminat
 
 
 @pytest.mark.parametrize("architecture", ["fc", "conv"])
-def test_every_label_terms_read_h_once_with_the_same_values_and_gradients(architecture):
-    """The shared first layer of the mean network (the default) against h tiled K times."""
+def test_every_label_terms_read_h_once_with_the_same_values_and_gradients(
+    architecture, monkeypatch
+):
+    """The shared first layer of the mean network (the default) against h tiled K times.
+
+    Keras' batch norm path: the fused kernel's rounding (tests/test_layers.py checks it against
+    float64) moves activations by ~1e-5, enough to flip a ReLU input that sits 2e-6 from its kink
+    in this tiny conv net, and a ReLU net's gradient jumps there. The algebra is what is tested."""
+    monkeypatch.setattr(BatchNormalization, "use_fused_kernel", False)
     model = tiny(architecture=architecture)
     noise = tf.random.normal((10 * 3, 3), seed=9)
     model.m2.draw_noise = lambda shape: noise  # the same z in both computations

@@ -16,7 +16,7 @@ import dataclasses
 
 import keras
 
-from vaegan_tf.models.layers import Network, conv_block, hidden_layers
+from vaegan_tf.models.layers import BatchNormalization, Network, conv_block, hidden_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Discriminator(keras.Model):
             name="trunk",
         )
         self.feature_layer = Network([keras.layers.Dense(feature)], name="f_l")
-        norm = [keras.layers.BatchNormalization(synchronized=True)] if bn else []
+        norm = [BatchNormalization()] if bn else []
         self.head = Network(
             [
                 *norm,

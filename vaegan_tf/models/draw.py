@@ -73,7 +73,7 @@ from vaegan_tf.models import attention, gan
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
-from vaegan_tf.models.layers import Network
+from vaegan_tf.models.layers import BatchNormalization, Network
 
 tfd = tfp.distributions
 # The steps hold no Python control flow on tensors (the loop is a tf.while_loop or unrolled), so
@@ -592,7 +592,7 @@ class AuthorsDiscriminator(keras.Model):
         for filters in (28, 56, 112, 224):
             layers += [
                 keras.layers.Conv2D(filters, 5, strides=2, padding="same", use_bias=False),
-                keras.layers.BatchNormalization(synchronized=True),
+                BatchNormalization(),
                 keras.layers.ReLU(),
             ]
         self.trunk = Network(

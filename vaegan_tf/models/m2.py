@@ -30,7 +30,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import labels_or_uniform
-from vaegan_tf.models.layers import Network, hidden_layers
+from vaegan_tf.models.layers import BatchNormalization, Network, hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv")
@@ -83,7 +83,7 @@ def _conv_block(filters, activation, batch_norm, transpose=False):
     )
     return [
         layer,
-        *([keras.layers.BatchNormalization(synchronized=True)] if batch_norm else []),
+        *([BatchNormalization()] if batch_norm else []),
         keras.layers.Activation(activation),
     ]
 

@@ -86,7 +86,7 @@ import tensorflow_probability as tfp
 
 from vaegan_tf import distribute, losses, optimizers
 from vaegan_tf.choices import check_choice
-from vaegan_tf.models.layers import Network
+from vaegan_tf.models.layers import BatchNormalization, Network
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv", "conv+gan")
@@ -160,8 +160,8 @@ def sharpening_term(class_logits: tf.Tensor) -> tf.Tensor:
 
 
 def _batch_norm(config: AuthorsM2Config):
-    return keras.layers.BatchNormalization(
-        momentum=config.batch_norm_momentum, epsilon=config.batch_norm_epsilon, synchronized=True
+    return BatchNormalization(
+        momentum=config.batch_norm_momentum, epsilon=config.batch_norm_epsilon
     )
 
 
