@@ -413,6 +413,10 @@ def test_study_writes_the_table_figures_and_verdicts_from_its_numbers(
     else:
         best = course_reports.course_reports_report.best_rate(metrics["models"], "cnn_gan")
         assert f"best at lr {best['learning_rate']:g}." in readme
+        fd = {k: e["sample_quality"]["frechet_distance"] for k, e in metrics["models"].items()}
+        pairs = [("dense_vae", f"{gan}_lr0.0001") for gan in ("dense_gan", "dense_gan_deep")]
+        vae_wins = sum(fd[v] < fd[g] for v, g in [*pairs, ("cnn_vae", "cnn_gan_lr0.0001")])
+        assert f"in {vae_wins} of 3 pairs" in claim_text(metrics, "GAN counterparts")
     # each model's cell, with where it was trained, is named in the README
     assert "## Where each model was trained and measured" in readme
     for key in expected_models:
