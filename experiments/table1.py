@@ -35,8 +35,9 @@ flags.DEFINE_list(
     "rows",
     list(table1.ROWS),
     "Table rows: fc, conv, conv+gan; not the paper's: conv+gan+pixel (kingma only; the "
-    "SSL-VAE-GAN keeping M2's pixel likelihood) and conv-no-y (authors_code only; their "
-    "1000-label conv network at every label count).",
+    "SSL-VAE-GAN keeping M2's pixel likelihood), conv-no-y (authors_code only; their "
+    "1000-label conv network at every label count) and conv+gan-bn-logits (authors_code only; "
+    "their m2gan with batch norm on the class logits).",
 )
 flags.DEFINE_list(
     "labels", DEFAULT_LABELS, "Numbers of labelled examples (multiples of the ten classes)."

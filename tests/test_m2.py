@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from vaegan_tf import losses
 from vaegan_tf.models.m2 import M2Config, build_m2, for_labels
+from vaegan_tf.models.m2_authors import build_authors_m2
 from vaegan_tf.studies.common import RunSettings
 
 
@@ -419,6 +420,53 @@ def test_kingma_cells_keep_their_identities():
             row,
             labels,
         )
+
+
+# authors_code cells (seed 0) as the committed results/table1_authors_code* tables identify them,
+# and the model fingerprints their backups are stored under (conv+gan's from the run begun at
+# fbd3049): (identity, model signature)
+AUTHORS_CODE_CELLS = {
+    ("fc", 1000): ("4a5d287ca2a3859e", "2f6136e55fb6bb74"),
+    ("fc", 600): ("9f1525a149404589", "2f6136e55fb6bb74"),
+    ("conv", 1000): ("4fbf06c9d8c0c62f", "86e496eb59898f86"),
+    ("conv", 600): ("8a6b04d3cc3675ce", "1d4475cd0d2cf3db"),
+    ("conv+gan", 1000): ("5458f21c90acc32a", "d9780428c34b822d"),
+    ("conv+gan", 600): ("2612509c056e0e00", "d9780428c34b822d"),
+}
+
+
+def test_authors_code_cells_keep_their_identities():
+    from vaegan_tf import training
+    from vaegan_tf.studies import table1
+
+    base = dataclasses.replace(table1.Table1Config().base, label_subset="random")
+    for (row, labels), (identity, signature) in AUTHORS_CODE_CELLS.items():
+        model = table1.preset(row, "authors_code", labels)
+        study = dataclasses.replace(
+            base, name="x", num_labelled=labels, seed=0, epochs=20, model=model
+        )
+        assert table1.cell_identity(study) == identity, (row, labels)
+        described = table1.model_description(table1.for_cell(model, labels, 55000, seed=0))
+        assert training.signature(described) == signature, (row, labels)
+
+
+def test_the_bn_logits_row_is_m2gan_with_batch_norm_on_the_class_logits():
+    from vaegan_tf.studies import table1
+
+    gan = table1.preset("conv+gan", "authors_code", 1000)
+    bn = table1.preset("conv+gan-bn-logits", "authors_code", 1000)
+    assert bn == dataclasses.replace(gan, class_logits_batch_norm=True)
+    assert "conv+gan-bn-logits" not in table1.rows_of("kingma")
+    assert table1.REFERENCE_ROW["conv+gan-bn-logits"] == "conv+gan"
+
+    def class_head_layers(config):
+        model = build_authors_m2(dataclasses.replace(config, hidden_units=16, latent_dim=3))
+        return [type(layer).__name__ for layer in model.m2.class_head.layers]
+
+    assert class_head_layers(gan) == ["Dense"]
+    assert class_head_layers(bn) == ["Dense", "BatchNormalization"]
+    # a new model description, so its cells and backups are never the conv+gan row's
+    assert table1.model_description(bn) != table1.model_description(gan)
 
 
 # the ordered weight shapes of the kingma models at e52c687, whose backups and finished weights must

@@ -256,6 +256,7 @@ def _tiny_preset(row, protocol, labels=1000):
         ("authors_code", "conv", 1000),
         ("authors_code", "conv", 600),
         ("authors_code", "conv+gan", 1000),
+        ("authors_code", "conv+gan-bn-logits", 1000),
     ],
 )
 def test_one_training_step_of_each_protocol_and_row_changes_every_kernel(protocol, row, labels):

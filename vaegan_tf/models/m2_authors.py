@@ -44,7 +44,7 @@ Networks (their files; biases right before batch norm are dropped, as batch norm
   y after the last deconv and has two FC512 layers, the later version their 600-label checkpoint
   (6.2%) was built with (hidden 1024, z = 100; its training run is not recorded).
 - `conv+gan` (networks/sslgan_conv2.py): the conv encoder with q = softmax(FC 10) (no batch norm on
-  the logits); decoder [z, y] -> FC 7*7*128 -> deconv5-64 s2 -> deconv5-32 s2 (BN, ReLU) -> 1x1
+  the logits; `class_logits_batch_norm=True` restores the FC and conv rows' class head); decoder [z, y] -> FC 7*7*128 -> deconv5-64 s2 -> deconv5-32 s2 (BN, ReLU) -> 1x1
   deconv -> sigmoid; discriminator conv3-16, conv3-32, conv3-64, stride 1 (BN, ReLU) -> FC512 (ReLU)
   -> FC500 (ReLU) = f_l -> FC11, called on each batch of images apart (each normalised by its own
   statistics).
@@ -113,6 +113,9 @@ class AuthorsM2Config:
     discriminator_filters: tuple[int, ...] = (16, 32, 64)
     discriminator_units: tuple[int, int] = (512, 500)
     sigmoid_before_softmax: bool = True  # their discriminator's quirk (module docstring)
+    # None: their networks' choice, batch norm on the class logits except in conv+gan
+    # (sslgan_conv2.py dropped it); True / False overrides it
+    class_logits_batch_norm: bool | None = None
     seed: int = 0
     protocol: ClassVar[str] = "authors_code"
 
@@ -120,8 +123,10 @@ class AuthorsM2Config:
         check_choice(self.architecture, ARCHITECTURES, "authors' M2 architecture")
 
     @property
-    def class_logits_batch_norm(self) -> bool:
-        return self.architecture != "conv+gan"  # sslgan_conv2.py dropped it
+    def normalises_class_logits(self) -> bool:
+        if self.class_logits_batch_norm is not None:
+            return self.class_logits_batch_norm
+        return self.architecture != "conv+gan"
 
 
 def preset(architecture: str, num_labelled: int) -> AuthorsM2Config:
@@ -196,7 +201,7 @@ def _networks(config: AuthorsM2Config):
     decoder reads [z, y] (fc, conv+gan), z alone (conv), and the head [decoder(z), y] (conv that
     sees y)."""
     pixels = math.prod(config.image_shape)
-    class_head = _dense(config.num_classes, config, batch_norm=config.class_logits_batch_norm)
+    class_head = _dense(config.num_classes, config, batch_norm=config.normalises_class_logits)
     mean_hidden = _dense(config.hidden_units, config, "softplus")
     if (
         config.architecture == "fc"

@@ -424,5 +424,11 @@ def write_readme(out: Path) -> Path:
             "hidden 1024, z = 100; its training run is not recorded). Its reference columns are "
             "the conv row's."
         ]
+    if "conv+gan-bn-logits" in rows:
+        lines += [
+            "- conv+gan-bn-logits is not the paper's: the authors' m2gan with batch norm on the "
+            "class logits, as their FC and conv networks have; their sslgan_conv2.py has none. Its "
+            "reference columns are the conv+gan row's."
+        ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
