@@ -45,9 +45,9 @@ Networks (their files; biases right before batch norm are dropped, as batch norm
   (6.2%) was built with (hidden 1024, z = 100; its training run is not recorded).
 - `conv+gan` (networks/sslgan_conv2.py): the conv encoder with q = softmax(FC 10) (no batch norm on
   the logits; `class_logits_batch_norm=True` restores the FC and conv rows' class head); decoder
-  [z, y] -> FC 7*7*128 -> deconv5-64 s2 -> deconv5-32 s2 (BN, ReLU) -> 1x1 deconv -> sigmoid; discriminator conv3-16, conv3-32, conv3-64, stride 1 (BN, ReLU) -> FC512 (ReLU)
-  -> FC500 (ReLU) = f_l -> FC11, called on each batch of images apart (each normalised by its own
-  statistics).
+  [z, y] -> FC 7*7*128 -> deconv5-64 s2 -> deconv5-32 s2 (BN, ReLU) -> 1x1 deconv -> sigmoid;
+  discriminator conv3-16, conv3-32, conv3-64, stride 1 (BN, ReLU) -> FC512 (ReLU) -> FC500 (ReLU)
+  = f_l -> FC11, called on each batch of images apart (each normalised by its own statistics).
 Their conv networks use slim's defaults: Glorot-uniform weights, ReLU. Batch norm everywhere: decay
 0.999, epsilon 1e-3, scale and offset.
 
