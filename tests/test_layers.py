@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from vaegan_tf import distribute
-from vaegan_tf.models.layers import BatchNormalization
+from vaegan_tf.models.layers import BatchNormalization, Network, population_statistics
 
 SHAPE = (8, 5, 5, 4)
 
@@ -138,3 +138,28 @@ def test_weights_are_keras_weights_so_checkpoints_load_either_way(tmp_path):
     restored.load_weights(tmp_path / "ours.weights.h5")
     for a, b in zip(model.weights, restored.weights, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [SHAPE, (8, 4)], ids=["conv-fused", "dense-keras"])
+def test_population_statistics_average_the_batch_moments_then_restore(shape):
+    layer = BatchNormalization(momentum=0.999)
+    model = Network([layer])
+    model.build(shape)
+    layer.moving_mean.assign(np.full(shape[-1], 7.0, np.float32))  # a stale moving average
+    layer.moving_variance.assign(np.full(shape[-1], 9.0, np.float32))
+    rng = np.random.default_rng(3)
+    batches = [
+        rng.normal(mean, scale, shape).astype(np.float32)
+        for mean, scale in ((0.0, 1.0), (2.0, 0.5), (-1.0, 3.0))
+    ]
+    axes = tuple(range(len(shape) - 1))
+    with population_statistics(model, lambda x: model(x, training=True), batches):
+        np.testing.assert_allclose(
+            layer.moving_mean.numpy(), np.mean([b.mean(axes) for b in batches], 0), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            layer.moving_variance.numpy(), np.mean([b.var(axes) for b in batches], 0), rtol=1e-4
+        )
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), 7.0)
+    np.testing.assert_array_equal(layer.moving_variance.numpy(), 9.0)
+    assert layer.momentum == 0.999

@@ -325,6 +325,33 @@ def test_table1_reference_columns():
     for reference in ("pending", "6.20%", "7.00% / 7.20%", "4.94%", "2.59%"):
         assert reference in conv, reference
     assert table.index("| kingma |") < table.index("| authors_code |")
+    assert "Diagnostic" not in table  # no cell measured it
+
+
+def test_table1_reports_the_recalibrated_diagnostic_apart_from_the_error():
+    from vaegan_tf.studies import table1_report
+
+    cells = [
+        {
+            "protocol": "authors_code",
+            "row": "conv+gan-bn-logits",
+            "labels": 1000,
+            "seed": seed,
+            "status": "measured",
+            "validation_error": 0.89,
+            "test_error": 0.88,
+            "test_error_recalibrated": recalibrated,
+            "epochs": 20,
+            "wall_seconds": 60.0,
+        }
+        for seed, recalibrated in ((0, 0.10), (1, 0.20))
+    ]
+    line = table1_report.summary(cells)[0]
+    assert line["test_error_mean"] == pytest.approx(0.88)
+    assert line["test_error_recalibrated_mean"] == pytest.approx(0.15)
+    table = table1_report.table1_markdown(cells)
+    assert "| 88.00% ± 0.00 |" in table
+    assert "authors_code conv+gan-bn-logits 1000: 15.00%." in table
 
 
 def test_full_schedule_estimate_scales_the_measured_speed():

@@ -390,3 +390,24 @@ def test_authors_protocol_trains_a_cell_with_one_adam_per_kind_of_batch(splits, 
     assert np.isfinite(outcome.history["labelled"][-1]) and np.isfinite(
         outcome.history["unlabelled"][-1]
     )
+
+
+def test_authors_cells_also_report_the_error_at_population_batch_statistics(splits, tmp_path):
+    model = dataclasses.replace(table1.preset("fc", "authors_code"), hidden_units=8, latent_dim=2)
+    config = table1.SSLStudyConfig(
+        model=model,
+        num_labelled=100,
+        batch_size=50,
+        epochs=1,
+        label_subset="random",
+        run=RunSettings(work_root=str(tmp_path)),
+    )
+    measured = table1.train_and_measure(config, splits)
+    for split in ("validation", "test"):
+        assert 0.0 <= measured[f"{split}_error_recalibrated"] <= 1.0
+    # the measurement leaves the trained model's moving statistics as they were
+    outcome = table1.train_cell(config, splits)  # the finished run, loaded
+    before = [v.numpy() for v in outcome.model.non_trainable_variables]
+    table1.recalibrated_error_rates(outcome.model, splits, config)
+    for old, new in zip(before, outcome.model.non_trainable_variables, strict=True):
+        np.testing.assert_array_equal(old, new.numpy())

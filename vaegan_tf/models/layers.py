@@ -5,7 +5,9 @@ with the statistics of the global batch, as one device would."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterable
 
 import keras
 import tensorflow as tf
@@ -71,6 +73,35 @@ class BatchNormalization(keras.layers.BatchNormalization):
             self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
         )
         return outputs
+
+
+@contextlib.contextmanager
+def population_statistics(
+    model: keras.layers.Layer, forward: Callable[[tf.Tensor], object], batches: Iterable
+):
+    """Inside the block, every batch norm layer of `model` that `forward(batch)` runs in training
+    mode holds, as its moving mean and variance, the average of its batch moments over `batches`
+    under the current weights: the population statistics of Ioffe & Szegedy (2015), Algorithm 2,
+    steps 8-11 ("precise BN" in Wu & Johnson 2021, Sec. 3), in place of an exponential average that
+    trails weights which moved during training. The variance is averaged as Keras' moving average
+    takes it (biased, per batch). On leaving, every moving statistic and momentum is restored, so
+    the model is as it was. Runs `forward` eagerly: the momentum is read at each call."""
+    norms = [layer for layer in every_layer(model) if isinstance(layer, BatchNormalization)]
+    saved = [
+        (layer, layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy())
+        for layer in norms
+    ]
+    try:
+        for count, batch in enumerate(batches):
+            for layer in norms:  # the running mean of the batch moments seen so far
+                layer.momentum = count / (count + 1.0)
+            forward(batch)
+        yield model
+    finally:
+        for layer, momentum, mean, variance in saved:
+            layer.momentum = momentum
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
 
 
 class Network(keras.Sequential):
