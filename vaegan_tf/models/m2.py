@@ -30,7 +30,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import labels_or_uniform
-from vaegan_tf.models.layers import BatchNormalization, Network, hidden_layers
+from vaegan_tf.models.layers import Network, conv_block, hidden_layers
 
 tfd = tfp.distributions
 ARCHITECTURES = ("fc", "conv")
@@ -77,17 +77,6 @@ def tile_labels(t: tf.Tensor, k: int) -> tf.Tensor:
     return tf.tile(t, tf.concat([[k], tf.ones(tf.rank(t) - 1, tf.int32)], 0))
 
 
-def _conv_block(filters, activation, batch_norm, transpose=False):
-    layer = (keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D)(
-        filters, 5, padding="same", use_bias=not batch_norm
-    )
-    return [
-        layer,
-        *([BatchNormalization()] if batch_norm else []),
-        keras.layers.Activation(activation),
-    ]
-
-
 def _networks(config: M2Config):
     """(x -> h1, [h1, y] -> mu hidden, [z, y] or z -> decoder trunk, decoder head) for the
     architecture."""
@@ -98,9 +87,9 @@ def _networks(config: M2Config):
         decoder = [*hidden_layers((units, units), "softplus", bn), keras.layers.Dense(pixels)]
         return trunk, mean_hidden, decoder, None
     trunk = [
-        *_conv_block(20, "relu", bn),
+        *conv_block(20, 1, bn),
         keras.layers.MaxPooling2D(),
-        *_conv_block(50, "relu", bn),
+        *conv_block(50, 1, bn),
         keras.layers.MaxPooling2D(),
         keras.layers.Flatten(),
         *hidden_layers((units,), "relu", bn),
@@ -110,9 +99,9 @@ def _networks(config: M2Config):
         *hidden_layers((500, 7 * 7 * 50), "relu", bn),
         keras.layers.Reshape((7, 7, 50)),
         keras.layers.UpSampling2D(),
-        *_conv_block(20, "relu", bn, transpose=True),
+        *conv_block(20, 1, bn, transpose=True),
         keras.layers.UpSampling2D(),
-        *_conv_block(1, "relu", bn, transpose=True),
+        *conv_block(1, 1, bn, transpose=True),
         keras.layers.Flatten(),
     ]
     head = [*hidden_layers((512,), "relu", bn), keras.layers.Dense(pixels)]
