@@ -372,10 +372,10 @@ def test_label_subset_choice_reaches_the_split_and_the_cell_identity(splits):
         table1.SSLStudyConfig(label_subset="stratified")
 
 
-@pytest.mark.parametrize("strategy", ["cpu", "mirrored"])
-def test_authors_protocol_trains_a_cell_with_one_adam_per_kind_of_batch(splits, tmp_path, strategy):
+def tiny_fc_cell(tmp_path, strategy="auto") -> table1.SSLStudyConfig:
+    """A one-epoch authors_code FC cell on the fake splits: 2 labelled and 4 unlabelled steps."""
     model = dataclasses.replace(table1.preset("fc", "authors_code"), hidden_units=8, latent_dim=2)
-    config = table1.SSLStudyConfig(
+    return table1.SSLStudyConfig(
         model=model,
         num_labelled=100,
         batch_size=50,
@@ -383,6 +383,11 @@ def test_authors_protocol_trains_a_cell_with_one_adam_per_kind_of_batch(splits, 
         label_subset="random",
         run=RunSettings(strategy=strategy, work_root=str(tmp_path)),
     )
+
+
+@pytest.mark.parametrize("strategy", ["cpu", "mirrored"])
+def test_authors_protocol_trains_a_cell_with_one_adam_per_kind_of_batch(splits, tmp_path, strategy):
+    config = tiny_fc_cell(tmp_path, strategy)
     outcome = table1.train_cell(config, splits)
     assert int(outcome.model.optimizer.iterations.numpy()) == 2
     assert int(outcome.model.unlabelled_optimizer.iterations.numpy()) == 4
@@ -393,15 +398,7 @@ def test_authors_protocol_trains_a_cell_with_one_adam_per_kind_of_batch(splits, 
 
 
 def test_authors_cells_also_report_the_error_at_population_batch_statistics(splits, tmp_path):
-    model = dataclasses.replace(table1.preset("fc", "authors_code"), hidden_units=8, latent_dim=2)
-    config = table1.SSLStudyConfig(
-        model=model,
-        num_labelled=100,
-        batch_size=50,
-        epochs=1,
-        label_subset="random",
-        run=RunSettings(work_root=str(tmp_path)),
-    )
+    config = tiny_fc_cell(tmp_path)
     measured = table1.train_and_measure(config, splits)
     for split in ("validation", "test"):
         assert 0.0 <= measured[f"{split}_error_recalibrated"] <= 1.0
