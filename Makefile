@@ -12,7 +12,7 @@ ARGS ?=
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 
 PHONY_EXTRA := test-fast lint format
-.PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae gan hu gaikwad course_table clean-work help
+.PHONY: $(PHONY_EXTRA) test smoke data evaluator vae benchmark table1 figure6 figure7 figure8 figure9 vaegan dfcvae gan hu gaikwad course_table precision_table clean-work help
 
 help:
 	@echo "make test       lint, then every test (what CI runs)"
@@ -30,6 +30,7 @@ help:
 	@echo "make vaegan     VAE-GAN (Sec. 3.1) vs the plain VAE, measured, results/vaegan/"
 	@echo "make dfcvae     deep-feature-consistent VAE (poster) vs the plain VAE, results/dfcvae/"
 	@echo "make benchmark  every model's training step: ms, images/s, FLOPs, bf16, XLA, PyTorch twins (~30 min)"
+	@echo "make precision_table  float32 vs bf16 runs of a study over seeds: quality inside the seed spread? results/precision/"
 	@echo "make gan        one GAN-family model measured, results/gan_<preset>/: ARGS=--preset=wgan_gp"
 	@echo "make hw4_vae    Srinivasan et al. (2018): VAEs with/without BN, conv, CVAE, results/hw4_vae/"
 	@echo "make hw4_gan    GAN vs DCGAN: samples and FD per epoch, interpolations, results/hw4_gan/"
@@ -117,6 +118,9 @@ gaikwad: $(STAMP)
 
 course_table: $(STAMP)
 	$(RUN) experiments/course_table.py $(ARGS)
+
+precision_table: $(STAMP)
+	$(RUN) experiments/precision_table.py $(ARGS)
 
 hw4: hw4_vae hw4_gan hw4_cgan hw4_wgan
 	$(MAKE) hw4_table ARGS=

@@ -89,8 +89,9 @@ def sources_table(folders: Sequence[Path]) -> list[str]:
         env_path = Path(folder) / "environment.json"
         env = records.read_json(env_path) if env_path.exists() else {}
         metrics = records.read_json(Path(folder) / "metrics.json")
+        models = metrics.get("models", {}) if isinstance(metrics, dict) else {}  # a list: cells
         prints = records.evaluator_fingerprints(
-            {key: entry.get("sample_quality") for key, entry in metrics.get("models", {}).items()}
+            {key: entry.get("sample_quality") for key, entry in models.items()}
         )
         rows.append(
             [

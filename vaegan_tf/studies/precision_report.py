@@ -1,0 +1,226 @@
+"""Does bfloat16 change what a model learns? One table over the studies that were run both in
+float32 (the papers' precision) and under Keras' `mixed_bfloat16` (bfloat16 matmuls and
+convolutions, float32 weights and losses: `--precision=mixed_bfloat16`), on several seeds each.
+
+`make benchmark` measures what bfloat16 saves per step; this table measures what it costs. For each
+study, model and measure (test error for the semi-supervised M2, held-out NLL and the evaluator's
+Frechet distance for VAEs), both precisions' seeds, their mean and sample sd, and the difference of
+the means (bfloat16 minus float32). The verdict follows the rule of the suite's tables, that a
+difference inside the seed-to-seed spread is no finding:
+- "within the seed spread": |difference| is smaller than the larger of the two sample sds;
+- "outside the seed spread": it is not (bfloat16 changed the result, for better or worse);
+- "too few seeds": fewer than two seeds at either precision, so there is no spread to compare with.
+
+Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s>` and then
+`_mixed_bfloat16` after the study's name). Studies read:
+- `hw4_vae` (`make hw4_vae`): the four VAEs of Srinivasan, Baur & Huber (2018), one seed a folder;
+- `table1_authors_code` (`make table1 ARGS=--protocol=authors_code`): the authors' M2 cells, each
+  folder holding several seeds (a bfloat16 table is written beside the float32 one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vaegan_tf import records
+from vaegan_tf.studies import report
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """One measure of one model from one run."""
+
+    study: str
+    model: str
+    measure: str
+    precision: str
+    seed: int
+    value: float
+    folder: str  # the results folder it was read from
+
+
+def seed_and_precision(folder_name: str, stem: str) -> tuple[int, str] | None:
+    """(seed, precision) of a results folder named by `RunSettings.named(stem)`, or None when the
+    folder is another study's (`stem` followed by something else)."""
+    match = re.fullmatch(
+        re.escape(stem) + r"(?:_seed(\d+))?(?:_(" + "|".join(PRECISIONS[1:]) + r"))?",
+        folder_name,
+    )
+    if not match:
+        return None
+    return int(match.group(1) or 0), match.group(2) or "float32"
+
+
+def hw4_vae_observations(results_root: Path) -> list[Observation]:
+    """Test NLL (nats) and Frechet distance of each VAE of every hw4_vae run."""
+    found = []
+    for folder in sorted(Path(results_root).glob("hw4_vae*")):
+        named = seed_and_precision(folder.name, "hw4_vae")
+        if not named or not (folder / "metrics.json").exists():
+            continue
+        seed, precision = named
+        for model, measured in records.read_json(folder / "metrics.json")["models"].items():
+            values = {
+                "test NLL (nats)": measured["test_nll"],
+                "Frechet distance": measured["sample_quality"]["frechet_distance"],
+            }
+            found += [
+                Observation("hw4_vae", model, measure, precision, seed, value, folder.name)
+                for measure, value in values.items()
+            ]
+    return found
+
+
+def table1_authors_observations(results_root: Path) -> list[Observation]:
+    """Test error of every measured authors_code cell, once per (row, labels, seed, precision)
+    however many tables hold it."""
+    found = {}
+    for folder in sorted(Path(results_root).glob("table1_authors_code*")):
+        if folder.name.endswith("_smoke") or not (folder / "metrics.json").exists():
+            continue
+        precision = "mixed_bfloat16" if folder.name.endswith("_mixed_bfloat16") else "float32"
+        for cell in records.read_json(folder / "metrics.json"):
+            if cell.get("status") != "measured":
+                continue
+            model = f"{cell['row']}, {cell['labels']} labels"
+            key = (model, precision, cell["seed"])
+            found.setdefault(
+                key,
+                Observation(
+                    "table1_authors_code",
+                    model,
+                    "test error",
+                    precision,
+                    cell["seed"],
+                    cell["test_error"],
+                    folder.name,
+                ),
+            )
+    return list(found.values())
+
+
+STUDIES: dict[str, Callable[[Path], list[Observation]]] = {
+    "hw4_vae": hw4_vae_observations,
+    "table1_authors_code": table1_authors_observations,
+}
+
+
+def _sd(values) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
+def compare(observations: list[Observation]) -> list[dict]:
+    """One record per (study, model, measure) measured at both precisions: seeds, mean and sample
+    sd at each, the difference of the means and the verdict (module docstring)."""
+    groups = {}
+    for seen in observations:
+        groups.setdefault((seen.study, seen.model, seen.measure), []).append(seen)
+    rows = []
+    for (study, model, measure), group in groups.items():
+        by_precision = {
+            precision: sorted((o for o in group if o.precision == precision), key=lambda o: o.seed)
+            for precision in PRECISIONS
+        }
+        if not all(by_precision.values()):
+            continue  # one precision only: nothing to compare
+        row = {"study": study, "model": model, "measure": measure}
+        for precision, runs in by_precision.items():
+            values = [o.value for o in runs]
+            row[precision] = {
+                "seeds": [o.seed for o in runs],
+                "values": values,
+                "mean": float(np.mean(values)),
+                "sd": _sd(values),
+                "folders": sorted({o.folder for o in runs}),
+            }
+        single, mixed = row["float32"], row["mixed_bfloat16"]
+        row["difference"] = mixed["mean"] - single["mean"]
+        if single["sd"] is None or mixed["sd"] is None:
+            row["verdict"] = "too few seeds"
+        else:
+            spread = max(single["sd"], mixed["sd"])
+            row["verdict"] = (
+                "within the seed spread"
+                if abs(row["difference"]) < spread
+                else "outside the seed spread"
+            )
+        rows.append(row)
+    return rows
+
+
+def _spread(entry: dict, scale: float) -> str:
+    text = f"{scale * entry['mean']:.2f}"
+    if entry["sd"] is not None:
+        text += f" ± {scale * entry['sd']:.2f}"
+    return f"{text} (seeds {' '.join(str(s) for s in entry['seeds'])})"
+
+
+def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
+    """results/precision/README.md and metrics.json from the runs of `STUDIES` found under
+    `results_root`. `suffix` (a seed or precision of this table itself) has no meaning here."""
+    if suffix:
+        raise ValueError(
+            f"the precision table joins every seed and both precisions; drop the flags that "
+            f"named it {suffix!r}"
+        )
+    observations = [seen for read in STUDIES.values() for seen in read(results_root)]
+    rows = compare(observations)
+    if not rows:
+        raise FileNotFoundError(
+            f"no study under {results_root} was run at both precisions: run, for example, "
+            "make hw4_vae ARGS='--seed=1 --precision=mixed_bfloat16' beside the float32 seeds"
+        )
+    percent = {"test error"}
+    table = report.markdown_table(
+        ["study", "model", "measure", "float32", "mixed_bfloat16", "difference", "verdict"],
+        [
+            [
+                row["study"],
+                row["model"],
+                row["measure"] + (" (%)" if row["measure"] in percent else ""),
+                _spread(row["float32"], 100 if row["measure"] in percent else 1),
+                _spread(row["mixed_bfloat16"], 100 if row["measure"] in percent else 1),
+                f"{(100 if row['measure'] in percent else 1) * row['difference']:+.2f}",
+                row["verdict"],
+            ]
+            for row in rows
+        ],
+    )
+    folders = sorted(
+        {name for row in rows for p in PRECISIONS for name in row[p]["folders"]},
+    )
+    counts = {
+        verdict: sum(row["verdict"] == verdict for row in rows)
+        for verdict in ("within the seed spread", "outside the seed spread", "too few seeds")
+    }
+    lines = [
+        "# precision: what bfloat16 changes in what the models learn",
+        "",
+        "Each study run in float32 and under `--precision=mixed_bfloat16` on the seeds shown "
+        "(mean ± sample sd over them; the difference is bfloat16 minus float32). A difference "
+        "smaller than the larger of the two seed sds is within the seed spread: no finding. "
+        "What bfloat16 saves per step: [results/benchmark](../benchmark/README.md).",
+        "",
+        *table,
+        "",
+        f"{counts['within the seed spread']} of {len(rows)} comparisons are within the seed "
+        f"spread, {counts['outside the seed spread']} outside it, {counts['too few seeds']} "
+        "have too few seeds to tell.",
+        "",
+        "## Where the numbers come from",
+        "",
+        *report.sources_table([Path(results_root) / name for name in folders]),
+        "",
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    records.write_json(out / "metrics.json", rows)
+    readme = out / "README.md"
+    records.write_text_atomically(readme, "\n".join(lines))
+    return readme
