@@ -101,6 +101,16 @@ class TrainingOutcome:
     resumed_from_commit: str | None = None
     reused_finished: bool = False  # True: loaded from an earlier finished run, not trained here
 
+    def summary(self) -> dict:
+        """What a study records of a model it trained or loaded: epochs, wall time over every
+        session, whether it was loaded finished, and the commit a resumed run began at."""
+        return {
+            "epochs": self.epochs_trained,
+            "wall_seconds": round(self.wall_seconds, 1),
+            "loaded_from_finished_run": self.reused_finished,
+            "trained_at_commit": self.resumed_from_commit,
+        }
+
 
 FINISHED, FINAL_WEIGHTS, LOCK = "finished.json", "final.weights.h5", "lock"
 BACKUP, BACKUP_WEIGHTS, BACKUP_EPOCH, BACKUP_PROGRESS = (

@@ -306,10 +306,8 @@ def measure_model(
     entry = {
         "title": spec.title,
         "is_gan": spec.is_gan,
-        "epochs": outcome.epochs_trained,
-        "wall_seconds": round(outcome.wall_seconds, 1),
+        **outcome.summary(),
         "seconds_per_epoch": round(outcome.wall_seconds / max(outcome.epochs_trained, 1), 1),
-        "loaded_from_finished_run": outcome.reused_finished,
         "parameters": parameters(outcome.model, spec),
         "by_epoch": saved["rows"],
         **{

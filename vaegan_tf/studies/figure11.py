@@ -190,14 +190,7 @@ def run(config: Figure11Config, splits: data.DatasetSplits | None = None) -> dic
     gan = train_draw_gan(config, splits)
     models = {"DRAW": compared.model, "DRAW-GAN": gan.model.draw}
     out = config.run.results(config.name)
-    metrics = {
-        "draw_training": {
-            "epochs": compared.epochs_trained,
-            "wall_seconds": round(compared.wall_seconds, 1),
-            "loaded_from_finished_run": compared.reused_finished,
-            "trained_at_commit": compared.resumed_from_commit,
-        }
-    }
+    metrics = {"draw_training": compared.summary()}
     metrics.update(measure(models, splits, config, evaluator))
     if config.check_outputs:
         check_outputs(metrics, models)

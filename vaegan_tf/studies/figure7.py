@@ -121,12 +121,7 @@ def run(
     out = config.run.results(config.name)
     draw(models, splits.num_classes, out, seed=config.seed)
     metrics = {
-        "cvae_training": {
-            "epochs": cvae.epochs_trained,
-            "wall_seconds": round(cvae.wall_seconds, 1),
-            "loaded_from_finished_run": cvae.reused_finished,
-            "trained_at_commit": cvae.resumed_from_commit,
-        },
+        "cvae_training": cvae.summary(),
         "test_reconstruction_mse": {
             name: evaluate.reconstruction_mse(model, splits.test, conditional=True)
             for name, model in models.items()

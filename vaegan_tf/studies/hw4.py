@@ -460,10 +460,8 @@ def run(config: HW4Config, splits: data.DatasetSplits | None = None) -> dict:
         shutil.copyfile(outcome.log_csv, out / f"{spec.key}_training_log.csv")
         entry = {
             "title": spec.title,
-            "epochs": outcome.epochs_trained,
-            "wall_seconds": round(outcome.wall_seconds, 1),
+            **outcome.summary(),
             "seconds_per_epoch": round(outcome.wall_seconds / max(outcome.epochs_trained, 1), 1),
-            "loaded_from_finished_run": outcome.reused_finished,
         }
         log = records.read_csv_log(out / f"{spec.key}_training_log.csv")
         for column in LOGGED_BY_EPOCH:

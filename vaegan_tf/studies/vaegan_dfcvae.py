@@ -166,12 +166,7 @@ def run(
     draw(models, splits, out, config.seed)
     metrics = {
         **extra,
-        "baseline_training": {
-            "epochs": baseline.epochs_trained,
-            "wall_seconds": round(baseline.wall_seconds, 1),
-            "loaded_from_finished_run": baseline.reused_finished,
-            "trained_at_commit": baseline.resumed_from_commit,
-        },
+        "baseline_training": baseline.summary(),
         "test_reconstruction_mse": {
             name: evaluate.reconstruction_mse(model, splits.test, conditional=False)
             for name, model in models.items()
