@@ -47,7 +47,7 @@ import tensorflow_probability as tfp
 
 from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
-from vaegan_tf.models.latent import GaussianLatentModel
+from vaegan_tf.models.latent import GaussianLatentModel, bernoulli_pixels, diagonal_normal
 from vaegan_tf.models.layers import Network, conv_block, deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
@@ -147,15 +147,11 @@ class CVAE(GaussianLatentModel):
     def posterior(self, x, y, training: bool) -> tfd.Distribution:
         h = tf.concat([self.features(x, training=training), self.condition(y)], -1)
         mean, log_variance = tf.split(self.encoder_head(h, training=training), 2, axis=-1)
-        return tfd.Independent(
-            tfd.Normal(mean, tf.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1
-        )
+        return diagonal_normal(mean, tf.exp(0.5 * log_variance))
 
     def likelihood(self, z, y, training: bool) -> tfd.Distribution:
         logits = self.decoder(tf.concat([z, self.condition(y)], -1), training=training)
-        return tfd.Independent(
-            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
-        )
+        return bernoulli_pixels(logits)
 
     def per_example_terms(self, x, y, training: bool):
         """(-log p(x|y, z) [B], KL(Q(z|x, y) || p(z)) [B]) for one reparameterised z per example."""

@@ -73,6 +73,7 @@ from vaegan_tf.models import attention, gan
 from vaegan_tf.models.adversarial import AdversarialModel
 from vaegan_tf.models.discriminator import Discriminator, DiscriminatorConfig
 from vaegan_tf.models.interface import labels_or_uniform, refuse_labels
+from vaegan_tf.models.latent import bernoulli_pixels, diagonal_normal, standard_normal
 from vaegan_tf.models.layers import BatchNormalization, Network
 
 tfd = tfp.distributions
@@ -254,9 +255,7 @@ class DRAW(keras.Model):
 
     def prior_step(self) -> tfd.Distribution:
         """p(z_t) = N(0, I) over one step's code."""
-        return tfd.Independent(
-            tfd.Normal(tf.zeros(self.config.code_size), 1.0), reinterpreted_batch_ndims=1
-        )
+        return standard_normal(self.config.code_size)
 
     def _read(self, x, error, h_dec):
         if self.config.read_glimpse is None:
@@ -338,9 +337,7 @@ class DRAW(keras.Model):
                 self.encoder_cell, tf.concat([glimpse, h_dec, *condition], -1), encoder_state
             )
             mean, log_scale = tf.split(self.posterior_head(h_enc), 2, axis=-1)
-            posterior = tfd.Independent(
-                tfd.Normal(mean, tf.exp(log_scale)), reinterpreted_batch_ndims=1
-            )
+            posterior = diagonal_normal(mean, tf.exp(log_scale))
             z = mean + tf.exp(log_scale) * noise[t]
             h_dec, decoder_state = lstm_step(
                 self.decoder_cell, tf.concat([z, *condition], -1), decoder_state
@@ -403,9 +400,7 @@ class DRAW(keras.Model):
 
     def canvas_likelihood(self, logits) -> tfd.Distribution:
         """p(x | c_T): independent Bernoulli pixels with logits c_T."""
-        return tfd.Independent(
-            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
-        )
+        return bernoulli_pixels(logits)
 
     def per_example_terms(self, x, labels=None, noise=None, unroll: bool | None = None):
         """(L^x [B], L^z [B]) for one fresh draw of z_1..z_T per example."""

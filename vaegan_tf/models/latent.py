@@ -16,6 +16,24 @@ from vaegan_tf.models.interface import labels_or_uniform
 tfd = tfp.distributions
 
 
+def standard_normal(dim: int) -> tfd.Distribution:
+    """p(z) = N(0, I) over `dim` latent units, one event per example."""
+    return tfd.Independent(tfd.Normal(tf.zeros(dim), 1.0), reinterpreted_batch_ndims=1)
+
+
+def diagonal_normal(mean: tf.Tensor, scale: tf.Tensor) -> tfd.Distribution:
+    """q(z|.) = N(mean, diag(scale^2)), [B, Z] each, one event per example."""
+    return tfd.Independent(tfd.Normal(mean, scale), reinterpreted_batch_ndims=1)
+
+
+def bernoulli_pixels(logits: tf.Tensor) -> tfd.Distribution:
+    """p(x|.) over images [B, H, W, C]: independent Bernoulli pixels with these logits, in float32
+    whatever the compute dtype."""
+    return tfd.Independent(
+        tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
+    )
+
+
 class GaussianLatentModel(keras.Model):
     num_classes: int | None = None  # label-conditional models: how many classes `sample` draws from
 
@@ -32,9 +50,7 @@ class GaussianLatentModel(keras.Model):
         return list(self.trackers.values())
 
     def prior(self) -> tfd.Distribution:
-        return tfd.Independent(
-            tfd.Normal(tf.zeros(self.latent_dim), 1.0), reinterpreted_batch_ndims=1
-        )
+        return standard_normal(self.latent_dim)
 
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)

@@ -30,6 +30,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import labels_or_uniform
+from vaegan_tf.models.latent import bernoulli_pixels, diagonal_normal, standard_normal
 from vaegan_tf.models.layers import Network, conv_block, hidden_layers
 
 tfd = tfp.distributions
@@ -151,7 +152,7 @@ class M2(keras.Model):
     def posterior(self, h, y_onehot, training: bool) -> tfd.Distribution:
         mean = self.mean_net(tf.concat([h, y_onehot], -1), training=training)
         scale = tf.exp(0.5 * self.log_variance_head(h))
-        return tfd.Independent(tfd.Normal(mean, scale), reinterpreted_batch_ndims=1)
+        return diagonal_normal(mean, scale)
 
     def likelihood(self, z, y_onehot, training: bool) -> tfd.Distribution:
         if self.decoder_head is None:
@@ -161,14 +162,10 @@ class M2(keras.Model):
                 tf.concat([self.decoder(z, training=training), y_onehot], -1), training=training
             )
         logits = tf.reshape(logits, [-1, *self.config.image_shape])
-        return tfd.Independent(
-            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
-        )
+        return bernoulli_pixels(logits)
 
     def prior(self) -> tfd.Distribution:
-        return tfd.Independent(
-            tfd.Normal(tf.zeros(self.config.latent_dim), 1.0), reinterpreted_batch_ndims=1
-        )
+        return standard_normal(self.config.latent_dim)
 
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)
@@ -229,9 +226,7 @@ class M2(keras.Model):
             hidden = layer(hidden, training=training)
         hidden = tf.cast(hidden, tf.float32)  # what `mean_net`, a `Network`, returns
         scale = tf.exp(0.5 * self.log_variance_head(h))
-        return tfd.Independent(
-            tfd.Normal(hidden, tf.tile(scale, [k, 1])), reinterpreted_batch_ndims=1
-        )
+        return diagonal_normal(hidden, tf.tile(scale, [k, 1]))
 
     def labelled_terms(self, x, h, y_onehot, training: bool, posterior=None):
         """(-log p(x|y,z) [B], KL(q(z|x,y) || p(z)) [B]) for one reparameterised z; `posterior`

@@ -86,6 +86,7 @@ import tensorflow_probability as tfp
 
 from vaegan_tf import distribute, losses, optimizers
 from vaegan_tf.choices import check_choice
+from vaegan_tf.models.latent import bernoulli_pixels, diagonal_normal, standard_normal
 from vaegan_tf.models.layers import BatchNormalization, Network
 
 tfd = tfp.distributions
@@ -301,7 +302,7 @@ class AuthorsM2(keras.Model):
     def posterior(self, h, y, training: bool) -> tfd.Distribution:
         mean = self.mean_net(tf.concat([h, y], -1), training=training)
         scale = tf.exp(0.5 * self.log_variance_head(h))
-        return tfd.Independent(tfd.Normal(mean, scale), reinterpreted_batch_ndims=1)
+        return diagonal_normal(mean, scale)
 
     def likelihood(self, z, y, training: bool) -> tfd.Distribution:
         if self.decoder_head is not None:
@@ -313,14 +314,10 @@ class AuthorsM2(keras.Model):
                 tf.concat([z, y], -1) if self.decoder_reads_label else z, training=training
             )
         logits = tf.reshape(logits, [-1, *self.config.image_shape])
-        return tfd.Independent(
-            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
-        )
+        return bernoulli_pixels(logits)
 
     def prior(self) -> tfd.Distribution:
-        return tfd.Independent(
-            tfd.Normal(tf.zeros(self.config.latent_dim), 1.0), reinterpreted_batch_ndims=1
-        )
+        return standard_normal(self.config.latent_dim)
 
     def draw_noise(self, shape) -> tf.Tensor:
         return keras.random.normal(shape, seed=self.noise)

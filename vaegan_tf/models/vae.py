@@ -31,7 +31,7 @@ import tensorflow_probability as tfp
 from vaegan_tf import losses, optimizers
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models.interface import refuse_labels
-from vaegan_tf.models.latent import GaussianLatentModel
+from vaegan_tf.models.latent import GaussianLatentModel, bernoulli_pixels, diagonal_normal
 from vaegan_tf.models.layers import Network, conv_block, deconv_decoder_layers, hidden_layers
 
 tfd = tfp.distributions
@@ -151,15 +151,11 @@ class VAE(GaussianLatentModel):
 
     def posterior(self, x, training: bool) -> tfd.Distribution:
         mean, log_variance = tf.split(self.encoder(x, training=training), 2, axis=-1)
-        return tfd.Independent(
-            tfd.Normal(mean, tf.exp(0.5 * log_variance)), reinterpreted_batch_ndims=1
-        )
+        return diagonal_normal(mean, tf.exp(0.5 * log_variance))
 
     def likelihood(self, z, training: bool) -> tfd.Distribution:
         logits = self.decoder(z, training=training)
-        return tfd.Independent(
-            tfd.Bernoulli(logits=logits, dtype=tf.float32), reinterpreted_batch_ndims=3
-        )
+        return bernoulli_pixels(logits)
 
     def per_example_terms(self, x, training: bool):
         """(-log p(x|z) [B], KL(Q(z|x) || p(z)) [B]) for one reparameterised z per example."""
