@@ -2,7 +2,9 @@
 conditional DRAW: reconstructions, samples, canvas sequences with their attention windows, sample
 quality) and DRAW's variational bound on binarised MNIST at the DRAW paper's setting, with and
 without attention. Each model writes results/figure10/<model>/; --models picks some (the likelihood
-models train for days on a CPU, and resume). Details: vaegan_tf/studies/figure10.py."""
+models train for days on a CPU, and resume). Their speed per training step: make benchmark
+ARGS=--models=draw,conditional_draw,draw_paper_attention,draw_paper_no_attention. Details:
+vaegan_tf/studies/figure10.py."""
 
 import dataclasses
 
@@ -39,9 +41,6 @@ flags.DEFINE_boolean(
     False,
     f"Seconds per model on real MNIST: 1 epoch of {common_flags.SMOKE_STEPS} steps, 200 test images, "
     "k = 3, 200 samples, every output checked; results in figure10_smoke/.",
-)
-flags.DEFINE_boolean(
-    "benchmark", False, "Only print the median ms per training step of each model."
 )
 common_flags.at_least_one("importance_samples")
 common_flags.at_least_one(
@@ -93,9 +92,6 @@ def config_from_flags() -> figure10.Figure10Config:
 
 def main(_):
     config = config_from_flags()
-    if FLAGS.benchmark:
-        print(figure10.step_milliseconds(config, config.run.load("mnist")))
-        return
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
         metrics = figure10.run(config)

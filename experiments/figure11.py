@@ -1,8 +1,8 @@
 """`make figure11`: Figure 11 of Chen, Fang, Ju (2016), DRAW-GAN's reconstructions and samples,
 beside Figure 10's DRAW from the same codes, and the table that measures how DRAW-GAN's samples
 differ (FD, KID, Inception score, sharpness, digit coverage). --preset=authors_code trains the
-authors' drawgan.py reading into results/figure11_authors_code/. Details:
-vaegan_tf/studies/figure11.py."""
+authors' drawgan.py reading into results/figure11_authors_code/. Speed per training step: make
+benchmark ARGS=--models=draw_gan,draw_gan_authors_code. Details: vaegan_tf/studies/figure11.py."""
 
 import dataclasses
 
@@ -32,7 +32,6 @@ flags.DEFINE_boolean(
     f"Seconds on real MNIST: 1 epoch of {common_flags.SMOKE_STEPS} steps per model, 200 test "
     "images and samples, every output checked; results in figure11_smoke/.",
 )
-flags.DEFINE_boolean("benchmark", False, "Only print the median ms per DRAW-GAN training step.")
 common_flags.at_least_one("epochs", "draw_epochs", allow_none=True)
 FLAGS = flags.FLAGS
 
@@ -80,9 +79,6 @@ def config_from_flags() -> figure11.Figure11Config:
 
 def main(_):
     config = config_from_flags()
-    if FLAGS.benchmark:
-        print(figure11.step_milliseconds(config, config.run.load("mnist")))
-        return
     common_flags.check_evaluator(config.require_evaluator)
     with config.run.session(config.name):
         metrics = figure11.run(config)

@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import benchmark, data, evaluate, plots, records, training
+from vaegan_tf import data, evaluate, plots, records, training
 from vaegan_tf.models import draw
 from vaegan_tf.studies import draw_report
 from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, seeded, train_model
@@ -502,34 +502,3 @@ def run(config: Figure10Config, splits: data.DatasetSplits | None = None) -> dic
     splits = splits or config.run.load("mnist")
     evaluator = evaluate.evaluator_or_skip(config.require_evaluator)
     return {name: run_model(name, config, splits, evaluator) for name in config.models}
-
-
-def step_milliseconds(
-    config: Figure10Config, splits: data.DatasetSplits, *, steps: int = 20, warmup: int = 5
-) -> dict:
-    """Median ms per training step of each model of `config.models` at its batch and data, after
-    `warmup` steps (tracing excluded), on the strategy of `config.run`."""
-    from vaegan_tf import distribute
-
-    timings = {}
-    for name in config.models:
-        spec = config.spec(name)
-        training.set_seed(config.seed)
-        with distribute.make_strategy(config.run.strategy).scope():
-            model = draw.build_draw(spec.model)
-        stream = data.pipeline(
-            splits.train,
-            batch_size=spec.batch_size,
-            shuffle=True,
-            seed=config.seed,
-            preprocessing="dynamic_binarize" if spec.binarized else "unit",
-            drop_remainder=True,
-        )
-        rate = benchmark.training_images_per_second(
-            model, stream, spec.batch_size, steps=steps, warmup=warmup
-        )
-        timings[name] = {
-            "batch_size": spec.batch_size,
-            "ms_per_step": round(1000 * spec.batch_size / rate, 1),
-        }
-    return timings

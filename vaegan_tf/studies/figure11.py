@@ -211,30 +211,3 @@ def run(config: Figure11Config, splits: data.DatasetSplits | None = None) -> dic
     )
     draw_report.write_figure11_readme(out)
     return metrics
-
-
-def step_milliseconds(
-    config: Figure11Config, splits: data.DatasetSplits, *, steps: int = 20, warmup: int = 5
-) -> dict:
-    """Median ms per DRAW-GAN training step (generator and discriminator) at the preset's batch."""
-    from vaegan_tf import benchmark, distribute
-
-    training.set_seed(config.seed)
-    with distribute.make_strategy(config.run.strategy).scope():
-        model = draw.build_draw_gan(config.model)
-    stream = data.pipeline(
-        splits.train,
-        batch_size=config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-        drop_remainder=True,
-    )
-    rate = benchmark.training_images_per_second(
-        model, stream, config.batch_size, steps=steps, warmup=warmup
-    )
-    return {
-        config.preset: {
-            "batch_size": config.batch_size,
-            "ms_per_step": round(1000 * config.batch_size / rate, 1),
-        }
-    }
