@@ -71,6 +71,12 @@ def test_figure10_trains_measures_and_draws_every_model(tiny_study, tmp_path):
     assert 0 < likelihood["test_nll_importance_weighted"] < likelihood["test_bound"]["bound"] + 5
     assert "test_nll_importance_weighted" not in metrics["draw"]  # grey images: no likelihood
     assert "80.97" in readme
+    joined = json.loads((out / "environment.json").read_text())
+    assert set(joined["models"]) == set(expected) and "packages" in joined
+    assert (
+        joined["models"]["draw"]["epochs"]
+        == json.loads((out / "draw" / "environment.json").read_text())["epochs"]
+    )
 
 
 def test_figure11_compares_draw_gan_with_the_figure10_draw(tiny_study, tmp_path, monkeypatch):

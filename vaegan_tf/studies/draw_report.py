@@ -294,6 +294,20 @@ def write_figure10_readme(out: Path, runs: dict) -> Path:
     ]
     if not found:
         return write_text(out / "README.md", lines + ["No model of this study has finished yet."])
+    # the README joins runs made apart (each model's own environment.json says how it ran): this
+    # names the code that wrote it and, per model, the commit, epochs and training time it reports
+    records.write_json(
+        out / "environment.json",
+        records.environment(
+            models={
+                name: {
+                    key: env.get(key)
+                    for key in ("git_commit", "resumed_from_commit", "epochs", "wall_seconds")
+                }
+                for name, (_, _, env) in found.items()
+            }
+        ),
+    )
     likelihood = {name: run for name, run in found.items() if run[0]["binarized"]}
     if likelihood:
         rows = [
