@@ -162,6 +162,23 @@ def _spread(entry: dict, scale: float) -> str:
     return f"{text} (seeds {' '.join(str(s) for s in entry['seeds'])})"
 
 
+PERCENT_MEASURES = ("test error",)  # fractions, shown as percentages
+
+
+def _table_row(row: dict) -> list[str]:
+    percent = row["measure"] in PERCENT_MEASURES
+    scale = 100 if percent else 1
+    return [
+        row["study"],
+        row["model"],
+        row["measure"] + (" (%)" if percent else ""),
+        _spread(row["float32"], scale),
+        _spread(row["mixed_bfloat16"], scale),
+        f"{scale * row['difference']:+.2f}",
+        row["verdict"],
+    ]
+
+
 def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     """results/precision/README.md and metrics.json from the runs of `STUDIES` found under
     `results_root`. `suffix` (a seed or precision of this table itself) has no meaning here."""
@@ -177,25 +194,11 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
             f"no study under {results_root} was run at both precisions: run, for example, "
             "make hw4_vae ARGS='--seed=1 --precision=mixed_bfloat16' beside the float32 seeds"
         )
-    percent = {"test error"}
     table = report.markdown_table(
         ["study", "model", "measure", "float32", "mixed_bfloat16", "difference", "verdict"],
-        [
-            [
-                row["study"],
-                row["model"],
-                row["measure"] + (" (%)" if row["measure"] in percent else ""),
-                _spread(row["float32"], 100 if row["measure"] in percent else 1),
-                _spread(row["mixed_bfloat16"], 100 if row["measure"] in percent else 1),
-                f"{(100 if row['measure'] in percent else 1) * row['difference']:+.2f}",
-                row["verdict"],
-            ]
-            for row in rows
-        ],
+        [_table_row(row) for row in rows],
     )
-    folders = sorted(
-        {name for row in rows for p in PRECISIONS for name in row[p]["folders"]},
-    )
+    folders = sorted({name for row in rows for p in PRECISIONS for name in row[p]["folders"]})
     counts = {
         verdict: sum(row["verdict"] == verdict for row in rows)
         for verdict in ("within the seed spread", "outside the seed spread", "too few seeds")
