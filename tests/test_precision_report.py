@@ -24,10 +24,28 @@ def write_table1(root, name, errors):
     folder = root / name
     folder.mkdir(parents=True)
     cells = [
-        {"row": "fc", "labels": 1000, "seed": seed, "status": "measured", "test_error": error}
+        {
+            "row": "fc",
+            "labels": 1000,
+            "seed": seed,
+            "status": "measured",
+            "test_error": error,
+            "epochs": 20,
+        }
         for seed, error in errors.items()
     ] + [{"row": "conv+gan", "labels": 1000, "seed": 0, "status": "pending"}]
     (folder / "metrics.json").write_text(json.dumps(cells))
+
+
+def write_gan(root, name, fd, accuracy=None):
+    folder = root / name
+    folder.mkdir(parents=True)
+    measured = {"frechet_distance": fd}
+    if accuracy is not None:
+        measured["conditional_accuracy"] = accuracy
+    real = {"frechet_distance": 0.5, "conditional_accuracy": 0.99}
+    quality = {"DCGAN": measured, precision_report.REAL_IMAGES: real}
+    (folder / "metrics.json").write_text(json.dumps({"sample_quality": quality}))
 
 
 @pytest.fixture
@@ -42,6 +60,14 @@ def results(tmp_path):
     write_table1(root, "table1_authors_code_rows-fc_labels-1000", {0: 0.08})
     write_table1(root, "table1_authors_code_rows-fc_labels-1000_mixed_bfloat16", {0: 0.10})
     (root / "hw4_vae_smoke").mkdir()  # another study's folder: not read
+    # DCGAN: seed 0 in float32 only; FD 24, 26 (float32) against 25, 29 (bfloat16) -> within
+    write_gan(root, "gan_dcgan", 24.0)
+    write_gan(root, "gan_dcgan_seed1", 26.0)
+    write_gan(root, "gan_dcgan_mixed_bfloat16", 25.0)
+    write_gan(root, "gan_dcgan_seed1_mixed_bfloat16", 29.0)
+    write_gan(root, "gan_dcgan_joint_batches_seed1", 150.0)  # another reading: not read
+    write_gan(root, "gan_cdcgan", 30.0, accuracy=0.90)
+    write_gan(root, "gan_cdcgan_seed2_mixed_bfloat16", 31.0, accuracy=0.95)
     return root
 
 
@@ -76,6 +102,14 @@ def test_verdicts_against_the_seed_spread(results):
     assert fc["mixed_bfloat16"]["values"] == [0.10]
     assert fc["verdict"] == "too few seeds"
     assert not any("conv+gan" in model for model, _ in rows)  # pending, and float32 only
+    dcgan = rows[("dcgan", "Frechet distance")]
+    assert dcgan["float32"]["values"] == [24.0, 26.0]  # the joint-batches reading left out
+    assert dcgan["mixed_bfloat16"]["seeds"] == [0, 1]
+    assert dcgan["difference"] == pytest.approx(2.0)
+    assert dcgan["verdict"] == "within the seed spread"  # |2| < sd 2.83 of bfloat16's 25, 29
+    accuracy = rows[("cdcgan", "conditional accuracy")]
+    assert accuracy["mixed_bfloat16"]["seeds"] == [2]
+    assert accuracy["verdict"] == "too few seeds"
 
 
 def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_path, capsys):
@@ -91,10 +125,14 @@ def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_p
     assert "| fc, 1000 labels | test error (%) | 8.50 ± 0.71 (seeds 0 1) | 10.00 (seeds 0) |" in (
         readme
     )
-    assert "1 of 3 comparisons are within the seed spread, 1 outside it, 1 have too few" in readme
+    assert "| gan | cdcgan | conditional accuracy (%) | 90.00 (seeds 0) | 95.00 (seeds 2) |" in (
+        readme
+    )
+    assert "2 of 6 comparisons are within the seed spread, 1 outside it, 3 have too few" in readme
     assert "[hw4_vae_seed1_mixed_bfloat16](../hw4_vae_seed1_mixed_bfloat16/README.md)" in readme
     assert "`abcdef0`" in readme  # each source folder's provenance
-    assert len(json.loads((results / "precision" / "metrics.json").read_text())) == 3
+    assert "| 20 (per cell) |" in readme  # a table of cells: the cells' schedules
+    assert len(json.loads((results / "precision" / "metrics.json").read_text())) == 6
     assert "precision" in capsys.readouterr().out
 
 

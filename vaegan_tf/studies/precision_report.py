@@ -4,7 +4,7 @@ convolutions, float32 weights and losses: `--precision=mixed_bfloat16`), on seve
 
 `make benchmark` measures what bfloat16 saves per step; this table measures what it costs. For each
 study, model and measure (test error for the semi-supervised M2, held-out NLL and the evaluator's
-Frechet distance for VAEs), both precisions' seeds, their mean and sample sd, and the difference of
+Frechet distance for VAEs, the Frechet distance for GANs), both precisions' seeds, their mean and sample sd, and the difference of
 the means (bfloat16 minus float32). The verdict follows the rule of the suite's tables, that a
 difference inside the seed-to-seed spread is no finding:
 - "within the seed spread": |difference| is smaller than the larger of the two sample sds;
@@ -15,7 +15,11 @@ Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s
 `_mixed_bfloat16` after the study's name). Studies read:
 - `hw4_vae` (`make hw4_vae`): the four VAEs of Srinivasan, Baur & Huber (2018), one seed a folder;
 - `table1_authors_code` (`make table1 ARGS=--protocol=authors_code`): the authors' M2 cells, each
-  folder holding several seeds (a bfloat16 table is written beside the float32 one).
+  folder holding several seeds (a bfloat16 table is written beside the float32 one);
+- `gan` (`make gan ARGS=--preset=<name>`): one model of the GAN family a folder, `gan_<preset>`;
+  the Frechet distance of its samples, and for the conditional ones the share of samples the
+  evaluator reads as the digit asked for. Folders of another critic batching than the preset's
+  (`gan_<preset>_<reading>_batches`) are another model and not read.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import records
+from vaegan_tf.models import gan
 from vaegan_tf.studies import report
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -106,9 +111,38 @@ def table1_authors_observations(results_root: Path) -> list[Observation]:
     return list(found.values())
 
 
+REAL_IMAGES = "real training images"  # the reference row of every sample-quality table
+
+
+def gan_observations(results_root: Path) -> list[Observation]:
+    """Frechet distance (and conditional accuracy where measured) of every `make gan` run."""
+    found = []
+    for folder in sorted(Path(results_root).glob("gan_*")):
+        if not (folder / "metrics.json").exists():
+            continue
+        for preset in gan.PRESETS:
+            named = seed_and_precision(folder.name, f"gan_{preset}")
+            if named:
+                break
+        else:
+            continue
+        seed, precision = named
+        quality = records.read_json(folder / "metrics.json")["sample_quality"]
+        (measured,) = (q for name, q in quality.items() if name != REAL_IMAGES)
+        values = {"Frechet distance": measured["frechet_distance"]}
+        if "conditional_accuracy" in measured:
+            values["conditional accuracy"] = measured["conditional_accuracy"]
+        found += [
+            Observation("gan", preset, measure, precision, seed, value, folder.name)
+            for measure, value in values.items()
+        ]
+    return found
+
+
 STUDIES: dict[str, Callable[[Path], list[Observation]]] = {
     "hw4_vae": hw4_vae_observations,
     "table1_authors_code": table1_authors_observations,
+    "gan": gan_observations,
 }
 
 
@@ -162,7 +196,7 @@ def _spread(entry: dict, scale: float) -> str:
     return f"{text} (seeds {' '.join(str(s) for s in entry['seeds'])})"
 
 
-PERCENT_MEASURES = ("test error",)  # fractions, shown as percentages
+PERCENT_MEASURES = ("test error", "conditional accuracy")  # fractions, shown as percentages
 
 
 def _table_row(row: dict) -> list[str]:

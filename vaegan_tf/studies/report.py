@@ -90,6 +90,10 @@ def sources_table(folders: Sequence[Path]) -> list[str]:
         env = records.read_json(env_path) if env_path.exists() else {}
         metrics = records.read_json(Path(folder) / "metrics.json")
         models = metrics.get("models", {}) if isinstance(metrics, dict) else {}  # a list: cells
+        epochs = env.get("epochs")
+        if epochs is None and isinstance(metrics, list):  # a table of cells, each its own schedule
+            cell_epochs = sorted({cell["epochs"] for cell in metrics if cell.get("epochs")})
+            epochs = ", ".join(str(e) for e in cell_epochs) + " (per cell)" if cell_epochs else None
         prints = records.evaluator_fingerprints(
             {key: entry.get("sample_quality") for key, entry in models.items()}
         )
@@ -98,7 +102,7 @@ def sources_table(folders: Sequence[Path]) -> list[str]:
                 f"[{Path(folder).name}](../{Path(folder).name}/README.md)",
                 f"`{env.get('command', 'n/a')}`",
                 f"`{str(env.get('git_commit', 'n/a'))[:7]}`",
-                env.get("epochs", "n/a"),
+                epochs if epochs is not None else "n/a",
                 f"{env['wall_seconds'] / 60:.1f}" if env.get("wall_seconds") else "n/a",
                 ", ".join(prints) or "n/a",
             ]
