@@ -492,6 +492,7 @@ def _report_folder(root, name, models, evaluator="abc123", commit="0123456789abc
         folder / "environment.json",
         {"command": f"make {name}", "git_commit": commit, "epochs": "3", "wall_seconds": 240},
     )
+    (folder / "README.md").write_text(f"# {name}")
     return folder
 
 

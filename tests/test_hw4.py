@@ -270,6 +270,7 @@ def test_table_lists_every_group_in_order_beside_real_images(tmp_path):
     }
     (tmp_path / "hw4_gan").mkdir()
     records.write_json(tmp_path / "hw4_gan" / "metrics.json", gan_metrics)
+    (tmp_path / "hw4_gan" / "README.md").write_text("# hw4_gan")
     readme = hw4_report.write_table(tmp_path, tmp_path).read_text()
     sources, table = readme.split("## Every claim")[0].split("| model |")
     assert "| [hw4_gan](../hw4_gan/README.md) |" in sources  # where each row comes from

@@ -18,6 +18,7 @@ def write_hw4_vae(root, seed, precision, nll, fd):
     (folder / "environment.json").write_text(
         json.dumps({"command": "make hw4_vae", "git_commit": "abcdef0", "epochs": 30})
     )
+    (folder / "README.md").write_text("# hw4_vae")
 
 
 def write_table1(root, name, errors):
@@ -37,15 +38,29 @@ def write_table1(root, name, errors):
     (folder / "metrics.json").write_text(json.dumps(cells))
 
 
-def write_gan(root, name, fd, accuracy=None):
-    folder = root / name
-    folder.mkdir(parents=True)
+def sample_quality(fd, accuracy=None):
+    """A study's sample-quality block: its model (under any title) beside the real images."""
     measured = {"frechet_distance": fd}
     if accuracy is not None:
         measured["conditional_accuracy"] = accuracy
     real = {"frechet_distance": 0.5, "conditional_accuracy": 0.99}
-    quality = {"DCGAN": measured, precision_report.REAL_IMAGES: real}
-    (folder / "metrics.json").write_text(json.dumps({"sample_quality": quality}))
+    return {"sample_quality": {"DCGAN": measured, precision_report.REAL_IMAGES: real}}
+
+
+def write_gan(root, name, fd, accuracy=None):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(sample_quality(fd, accuracy)))
+
+
+def write_figure10(root, name, model, bound, fd=None, accuracy=None):
+    folder = root / name / model
+    folder.mkdir(parents=True)
+    metrics = {"test_bound": {"bound": bound}}
+    if fd is not None:
+        metrics.update(sample_quality(fd, accuracy))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "environment.json").write_text(json.dumps({"git_commit": "fedcba9", "epochs": 91}))
 
 
 @pytest.fixture
@@ -68,6 +83,12 @@ def results(tmp_path):
     write_gan(root, "gan_dcgan_joint_batches_seed1", 150.0)  # another reading: not read
     write_gan(root, "gan_cdcgan", 30.0, accuracy=0.90)
     write_gan(root, "gan_cdcgan_seed2_mixed_bfloat16", 31.0, accuracy=0.95)
+    # figure10: one model per subfolder; the likelihood model's samples are not scored
+    write_figure10(root, "figure10", "conditional_draw", 101.0, fd=25.0, accuracy=0.98)
+    write_figure10(root, "figure10_mixed_bfloat16", "conditional_draw", 102.0, 26.0, 0.97)
+    write_figure10(root, "figure10_seed1_mixed_bfloat16", "draw_paper_attention", 90.0)
+    write_figure10(root, "figure10_seed1", "draw_paper_attention", 91.0)
+    (root / "figure10_smoke" / "draw").mkdir(parents=True)  # a smoke run: not read
     return root
 
 
@@ -107,6 +128,11 @@ def test_verdicts_against_the_seed_spread(results):
     assert dcgan["mixed_bfloat16"]["seeds"] == [0, 1]
     assert dcgan["difference"] == pytest.approx(2.0)
     assert dcgan["verdict"] == "within the seed spread"  # |2| < sd 2.83 of bfloat16's 25, 29
+    for measure in ("test bound (nats)", "Frechet distance", "conditional accuracy"):
+        assert rows[("conditional_draw", measure)]["verdict"] == "too few seeds"
+    bound = rows[("draw_paper_attention", "test bound (nats)")]
+    assert bound["float32"]["seeds"] == [1] and bound["difference"] == pytest.approx(-1.0)
+    assert ("draw_paper_attention", "Frechet distance") not in rows
     accuracy = rows[("cdcgan", "conditional accuracy")]
     assert accuracy["mixed_bfloat16"]["seeds"] == [2]
     assert accuracy["verdict"] == "too few seeds"
@@ -128,11 +154,14 @@ def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_p
     assert "| gan | cdcgan | conditional accuracy (%) | 90.00 (seeds 0) | 95.00 (seeds 2) |" in (
         readme
     )
-    assert "2 of 6 comparisons are within the seed spread, 1 outside it, 3 have too few" in readme
+    assert "2 of 10 comparisons are within the seed spread, 1 outside it, 7 have too few" in readme
+    # a study's model folder is named by its path, linked to the folder (it has no README)
+    assert "[figure10/conditional_draw](../figure10/conditional_draw/) |" in readme
+    assert "`fedcba9` | 91 |" in readme
     assert "[hw4_vae_seed1_mixed_bfloat16](../hw4_vae_seed1_mixed_bfloat16/README.md)" in readme
     assert "`abcdef0`" in readme  # each source folder's provenance
     assert "| 20 (per cell) |" in readme  # a table of cells: the cells' schedules
-    assert len(json.loads((results / "precision" / "metrics.json").read_text())) == 6
+    assert len(json.loads((results / "precision" / "metrics.json").read_text())) == 10
     assert "precision" in capsys.readouterr().out
 
 

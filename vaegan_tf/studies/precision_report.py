@@ -19,7 +19,10 @@ Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s
 - `gan` (`make gan ARGS=--preset=<name>`): one model of the GAN family a folder, `gan_<preset>`;
   the Frechet distance of its samples, and for the conditional ones the share of samples the
   evaluator reads as the digit asked for. Folders of another critic batching than the preset's
-  (`gan_<preset>_<reading>_batches`) are another model and not read.
+  (`gan_<preset>_<reading>_batches`) are another model and not read;
+- `figure10` (`make figure10`): each DRAW of the study in its own subfolder; the test bound (nats,
+  on grey images for the figure's models, binarised for the likelihood ones) and, where measured,
+  the Frechet distance and conditional accuracy of its samples.
 """
 
 from __future__ import annotations
@@ -127,11 +130,7 @@ def gan_observations(results_root: Path) -> list[Observation]:
         else:
             continue
         seed, precision = named
-        quality = records.read_json(folder / "metrics.json")["sample_quality"]
-        (measured,) = (q for name, q in quality.items() if name != REAL_IMAGES)
-        values = {"Frechet distance": measured["frechet_distance"]}
-        if "conditional_accuracy" in measured:
-            values["conditional accuracy"] = measured["conditional_accuracy"]
+        values = _sample_measures(records.read_json(folder / "metrics.json"))
         found += [
             Observation("gan", preset, measure, precision, seed, value, folder.name)
             for measure, value in values.items()
@@ -139,10 +138,55 @@ def gan_observations(results_root: Path) -> list[Observation]:
     return found
 
 
+def _sample_measures(metrics: dict) -> dict[str, float]:
+    """The Frechet distance (and conditional accuracy where measured) of the one model of a
+    sample-quality table beside the real images, or nothing when samples were not scored."""
+    quality = metrics.get("sample_quality") or {}
+    measured = [q for name, q in quality.items() if name != REAL_IMAGES]
+    if not measured:
+        return {}
+    (scores,) = measured
+    values = {"Frechet distance": scores["frechet_distance"]}
+    if "conditional_accuracy" in scores:
+        values["conditional accuracy"] = scores["conditional_accuracy"]
+    return values
+
+
+def figure10_observations(results_root: Path) -> list[Observation]:
+    """Test bound, and FD and conditional accuracy where measured, of every DRAW of `make
+    figure10` runs."""
+    found = []
+    for folder in sorted(Path(results_root).glob("figure10*")):
+        named = seed_and_precision(folder.name, "figure10")
+        if not named:
+            continue
+        seed, precision = named
+        for model_folder in sorted(path for path in folder.iterdir() if path.is_dir()):
+            if not (model_folder / "metrics.json").exists():
+                continue
+            metrics = records.read_json(model_folder / "metrics.json")
+            values = {"test bound (nats)": metrics["test_bound"]["bound"]}
+            values.update(_sample_measures(metrics))
+            found += [
+                Observation(
+                    "figure10",
+                    model_folder.name,
+                    measure,
+                    precision,
+                    seed,
+                    value,
+                    f"{folder.name}/{model_folder.name}",
+                )
+                for measure, value in values.items()
+            ]
+    return found
+
+
 STUDIES: dict[str, Callable[[Path], list[Observation]]] = {
     "hw4_vae": hw4_vae_observations,
     "table1_authors_code": table1_authors_observations,
     "gan": gan_observations,
+    "figure10": figure10_observations,
 }
 
 
@@ -253,7 +297,7 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         "",
         "## Where the numbers come from",
         "",
-        *report.sources_table([Path(results_root) / name for name in folders]),
+        *report.sources_table([Path(results_root) / name for name in folders], results_root),
         "",
     ]
     out.mkdir(parents=True, exist_ok=True)

@@ -80,12 +80,14 @@ def write_tables(out: Path, stem: str, header: Sequence[str], rows: Sequence[Seq
         csv.writer(stream).writerows([header, *rows])
 
 
-def sources_table(folders: Sequence[Path]) -> list[str]:
+def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> list[str]:
     """For a table joined from other studies' results: each folder's command, commit, epochs,
     training time and evaluator, read from its environment.json and metrics.json, so the joined
-    table carries the provenance of every row."""
+    table carries the provenance of every row. Folders nested in a study's (`figure10/draw`) are
+    named, and linked, by their path under `results_root`."""
     rows = []
     for folder in folders:
+        name = Path(folder).relative_to(results_root) if results_root else Path(folder).name
         env_path = Path(folder) / "environment.json"
         env = records.read_json(env_path) if env_path.exists() else {}
         metrics = records.read_json(Path(folder) / "metrics.json")
@@ -99,7 +101,7 @@ def sources_table(folders: Sequence[Path]) -> list[str]:
         )
         rows.append(
             [
-                f"[{Path(folder).name}](../{Path(folder).name}/README.md)",
+                f"[{name}](../{name}/{'README.md' if (Path(folder) / 'README.md').exists() else ''})",
                 f"`{env.get('command', 'n/a')}`",
                 f"`{str(env.get('git_commit', 'n/a'))[:7]}`",
                 epochs if epochs is not None else "n/a",
