@@ -196,6 +196,50 @@ def test_unrolled_loop_computes_what_the_while_loop_does():
     )
 
 
+def test_projected_lstm_step_is_the_keras_cell_step():
+    cell = keras.layers.LSTMCell(5)
+    rng = np.random.default_rng(6)
+    inputs = tf.constant(rng.standard_normal((3, 4)), tf.float32)
+    state = [tf.constant(rng.standard_normal((3, 5)), tf.float32) for _ in range(2)]
+    cell(inputs, state)  # builds the weights
+    cell.bias.assign(rng.standard_normal(cell.bias.shape))  # not the zero-and-one initial bias
+    weights = [cell.kernel, cell.recurrent_kernel, cell.bias]
+    results = []
+    for projected in (False, True):
+        with tf.GradientTape() as tape:
+            if projected:
+                h, (_, c) = draw.lstm_step_projected(cell, inputs @ cell.kernel, state)
+            else:
+                h, (_, c) = draw.lstm_step(cell, inputs, state)
+            loss = tf.reduce_sum(h**2) + tf.reduce_sum(tf.sin(c))
+        results.append([h, c, *tape.gradient(loss, weights)])
+    for keras_step, projected_step in zip(*results, strict=True):
+        np.testing.assert_allclose(projected_step, keras_step, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("config", [TINY_FULL, dataclasses.replace(TINY_FULL, num_classes=10)])
+def test_hoisted_image_projection_computes_the_whole_kernels_step(config):
+    """Without attention the projection of x is computed once per batch: the bound, its terms and
+    every gradient equal those of the loop multiplying [x, x^_t, h_dec, y] at each step."""
+    keras.utils.set_random_seed(0)
+    model = draw.build_draw(config)
+    for variable in model.trainable_variables:  # nonzero biases, so every term counts
+        variable.assign(np.random.default_rng(7).normal(0, 0.3, variable.shape))
+    x = binary_images(2)
+    labels = tf.constant([3, 8]) if config.num_classes else None
+    noise = tf.constant(np.random.default_rng(4).standard_normal((3, 2, 4)), tf.float32)
+    outputs = {}
+    for hoist in (False, True):
+        model.hoist_image_projection = hoist
+        with tf.GradientTape() as tape:
+            inference = model.infer(x, labels, noise)
+            loss = tf.reduce_sum(inference.logits**2) + tf.reduce_sum(inference.kl)
+        outputs[hoist] = [*inference[:3], *tape.gradient(loss, model.trainable_variables)]
+    assert len(outputs[True]) == 3 + len(model.trainable_variables)
+    for whole, hoisted in zip(outputs[False], outputs[True], strict=True):
+        np.testing.assert_allclose(hoisted, whole, rtol=1e-4, atol=1e-4)
+
+
 def test_generation_follows_the_codes_of_each_step():
     """Step t reads z[:, t * code_size:(t + 1) * code_size]: changing the last step's code leaves
     the canvases before it unchanged."""

@@ -193,13 +193,35 @@ def lstm_step(cell: keras.layers.LSTMCell, inputs, state):
     return keras.tree.map_structure(lambda t: tf.cast(t, tf.float32), (output, state))
 
 
+def lstm_step_projected(cell: keras.layers.LSTMCell, projected, state):
+    """`lstm_step` given the input projection `inputs @ cell.kernel` [B, 4 units] instead of the
+    inputs, in the cell's compute dtype, so that a caller can compute its loop-invariant part once.
+    The gates are Keras' `LSTMCell` (implementation 2, no dropout): with [i, f, g, o] = projected
+    + h W_h + b, c' = sigma(f) c + sigma(i) tanh(g) and h' = sigma(o) tanh(c')."""
+    dtype = cell.compute_dtype
+    h, c = (tf.cast(t, dtype) for t in state)
+    gates = projected + tf.matmul(h, tf.cast(cell.recurrent_kernel, dtype))
+    if cell.use_bias:
+        gates += tf.cast(cell.bias, dtype)
+    i, f, g, o = tf.split(gates, 4, axis=-1)
+    c = cell.recurrent_activation(f) * c + cell.recurrent_activation(i) * cell.activation(g)
+    h = cell.recurrent_activation(o) * cell.activation(c)
+    h, c = tf.cast(h, tf.float32), tf.cast(c, tf.float32)
+    return h, [h, c]
+
+
 class DRAW(keras.Model):
     """DRAW and conditional DRAW (module docstring). Implements the suite's generative interface
     (`vaegan_tf.models.interface`) with the codes of all steps as one vector z = [z_1, ..., z_T]."""
 
-    def __init__(self, config: DRAWConfig = AUTHORS_CODE, **kwargs):
+    def __init__(
+        self, config: DRAWConfig = AUTHORS_CODE, hoist_image_projection: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
         self.config = config
+        # without attention, the encoder's projection of x is computed once, not at every step
+        # (`_whole_image_projection`); False multiplies [x, x^_t, h_dec, y] by the whole kernel
+        self.hoist_image_projection = hoist_image_projection
         self.latent_dim = config.latent_dim
         self.num_classes = config.num_classes
         self.noise = keras.random.SeedGenerator(config.seed)
@@ -269,6 +291,38 @@ class DRAW(keras.Model):
         batch = tf.shape(x)[0]
         return tf.concat([tf.reshape(g, [batch, -1]) for g in glimpses], -1), window
 
+    def _whole_image_projection(self, x, condition):
+        """Without attention the encoder reads [x, x^_t] with x^_t = x - sigma(c_{t-1}), so the
+        projection of its input [x, x^_t, h^dec_{t-1}, y] by the kernel [W_x; W_x^; W_h; W_y] is
+            (W_x + W_x^) x + W_y y  -  W_x^ sigma(c_{t-1}) + W_h h^dec_{t-1},
+        whose first part is the same at every step. This returns (canvas, h_dec) -> the whole
+        projection with that part computed once per batch, the loop multiplying only
+        [sigma(c_{t-1}), h^dec_{t-1}] (about 40% fewer encoder FLOPs at the DRAW paper's T = 64);
+        or None when attention reads (the glimpse depends on h^dec_{t-1}) or hoisting is off."""
+        if self.config.read_glimpse is not None or not self.hoist_image_projection:
+            return None
+        size = math.prod(self.config.image_shape)
+        batch = tf.shape(x)[0]
+        pixels = tf.reshape(x, [batch, size])
+        cell = self.encoder_cell
+        if not cell.built:  # the first call of the loop builds it
+            cell.build((None, 2 * size + self.config.decoder_units + (self.num_classes or 0)))
+        kernel = tf.convert_to_tensor(cell.kernel)  # float32 rows [W_x; W_x^; W_h; W_y]
+        image_kernel, error_kernel = kernel[:size], kernel[size : 2 * size]
+        state_kernel = kernel[2 * size : 2 * size + self.config.decoder_units]
+        dtype = cell.compute_dtype
+        hoisted = tf.matmul(tf.cast(pixels, dtype), tf.cast(image_kernel + error_kernel, dtype))
+        for label in condition:
+            label_kernel = kernel[2 * size + self.config.decoder_units :]
+            hoisted += tf.matmul(tf.cast(label, dtype), tf.cast(label_kernel, dtype))
+        step_kernel = tf.cast(tf.concat([-error_kernel, state_kernel], 0), dtype)
+
+        def projection(canvas, h_dec):
+            varying = tf.concat([tf.reshape(tf.sigmoid(canvas), [batch, size]), h_dec], -1)
+            return hoisted + tf.matmul(tf.cast(varying, dtype), step_kernel)
+
+        return projection
+
     def _write(self, h_dec):
         height, width, channels = self.config.image_shape
         update = self.write_head(h_dec)
@@ -328,14 +382,22 @@ class DRAW(keras.Model):
         encoder_state, decoder_state = self._zero_states(batch)
         zeros = tf.zeros([batch])
         arrays = self._new_trace_arrays(reads=True) if record else {}
+        whole_image_projection = self._whole_image_projection(x, condition)
 
         def step(t, carry):
             canvas, encoder_state, decoder_state, kl, log_ratio, arrays = carry
             h_dec = decoder_state[0]
-            glimpse, read_window = self._read(x, x - tf.sigmoid(canvas), h_dec)
-            h_enc, encoder_state = lstm_step(
-                self.encoder_cell, tf.concat([glimpse, h_dec, *condition], -1), encoder_state
-            )
+            if whole_image_projection is None:
+                glimpse, read_window = self._read(x, x - tf.sigmoid(canvas), h_dec)
+                h_enc, encoder_state = lstm_step(
+                    self.encoder_cell, tf.concat([glimpse, h_dec, *condition], -1), encoder_state
+                )
+            else:  # the same step, with the projection of x computed once before the loop
+                projected = whole_image_projection(canvas, h_dec)
+                h_enc, encoder_state = lstm_step_projected(
+                    self.encoder_cell, projected, encoder_state
+                )
+                read_window = None
             mean, log_scale = tf.split(self.posterior_head(h_enc), 2, axis=-1)
             posterior = diagonal_normal(mean, tf.exp(log_scale))
             z = mean + tf.exp(log_scale) * noise[t]
