@@ -305,7 +305,7 @@ class DRAW(keras.Model):
         batch = tf.shape(x)[0]
         pixels = tf.reshape(x, [batch, size])
         cell = self.encoder_cell
-        if not cell.built:  # the first call of the loop builds it
+        if not cell.built:  # its kernel is read before the loop that would build it
             cell.build((None, 2 * size + self.config.decoder_units + (self.num_classes or 0)))
         kernel = tf.convert_to_tensor(cell.kernel)  # float32 rows [W_x; W_x^; W_h; W_y]
         image_kernel, error_kernel = kernel[:size], kernel[size : 2 * size]
