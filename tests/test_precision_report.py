@@ -6,6 +6,7 @@ import json
 import pytest
 from absl import flags
 
+from vaegan_tf import evaluate
 from vaegan_tf.studies import precision_report
 from vaegan_tf.studies.common import RunSettings
 
@@ -44,7 +45,7 @@ def sample_quality(fd, accuracy=None):
     if accuracy is not None:
         measured["conditional_accuracy"] = accuracy
     real = {"frechet_distance": 0.5, "conditional_accuracy": 0.99}
-    return {"sample_quality": {"DCGAN": measured, precision_report.REAL_IMAGES: real}}
+    return {"sample_quality": {"DCGAN": measured, evaluate.REAL_IMAGES: real}}
 
 
 def write_gan(root, name, fd, accuracy=None):

@@ -48,6 +48,10 @@ class EvaluatorConfig:
     seed: int = 0
 
 
+# the reference row every sample-quality table carries beside the models
+REAL_IMAGES = "real training images"
+
+
 def build_classifier(
     config: EvaluatorConfig = EvaluatorConfig(),
     image_shape=(28, 28, 1),
@@ -360,11 +364,11 @@ def measure_samples(
             )
     chosen = np.sort(np.random.default_rng(seed).choice(len(splits.train), len(z), replace=False))
     real = splits.train.subset(chosen)
-    quality["real training images"] = sample_quality(
+    quality[REAL_IMAGES] = sample_quality(
         evaluator, real.images / 255.0, reference, real.labels, seed=seed
     )
     if per_class:
-        quality["real training images"]["per_class"] = per_class_quality(
+        quality[REAL_IMAGES]["per_class"] = per_class_quality(
             evaluator, real.images / 255.0, real.labels, test_images, splits.test.labels, seed=seed
         )
     return quality

@@ -4,9 +4,10 @@ convolutions, float32 weights and losses: `--precision=mixed_bfloat16`), on seve
 
 `make benchmark` measures what bfloat16 saves per step; this table measures what it costs. For each
 study, model and measure (test error for the semi-supervised M2, held-out NLL and the evaluator's
-Frechet distance for VAEs, the Frechet distance for GANs), both precisions' seeds, their mean and sample sd, and the difference of
-the means (bfloat16 minus float32). The verdict follows the rule of the suite's tables, that a
-difference inside the seed-to-seed spread is no finding:
+Frechet distance for VAEs, the Frechet distance for GANs, the test bound for DRAW), both
+precisions' seeds, their mean and sample sd, and the difference of the means (bfloat16 minus
+float32). The verdict follows the rule of the suite's tables, that a difference inside the
+seed-to-seed spread is no finding:
 - "within the seed spread": |difference| is smaller than the larger of the two sample sds;
 - "outside the seed spread": it is not (bfloat16 changed the result, for better or worse);
 - "too few seeds": fewer than two seeds at either precision, so there is no spread to compare with.
@@ -35,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import records
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.models import gan
 from vaegan_tf.studies import report
 
@@ -112,9 +114,6 @@ def table1_authors_observations(results_root: Path) -> list[Observation]:
                 ),
             )
     return list(found.values())
-
-
-REAL_IMAGES = "real training images"  # the reference row of every sample-quality table
 
 
 def gan_observations(results_root: Path) -> list[Observation]:
