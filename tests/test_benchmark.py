@@ -377,8 +377,10 @@ def test_readme_table_holds_the_metrics_numbers(tmp_path):
     assert "Compute-bound (at least 40% of the float32 matmul peak): `m2_fc` (54%)." in readme
     assert "Overhead-bound (under 25%): `vae_fc` (13%)." in readme
     assert (
-        "matmul runs 2.0x faster in bfloat16 here, whole steps 1.25x to 1.51x (`m2_fc`)" in readme
+        "matmul runs 2.00x as fast in bfloat16 as in float32 here, whole steps 1.25x to 1.51x "
+        "(`m2_fc`)" in readme
     )
+    assert "bfloat16 instructions" not in readme  # the fake run did not record them
     assert (
         "XLA (`jit_compile=True`) is faster than the default for no model and slower for 1 of 1"
         in (readme)
@@ -401,3 +403,29 @@ def test_the_table_shows_what_fit_adds_to_a_step(tmp_path):
     records.write_json(tmp_path / "metrics.json", metrics)
     records.write_json(tmp_path / "environment.json", {"packages": {"tensorflow": "2.21.0"}})
     assert "what `fit` adds" in benchmark.write_readme(tmp_path).read_text()
+
+
+def test_the_readme_says_whether_the_cpu_computes_in_bfloat16(tmp_path):
+    environment = {
+        "git_commit": "abc123",
+        "git_dirty_at_start": [],
+        "packages": {"tensorflow": "2.21.0"},
+    }
+    records.write_json(tmp_path / "environment.json", environment)
+    for found, expected in [
+        ([], "Test CPU 9000, without bfloat16 instructions (no avx512_bf16 or amx_bf16"),
+        (["avx512_bf16", "amx_bf16"], "Test CPU 9000, with bfloat16 instructions (avx512_bf16, "),
+    ]:
+        records.write_json(
+            tmp_path / "metrics.json", {**_metrics(), "cpu_bfloat16_instructions": found}
+        )
+        assert expected in benchmark.write_readme(tmp_path).read_text()
+
+
+def test_cpu_bfloat16_instructions_reads_the_flags_line():
+    flags = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile amx_bf16\n"
+    assert records.cpu_bfloat16_instructions(flags) == ["avx512_bf16", "amx_bf16"]
+    assert records.cpu_bfloat16_instructions("flags\t: fpu sse2 avx2 fma\n") == []
+    # avx512_bf16 as part of another word does not count; no flags line: unknown
+    assert records.cpu_bfloat16_instructions("flags\t: avx512_bf16x\n") == []
+    assert records.cpu_bfloat16_instructions("Features\t: fp asimd bf16\n") is None

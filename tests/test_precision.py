@@ -157,6 +157,29 @@ def test_a_bfloat16_run_is_a_run_of_its_own(tmp_path):
         training.RunConfig("run", 1, precision="float16")
 
 
+def test_bfloat16_without_bfloat16_hardware_is_named_slow():
+    warn = dtypes.slow_bfloat16_warning
+    assert "emulated" in warn("mixed_bfloat16", [], accelerators=0)
+    assert warn("mixed_bfloat16", ["amx_bf16"], accelerators=0) is None
+    assert warn("mixed_bfloat16", [], accelerators=1) is None  # a GPU computes it
+    assert warn("mixed_bfloat16", None, accelerators=0) is None  # flags unknown: no guess
+    assert warn("float32", [], accelerators=0) is None
+
+
+def test_a_bfloat16_run_on_a_cpu_without_bfloat16_says_so(tmp_path, monkeypatch, capsys):
+    from vaegan_tf import data, records, training
+
+    stream = data.pipeline(fake_splits().train, batch_size=50, preprocessing="dynamic_binarize")
+    monkeypatch.setattr(records, "cpu_bfloat16_instructions", lambda: [])
+    for precision in ("float32", "mixed_bfloat16"):
+        config = training.RunConfig(
+            precision, 1, work_root=str(tmp_path), verbose=0, steps_per_epoch=1, precision=precision
+        )
+        training.train(config, lambda: build_vae(TINY_VAE), stream)
+        warned = "no bfloat16 instructions" in capsys.readouterr().err
+        assert warned == (precision == "mixed_bfloat16")
+
+
 def test_a_backup_is_resumed_only_in_its_own_precision(tmp_path):
     """A bfloat16 run's backup refuses a float32 run, naming both precisions."""
     from vaegan_tf import data, training

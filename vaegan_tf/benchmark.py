@@ -980,6 +980,7 @@ def run(
     }
     return {
         "cpu": records.cpu_name(),
+        "cpu_bfloat16_instructions": records.cpu_bfloat16_instructions(),
         "matmul_gflops": peaks,
         "precision": config.precision,
         "settings": {
@@ -1154,6 +1155,20 @@ def _inverse_ratio(bf16: dict, float32: dict | None) -> str:
     return f"{float32['ms_per_step'] / bf16['ms_per_step']:.2f}x"
 
 
+def _bfloat16_instructions_clause(metrics: dict) -> str:
+    """ ", with AMX's bfloat16 tiles" or ", without bfloat16 instructions" from the run's
+    `cpu_bfloat16_instructions` (runs before it was recorded, or where it could not be read: "")."""
+    found = metrics.get("cpu_bfloat16_instructions")
+    if found is None:
+        return ""
+    if not found:
+        return (
+            f", without bfloat16 instructions (no {' or '.join(records.BFLOAT16_CPU_FLAGS)}: "
+            "bfloat16 is converted to float32 around float32 arithmetic)"
+        )
+    return f", with bfloat16 instructions ({', '.join(found)})"
+
+
 def write_readme(out: Path) -> Path:
     """README.md of a `make benchmark` run, from the metrics.json and environment.json in `out`."""
     from vaegan_tf.studies import report
@@ -1170,9 +1185,9 @@ def write_readme(out: Path) -> Path:
     ]
     backward_ratios = [f["backward"] / f["forward"] for f in flops]
     body = [
-        f"CPU: {metrics['cpu']}. Its own matmul speed, measured in this run on a 2048 x 2048 "
-        f"`tf.matmul`: {peaks['float32']:,.0f} GFLOP/s in float32, {peaks['bfloat16']:,.0f} "
-        "GFLOP/s in bfloat16.",
+        f"CPU: {metrics['cpu']}{_bfloat16_instructions_clause(metrics)}. Its own matmul speed, "
+        f"measured in this run on a 2048 x 2048 `tf.matmul`: {peaks['float32']:,.0f} GFLOP/s in "
+        f"float32, {peaks['bfloat16']:,.0f} GFLOP/s in bfloat16.",
         "",
         "**Speeds are ratios within one run**: every row was timed in the same process on the same "
         "CPU minutes apart, so rows compare with each other; the absolute numbers hold only for "
@@ -1394,8 +1409,9 @@ def bound_reading(metrics: dict) -> list[str]:
             return f"{np.median(values):.2f}x" if values else "n/a"
 
         lines += [
-            f"bf16: a bare 2048 x 2048 matmul runs {peaks['bfloat16'] / peaks['float32']:.1f}x "
-            f"faster in bfloat16 here, whole steps {min(bf16.values()):.2f}x to "
+            f"bf16: a bare 2048 x 2048 matmul runs {peaks['bfloat16'] / peaks['float32']:.2f}x "
+            "as fast in bfloat16 as in float32 here, whole steps "
+            f"{min(bf16.values()):.2f}x to "
             f"{bf16[best]:.2f}x (`{best}`); median {median(compute)} for the compute-bound rows, "
             f"{median(overhead)} for the overhead-bound. Under `mixed_bfloat16` only the matmuls "
             "and convolutions run in bfloat16: the casts around them, the element-wise ops, batch "

@@ -28,3 +28,23 @@ def dtype_policy(precision: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def slow_bfloat16_warning(
+    precision: str, cpu_instructions: list[str] | None, accelerators: int
+) -> str | None:
+    """What a `mixed_bfloat16` run is told on a machine where bfloat16 cannot be fast: no GPU or
+    TPU (`accelerators`) and a CPU without bfloat16 instructions (`cpu_instructions`, from
+    `records.cpu_bfloat16_instructions`; None, unreadable, gives no warning). There oneDNN converts
+    each bfloat16 operand to float32 and back, so the run costs more than float32 for the same
+    numerical effect of bfloat16's rounding; it still answers what bfloat16 does to quality."""
+    if precision != "mixed_bfloat16" or accelerators or cpu_instructions is None:
+        return None
+    if cpu_instructions:
+        return None
+    return (
+        "warning: this machine has no GPU and its CPU no bfloat16 instructions (AVX-512 BF16 or "
+        "AMX), so mixed_bfloat16 is emulated here and trains slower than float32; it still shows "
+        "what bfloat16 does to the result. For speed, drop --precision (float32) or run it on a "
+        "CPU with AVX-512 BF16 or AMX, or a GPU; `make benchmark` times both precisions here."
+    )

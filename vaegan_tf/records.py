@@ -195,6 +195,26 @@ def cpu_name() -> str:
     return "unknown"
 
 
+# The x86 instructions that compute in bfloat16 (/proc/cpuinfo's names): AVX-512 BF16's dot products
+# and AMX's tile multiplies. Without them oneDNN converts bfloat16 to float32 around float32 FMAs.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_bfloat16_instructions(cpuinfo: str | None = None) -> list[str] | None:
+    """The BFLOAT16_CPU_FLAGS this CPU has (empty: none), from `cpuinfo` (default /proc/cpuinfo);
+    None where the flags cannot be read (not Linux, or not x86)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        if line.lower().startswith("flags"):
+            present = set(line.split(":", 1)[1].split())
+            return [flag for flag in BFLOAT16_CPU_FLAGS if flag in present]
+    return None
+
+
 def onednn_enabled() -> bool | None:
     """Whether this TensorFlow runs oneDNN's CPU kernels (read once, at import, from
     TF_ENABLE_ONEDNN_OPTS and the CPU's features); None where the build does not say."""
@@ -233,6 +253,8 @@ def environment(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu_name(),
+        # whether bfloat16 runs natively here: a mixed_bfloat16 run's speed depends on it
+        "cpu_bfloat16_instructions": cpu_bfloat16_instructions(),
         # which CPU kernels TensorFlow ran, oneDNN's or Eigen's: the Makefile asks for oneDNN, which
         # TensorFlow otherwise enables only on CPUs with AVX-512 VNNI, BF16 or AMX
         "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),

@@ -523,6 +523,13 @@ def train(
 
 def _train(run, build_model, train_data, validation_data, callbacks) -> TrainingOutcome:
     set_seed(run.seed)
+    accelerators = len(
+        tf.config.list_physical_devices("GPU") + tf.config.list_physical_devices("TPU")
+    )
+    if warning := dtypes.slow_bfloat16_warning(
+        run.precision, records.cpu_bfloat16_instructions(), accelerators
+    ):
+        print(warning, file=sys.stderr)
     strategy = distribute.make_strategy(run.strategy)
     with strategy.scope(), dtypes.dtype_policy(run.precision):
         model = build_model()
