@@ -22,6 +22,18 @@ def write_hw4_vae(root, seed, precision, nll, fd):
     (folder / "README.md").write_text("# hw4_vae")
 
 
+def write_vae_mnist(root, seed, precision, elbo, nll, fd):
+    folder = root / RunSettings(seed=seed, precision=precision).named("vae_mnist")
+    folder.mkdir(parents=True)
+    metrics = {
+        "test_negative_elbo": elbo,
+        "test_nll": nll,
+        "importance_samples": 5000,
+        "sample_quality": {"frechet_distance": fd},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
 def write_table1(root, name, errors):
     folder = root / name
     folder.mkdir(parents=True)
@@ -71,6 +83,12 @@ def results(tmp_path):
     for seed, (nll, fd) in enumerate([(100.0, 20.0), (101.0, 21.0), (102.0, 22.0)]):
         write_hw4_vae(root, seed, "float32", nll, fd)
         write_hw4_vae(root, seed, "mixed_bfloat16", nll + 0.5, fd + 30.0)
+    # the plain VAE: bfloat16's -ELBO 0.1 nats worse, inside its sd 0.42; seed 1 float32 only
+    write_vae_mnist(root, 0, "float32", 93.2, 88.8, 70.0)
+    write_vae_mnist(root, 1, "float32", 93.4, 89.0, 72.0)
+    write_vae_mnist(root, 0, "mixed_bfloat16", 93.1, 88.7, 71.0)
+    write_vae_mnist(root, 2, "mixed_bfloat16", 93.7, 88.9, 73.0)
+    (root / "vae_mnist_smoke").mkdir()  # not read
     # float32 cells in two tables (the joined one repeats a row's own); one bfloat16 seed only
     write_table1(root, "table1_authors_code", {0: 0.08, 1: 0.09})
     write_table1(root, "table1_authors_code_rows-fc_labels-1000", {0: 0.08})
@@ -134,6 +152,12 @@ def test_verdicts_against_the_seed_spread(results):
     bound = rows[("draw_paper_attention", "test bound (nats)")]
     assert bound["float32"]["seeds"] == [1] and bound["difference"] == pytest.approx(-1.0)
     assert ("draw_paper_attention", "Frechet distance") not in rows
+    elbo = rows[("VAE", "test -ELBO (nats)")]
+    assert elbo["float32"]["seeds"] == [0, 1] and elbo["mixed_bfloat16"]["seeds"] == [0, 2]
+    assert elbo["difference"] == pytest.approx(0.1)
+    assert elbo["verdict"] == "within the seed spread"
+    assert rows[("VAE", "test NLL, k = 5,000 (nats)")]["float32"]["values"] == [88.8, 89.0]
+    assert rows[("VAE", "Frechet distance")]["mixed_bfloat16"]["mean"] == pytest.approx(72.0)
     accuracy = rows[("cdcgan", "conditional accuracy")]
     assert accuracy["mixed_bfloat16"]["seeds"] == [2]
     assert accuracy["verdict"] == "too few seeds"
@@ -155,14 +179,17 @@ def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_p
     assert "| gan | cdcgan | conditional accuracy (%) | 90.00 (seeds 0) | 95.00 (seeds 2) |" in (
         readme
     )
-    assert "2 of 10 comparisons are within the seed spread, 1 outside it, 7 have too few" in readme
+    assert "5 of 13 comparisons are within the seed spread, 1 outside it, 7 have too few" in readme
+    assert (
+        "| vae_mnist | VAE | test -ELBO (nats) | 93.30 ± 0.14 (seeds 0 1) | 93.40 ± 0.42" in readme
+    )
     # a study's model folder is named by its path, linked to the folder (it has no README)
     assert "[figure10/conditional_draw](../figure10/conditional_draw/) |" in readme
     assert "`fedcba9` | 91 |" in readme
     assert "[hw4_vae_seed1_mixed_bfloat16](../hw4_vae_seed1_mixed_bfloat16/README.md)" in readme
     assert "`abcdef0`" in readme  # each source folder's provenance
     assert "| 20 (per cell) |" in readme  # a table of cells: the cells' schedules
-    assert len(json.loads((results / "precision" / "metrics.json").read_text())) == 10
+    assert len(json.loads((results / "precision" / "metrics.json").read_text())) == 13
     assert "precision" in capsys.readouterr().out
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vaegan_tf import records
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.studies import hw4_report, report
 
 MIMIC_AGREEMENT = 0.9
@@ -275,7 +276,7 @@ def real_row(metrics: dict) -> list[str] | None:
     if not real:
         return None
     return [
-        "real training images",
+        REAL_IMAGES,
         _number(real["frechet_distance"]),
         _number(real["kid"], 4),
         _number(real["inception_score"]),

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from vaegan_tf import plots, records  # noqa: E402
+from vaegan_tf.evaluate import REAL_IMAGES  # noqa: E402
 
 READ_COLOUR, WRITE_COLOUR = "limegreen", "red"
 # The DRAW paper's bounds on binarised MNIST (Gregor et al. 2015, Table 2) and the public
@@ -194,10 +195,10 @@ def quality_section(qualities: list[dict], results_root: Path) -> list[str]:
     table, real = {}, None
     for quality in qualities:
         if isinstance(quality, dict):
-            block = quality.get("real training images")
+            block = quality.get(REAL_IMAGES)
             if block is not None and (real is None or len(block) > len(real)):
                 real = block  # the block of a conditional model also has its accuracy
-            table.update({name: q for name, q in quality.items() if name != "real training images"})
+            table.update({name: q for name, q in quality.items() if name != REAL_IMAGES})
     if not table:
         return []
     count = next(iter(table.values()))["count"]
@@ -205,7 +206,7 @@ def quality_section(qualities: list[dict], results_root: Path) -> list[str]:
     if vae is not None and vae.get("count") == count:
         table["VAE (make vae)"] = vae
     if real is not None:
-        table["real training images"] = real
+        table[REAL_IMAGES] = real
     intro = (
         f"Sample quality of {count:,} samples of each model against the test images (the "
         "evaluator's features; lower FD / KID is closer to real digits, sharpness ratio 1 is as "

@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from vaegan_tf import data, evaluate, plots, records, training
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.models import draw
 from vaegan_tf.studies import draw_report
 from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, seeded, train_model
@@ -281,11 +282,11 @@ def sample_scores(
         name: (lambda model=model: evaluate.decode_in_chunks(model, z, labels))
         for name, model in models.items()
     }
-    sources["real training images"] = lambda: real.images / 255.0
+    sources[REAL_IMAGES] = lambda: real.images / 255.0
     quality = {}
     for name, images in sources.items():
         samples = images()
-        asked = labels if name != "real training images" else (real.labels if conditional else None)
+        asked = labels if name != REAL_IMAGES else (real.labels if conditional else None)
         quality[name] = evaluate.sample_quality(evaluator, samples, reference, asked, seed=seed)
         quality[name]["digit_coverage"] = digit_coverage(evaluator, samples, splits.num_classes)
         if conditional:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import data, evaluate, plots, records, training
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.models.cvae import CVAEConfig, build_cvae
 from vaegan_tf.studies import report
 from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
@@ -192,7 +193,7 @@ def write_readme(out: Path) -> Path:
             "",
             *report.markdown_table(
                 *report.quality_table(
-                    {"CVAE samples": quality, "real training images": metrics["real_vs_real"]}
+                    {"CVAE samples": quality, REAL_IMAGES: metrics["real_vs_real"]}
                 )
             ),
             "",

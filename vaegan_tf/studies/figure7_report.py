@@ -7,9 +7,10 @@ import statistics
 from pathlib import Path
 
 from vaegan_tf import records
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.studies import figure6, report
 
-MODELS = ("CVAE", "CVAE-GAN", "real training images")
+MODELS = ("CVAE", "CVAE-GAN", REAL_IMAGES)
 COLLAPSE_DIVERSITY = (
     0.8  # a digit whose diversity ratio is below 0.8x the other digits' median counts as collapsed
 )

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vaegan_tf import records  # noqa: E402
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.studies import report  # noqa: E402
 
 GROUP_TITLES = {
@@ -70,7 +71,7 @@ def fd_by_epoch_figure(rows_by_title: dict, path: Path, real: float | None = Non
         if points:
             axis.plot(*zip(*points, strict=True), marker=".", label=title)
     if real is not None:
-        axis.axhline(real, color="grey", linestyle=":", label="real training images")
+        axis.axhline(real, color="grey", linestyle=":", label=REAL_IMAGES)
     axis.set_yscale("log")
     axis.set_xlabel("epoch")
     axis.set_ylabel("Frechet distance (evaluator features)")
@@ -123,7 +124,7 @@ def digit_shares_figure(metrics: dict, path: Path) -> Path | None:
     }
     if not shares or "real_vs_real" not in metrics:
         return None
-    shares["real training images"] = metrics["real_vs_real"]["digit_shares"]
+    shares[REAL_IMAGES] = metrics["real_vs_real"]["digit_shares"]
     fig, axis = plt.subplots(figsize=(10, 4), layout="constrained")
     width = 0.8 / len(shares)
     for i, (title, values) in enumerate(shares.items()):
@@ -132,7 +133,7 @@ def digit_shares_figure(metrics: dict, path: Path) -> Path | None:
             values,
             width,
             label=title,
-            color="grey" if title == "real training images" else None,
+            color="grey" if title == REAL_IMAGES else None,
         )
     axis.set_xticks(range(10))
     axis.set_xlabel("digit (evaluator's argmax)")

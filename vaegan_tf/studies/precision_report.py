@@ -14,6 +14,8 @@ seed-to-seed spread is no finding:
 
 Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s>` and then
 `_mixed_bfloat16` after the study's name). Studies read:
+- `vae_mnist` (`make vae`): the plain VAE of Chen et al. Sec. 2.1; held-out negative ELBO,
+  importance-weighted NLL and the Frechet distance of its samples;
 - `hw4_vae` (`make hw4_vae`): the four VAEs of Srinivasan, Baur & Huber (2018), one seed a folder;
 - `table1_authors_code` (`make table1 ARGS=--protocol=authors_code`): the authors' M2 cells, each
   folder holding several seeds (a bfloat16 table is written beside the float32 one);
@@ -68,15 +70,37 @@ def seed_and_precision(folder_name: str, stem: str) -> tuple[int, str] | None:
     return int(match.group(1) or 0), match.group(2) or "float32"
 
 
+def _measured_runs(results_root: Path, stem: str):
+    """(folder, seed, precision, metrics) of each run of the study `stem` that left metrics.json,
+    found by `seed_and_precision` (smoke runs and other studies are not its runs)."""
+    for folder in sorted(Path(results_root).glob(f"{stem}*")):
+        named = seed_and_precision(folder.name, stem)
+        if named and (folder / "metrics.json").exists():
+            yield folder, *named, records.read_json(folder / "metrics.json")
+
+
+def vae_mnist_observations(results_root: Path) -> list[Observation]:
+    """Held-out negative ELBO, importance-weighted NLL (nats) and Frechet distance of every `make
+    vae` run."""
+    found = []
+    for folder, seed, precision, metrics in _measured_runs(results_root, "vae_mnist"):
+        values = {
+            "test -ELBO (nats)": metrics["test_negative_elbo"],
+            f"test NLL, k = {metrics['importance_samples']:,} (nats)": metrics["test_nll"],
+            "Frechet distance": metrics["sample_quality"]["frechet_distance"],
+        }
+        found += [
+            Observation("vae_mnist", "VAE", measure, precision, seed, value, folder.name)
+            for measure, value in values.items()
+        ]
+    return found
+
+
 def hw4_vae_observations(results_root: Path) -> list[Observation]:
     """Test NLL (nats) and Frechet distance of each VAE of every hw4_vae run."""
     found = []
-    for folder in sorted(Path(results_root).glob("hw4_vae*")):
-        named = seed_and_precision(folder.name, "hw4_vae")
-        if not named or not (folder / "metrics.json").exists():
-            continue
-        seed, precision = named
-        for model, measured in records.read_json(folder / "metrics.json")["models"].items():
+    for folder, seed, precision, metrics in _measured_runs(results_root, "hw4_vae"):
+        for model, measured in metrics["models"].items():
             values = {
                 "test NLL (nats)": measured["test_nll"],
                 "Frechet distance": measured["sample_quality"]["frechet_distance"],
@@ -182,6 +206,7 @@ def figure10_observations(results_root: Path) -> list[Observation]:
 
 
 STUDIES: dict[str, Callable[[Path], list[Observation]]] = {
+    "vae_mnist": vae_mnist_observations,
     "hw4_vae": hw4_vae_observations,
     "table1_authors_code": table1_authors_observations,
     "gan": gan_observations,

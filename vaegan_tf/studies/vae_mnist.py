@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vaegan_tf import data, evaluate, plots, records, training
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.models.vae import VAEConfig, build_vae
 from vaegan_tf.studies import report
 from vaegan_tf.studies.common import RunSettings, follow_study_seed, record_run, train_model
@@ -160,7 +161,7 @@ def write_readme(out: Path) -> Path:
     if isinstance(metrics.get("sample_quality"), dict):
         scores = {
             "VAE samples": metrics["sample_quality"],
-            "real training images": metrics["real_vs_real"],
+            REAL_IMAGES: metrics["real_vs_real"],
         }
         body += [
             f"Sample quality of {metrics['sample_quality']['count']} samples against the test "

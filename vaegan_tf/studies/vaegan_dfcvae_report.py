@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vaegan_tf import records
+from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.models.vae_gan import VAEGANConfig
 from vaegan_tf.studies import report
 
@@ -168,7 +169,7 @@ def _verdict(metrics: dict, variant: str) -> str:
     evaluator sees one class, or none, in every sample)?"""
     quality, mse = metrics["sample_quality"], metrics["test_reconstruction_mse"]
     baselines = [key for key in BASELINES if key in quality]
-    name = next(key for key in quality if key not in (*BASELINES, "real training images"))
+    name = next(key for key in quality if key not in (*BASELINES, REAL_IMAGES))
     mine = quality[name]
     sentences = []
     for baseline in baselines:
@@ -181,7 +182,7 @@ def _verdict(metrics: dict, variant: str) -> str:
             f"reconstructions are {rebuilt} (MSE {mse[name]:.4f} vs {mse[baseline]:.4f})"
         )
     sentence = "**Reading:** " + "; ".join(sentences) + "."
-    real = quality.get("real training images")
+    real = quality.get(REAL_IMAGES)
     if real and baselines:
         plain = quality[baselines[0]]
 
