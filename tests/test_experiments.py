@@ -1,3 +1,4 @@
+import dataclasses
 import importlib
 import json
 import os
@@ -69,6 +70,18 @@ def test_vae_study_draws_and_measures_its_trained_vae(tmp_path, splits, monkeypa
     np.testing.assert_allclose(pairs[1::2], rebuilt.reshape(4, 10, 28, 28), rtol=1e-5, atol=1e-6)
     for name in ("samples.png", "reconstructions.png"):
         drawn_png(out / name)
+    assert "One seed: no spread yet" in readme
+    # a second seed: its own folder, and both READMEs show both seeds with their mean and sd
+    again = vae_mnist.run(dataclasses.replace(config, seed=1))
+    elbos = [metrics["test_negative_elbo"], again["test_negative_elbo"]]
+    row = (
+        f"| test negative ELBO (nats) | {elbos[0]:.2f} | {elbos[1]:.2f} | "
+        f"{np.mean(elbos):.2f} ± {np.std(elbos, ddof=1):.2f} |"
+    )
+    for folder in ("vae_mnist", "vae_mnist_seed1"):
+        readme = (tmp_path / "results" / folder / "README.md").read_text()
+        assert "| measure | seed 0 | seed 1 | mean ± sd |" in readme and row in readme
+        assert "| FD of the samples | n/a | n/a | n/a |" in readme  # unscored here
 
 
 def run_experiment(*args, cwd, script="vae_mnist.py", extra_env=None):

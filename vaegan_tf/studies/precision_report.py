@@ -31,7 +31,6 @@ Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from vaegan_tf import records
 from vaegan_tf.evaluate import REAL_IMAGES
 from vaegan_tf.models import gan
 from vaegan_tf.studies import report
+from vaegan_tf.studies.report import seed_and_precision
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 
@@ -56,18 +56,6 @@ class Observation:
     seed: int
     value: float
     folder: str  # the results folder it was read from
-
-
-def seed_and_precision(folder_name: str, stem: str) -> tuple[int, str] | None:
-    """(seed, precision) of a results folder named by `RunSettings.named(stem)`, or None when the
-    folder is another study's (`stem` followed by something else)."""
-    match = re.fullmatch(
-        re.escape(stem) + r"(?:_seed(\d+))?(?:_(" + "|".join(PRECISIONS[1:]) + r"))?",
-        folder_name,
-    )
-    if not match:
-        return None
-    return int(match.group(1) or 0), match.group(2) or "float32"
 
 
 def _measured_runs(results_root: Path, stem: str):

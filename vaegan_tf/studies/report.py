@@ -10,10 +10,13 @@ from its folder without training."""
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vaegan_tf import records
+import numpy as np
+
+from vaegan_tf import dtypes, records
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
@@ -123,3 +126,75 @@ def write_readme(out: Path, title: str, command: str, body: Sequence[str]) -> Pa
     path = out / "README.md"
     records.write_text_atomically(path, "\n".join(lines).rstrip("\n") + "\n")
     return path
+
+
+def seed_and_precision(folder_name: str, stem: str) -> tuple[int, str] | None:
+    """(seed, precision) of a results folder named by `RunSettings.named(stem)`, or None when the
+    folder is another study's (`stem` followed by something else, `_smoke` say)."""
+    match = re.fullmatch(
+        re.escape(stem) + r"(?:_seed(\d+))?(?:_(" + "|".join(dtypes.PRECISIONS[1:]) + r"))?",
+        folder_name,
+    )
+    if not match:
+        return None
+    return int(match.group(1) or 0), match.group(2) or "float32"
+
+
+def seed_folders(out: Path, stem: str) -> dict[int, Path]:
+    """{seed: folder} of the measured runs (metrics.json written) of study `stem` beside `out`
+    at `out`'s precision, `out` among them: the runs a seed-to-seed spread is taken over."""
+    out = Path(out)
+    own = seed_and_precision(out.name, stem)
+    if own is None:
+        raise ValueError(f"{out.name!r} is not a run of {stem!r} (RunSettings.named)")
+    found = {}
+    for folder in sorted(out.parent.glob(f"{stem}*")):
+        named = seed_and_precision(folder.name, stem)
+        if named and named[1] == own[1] and (folder / "metrics.json").exists():
+            found[named[0]] = folder
+    return dict(sorted(found.items()))
+
+
+def seed_spread_section(
+    out: Path, stem: str, measures: dict[str, Callable[[dict], float | None]], digits: int = 2
+) -> list[str]:
+    """ "## Seed to seed": each measure (a function of a run's metrics.json) on every seed of
+    `seed_folders(out, stem)`, with the mean and sample sd, so the README of any one seed shows
+    what a single run is worth. One seed alone says so instead."""
+    folders = seed_folders(out, stem)
+    if len(folders) < 2:
+        return [
+            "## Seed to seed",
+            "",
+            "One seed: no spread yet (`ARGS=--seed=1` and `--seed=2` run more, each in a folder "
+            "of its own, and every seed's README then shows them all).",
+            "",
+        ]
+    runs = {seed: records.read_json(folder / "metrics.json") for seed, folder in folders.items()}
+    rows = []
+    for title, read in measures.items():
+        values = {seed: read(metrics) for seed, metrics in runs.items()}
+        known = [v for v in values.values() if v is not None]
+        spread = (
+            f"{np.mean(known):.{digits}f} ± {np.std(known, ddof=1):.{digits}f}"
+            if len(known) > 1
+            else "n/a"
+        )
+        rows.append(
+            [
+                title,
+                *("n/a" if v is None else f"{v:.{digits}f}" for v in values.values()),
+                spread,
+            ]
+        )
+    links = ", ".join(f"[{f.name}](../{f.name}/README.md)" for f in folders.values())
+    return [
+        "## Seed to seed",
+        "",
+        f"The same command on {len(folders)} seeds (initialisation, data order and noise), one "
+        f"folder each ({links}); mean ± sample sd. A difference smaller than this spread is no "
+        "finding.",
+        "",
+        *markdown_table(["measure", *(f"seed {seed}" for seed in folders), "mean ± sd"], rows),
+        "",
+    ]

@@ -82,8 +82,22 @@ def run(config: VAEStudyConfig, splits: data.DatasetSplits | None = None) -> dic
         data_source=splits.source,
         loss_title="VAE negative ELBO and its terms",
     )
-    write_readme(out)
+    # every seed's README shows the spread over all seeds measured so far, this one included
+    for folder in report.seed_folders(out, config.name).values():
+        write_readme(folder)
     return metrics
+
+
+def _frechet_distance(metrics: dict) -> float | None:
+    quality = metrics.get("sample_quality")
+    return quality["frechet_distance"] if isinstance(quality, dict) else None
+
+
+SEED_MEASURES = {
+    "test negative ELBO (nats)": lambda metrics: metrics["test_negative_elbo"],
+    "test NLL, importance-weighted (nats)": lambda metrics: metrics["test_nll"],
+    "FD of the samples": _frechet_distance,
+}
 
 
 def measure(model, splits: data.DatasetSplits, config: VAEStudyConfig) -> dict:
@@ -176,6 +190,7 @@ def write_readme(out: Path) -> Path:
         ]
     else:
         body += [f"Sample quality: {metrics.get('sample_quality')}", ""]
+    body += report.seed_spread_section(out, config["name"], SEED_MEASURES)
     model = config["model"]
     body += [
         "Figures: `samples.png` (Bernoulli means for z ~ N(0, I)), `reconstructions.png` (test "
