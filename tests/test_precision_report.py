@@ -29,7 +29,7 @@ def write_vae_mnist(root, seed, precision, elbo, nll, fd):
         "test_negative_elbo": elbo,
         "test_nll": nll,
         "importance_samples": 5000,
-        "sample_quality": {"frechet_distance": fd},
+        "sample_quality": {"frechet_distance": fd, "evaluator": "vaevaevaevae"},
     }
     (folder / "metrics.json").write_text(json.dumps(metrics))
 
@@ -53,7 +53,7 @@ def write_table1(root, name, errors):
 
 def sample_quality(fd, accuracy=None):
     """A study's sample-quality block: its model (under any title) beside the real images."""
-    measured = {"frechet_distance": fd}
+    measured = {"frechet_distance": fd, "evaluator": "gangangangan"}
     if accuracy is not None:
         measured["conditional_accuracy"] = accuracy
     real = {"frechet_distance": 0.5, "conditional_accuracy": 0.99}
@@ -188,6 +188,12 @@ def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_p
     assert "`fedcba9` | 91 |" in readme
     assert "[hw4_vae_seed1_mixed_bfloat16](../hw4_vae_seed1_mixed_bfloat16/README.md)" in readme
     assert "`abcdef0`" in readme  # each source folder's provenance
+    # the evaluator of a one-model study's samples, and of a table of rows beside the real images
+    assert (
+        "[vae_mnist_seed1](../vae_mnist_seed1/) | `n/a` | `n/a` | n/a | n/a | vaevaevaevae |"
+        in (readme)
+    )
+    assert "[gan_dcgan](../gan_dcgan/) | `n/a` | `n/a` | n/a | n/a | gangangangan |" in readme
     assert "| 20 (per cell) |" in readme  # a table of cells: the cells' schedules
     assert len(json.loads((results / "precision" / "metrics.json").read_text())) == 13
     assert "precision" in capsys.readouterr().out

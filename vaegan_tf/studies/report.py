@@ -99,9 +99,11 @@ def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> 
         if epochs is None and isinstance(metrics, list):  # a table of cells, each its own schedule
             cell_epochs = sorted({cell["epochs"] for cell in metrics if cell.get("epochs")})
             epochs = ", ".join(str(e) for e in cell_epochs) + " (per cell)" if cell_epochs else None
-        prints = records.evaluator_fingerprints(
-            {key: entry.get("sample_quality") for key, entry in models.items()}
-        )
+        scored = {key: entry.get("sample_quality") for key, entry in models.items()}
+        own = metrics.get("sample_quality") if isinstance(metrics, dict) else None
+        if isinstance(own, dict):  # a one-model study's row, or its table of rows
+            scored.update({"study": own} if "evaluator" in own else own)
+        prints = records.evaluator_fingerprints(scored)
         rows.append(
             [
                 f"[{name}](../{name}/{'README.md' if (Path(folder) / 'README.md').exists() else ''})",
