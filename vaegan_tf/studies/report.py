@@ -85,8 +85,8 @@ def write_tables(out: Path, stem: str, header: Sequence[str], rows: Sequence[Seq
 
 def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> list[str]:
     """For a table joined from other studies' results: each folder's command, commit, epochs,
-    training time and evaluator, read from its environment.json and metrics.json, so the joined
-    table carries the provenance of every row. Folders nested in a study's (`figure10/draw`) are
+    training time, CPU and evaluator, read from its environment.json and metrics.json, so the
+    joined table carries the provenance of every row (training minutes compare only on one CPU). Folders nested in a study's (`figure10/draw`) are
     named, and linked, by their path under `results_root`."""
     rows = []
     for folder in folders:
@@ -111,11 +111,12 @@ def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> 
                 f"`{str(env.get('git_commit', 'n/a'))[:7]}`",
                 epochs if epochs is not None else "n/a",
                 f"{env['wall_seconds'] / 60:.1f}" if env.get("wall_seconds") else "n/a",
+                env.get("cpu") or "n/a",
                 ", ".join(prints) or "n/a",
             ]
         )
     return markdown_table(
-        ["results", "command", "commit", "epochs", "training min", "evaluator"], rows
+        ["results", "command", "commit", "epochs", "training min", "CPU", "evaluator"], rows
     )
 
 
