@@ -559,6 +559,34 @@ def test_the_conv_no_y_row_is_the_1000_label_network_read_against_the_conv_row(t
     assert "conv-no-y is not the paper's" in readme and "Precision `mixed_bfloat16`" in readme
 
 
+def test_table1_says_where_each_learning_curve_is_lowest(tmp_path):
+    """The schedule of `kingma` is chosen from the curves: the epoch of each seed's lowest
+    validation error (the first, on ties) goes to cells.csv and the README."""
+    from vaegan_tf.studies import table1, table1_report
+
+    base = {"protocol": "kingma", "row": "fc", "labels": 1000, "status": "measured"}
+    base |= {"validation_error": 0.05, "test_error": 0.05, "epochs": 4, "wall_seconds": 60.0}
+    cells = [
+        base | {"seed": 0, "validation_error_by_epoch": [0.3, 0.1, 0.1, 0.2]},
+        base | {"seed": 1, "validation_error_by_epoch": [0.3, 0.2, 0.15, 0.05]},
+        base | {"seed": 2, "status": "pending"},
+    ]
+    assert table1_report.lowest_validation_error(cells[0]) == {
+        "lowest_validation_error": 0.1,
+        "lowest_validation_epoch": 2,
+    }
+    assert table1_report.lowest_validation_error(cells[2]) == {}
+    config = table1.Table1Config(rows=("fc",), labels=(1000,), epochs={"fc": 4})
+    table1_report.write_results(tmp_path, cells, config, "make table1", 0.0)
+    with open(tmp_path / "cells.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["lowest_validation_epoch"] for row in rows] == ["2", "4", ""]
+    assert (
+        "- kingma fc, 1000 labels: lowest validation error at epoch 2 of 4 (seed 0, 10.00%), "
+        "4 of 4 (seed 1, 5.00%)" in (tmp_path / "README.md").read_text()
+    )
+
+
 def test_alternating_stream_runs_labelled_then_unlabelled_batches(splits):
     """The authors' loop: each epoch every labelled batch, then every unlabelled one."""
     from vaegan_tf.studies import table1

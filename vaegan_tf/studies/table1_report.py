@@ -260,11 +260,13 @@ def write_results(
         writer.writeheader()
         writer.writerows(summary(cells))
     columns = sorted({k for c in cells for k, v in c.items() if not isinstance(v, list)})
+    rows = [{**cell, **lowest_validation_error(cell)} for cell in cells]
+    columns += [column for column in LOWEST_COLUMNS if any(column in row for row in rows)]
     with open(out / "cells.csv", "w", newline="") as stream:
         # one line per seed; the per-epoch curves are in metrics.json and learning_curves.png
         writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(cells)
+        writer.writerows(rows)
     learning_curves(cells, out / "learning_curves.png")
     records.write_json(out / "metrics.json", cells)
     records.write_json(out / "config.json", config)
@@ -277,6 +279,38 @@ def write_results(
         ),
     )
     write_readme(out)
+
+
+LOWEST_COLUMNS = ("lowest_validation_error", "lowest_validation_epoch")
+
+
+def lowest_validation_error(cell: dict) -> dict:
+    """The lowest validation error of a cell's learning curve and the (1-based) epoch that first
+    reached it; {} for a cell without a curve. Where it falls in the schedule is what a schedule
+    is chosen from (issue "Table 1 for real"): near the end, the curve was still improving."""
+    curve = cell.get("validation_error_by_epoch") if cell.get("status") == "measured" else None
+    if not curve:
+        return {}
+    epoch = min(range(len(curve)), key=curve.__getitem__)
+    return {"lowest_validation_error": curve[epoch], "lowest_validation_epoch": epoch + 1}
+
+
+def lowest_epochs_lines(cells: list[dict]) -> list[str]:
+    """One README line per (protocol, row, labels) with a learning curve: the epoch of each
+    seed's lowest validation error against the epochs trained."""
+    groups = {}
+    for cell in cells:
+        lowest = lowest_validation_error(cell)
+        if lowest:
+            key = (cell.get("protocol", "kingma"), cell["row"], cell["labels"])
+            groups.setdefault(key, []).append(
+                f"{lowest['lowest_validation_epoch']} of {len(cell['validation_error_by_epoch'])}"
+                f" (seed {cell['seed']}, {100 * lowest['lowest_validation_error']:.2f}%)"
+            )
+    return [
+        f"- {protocol} {row}, {labels} labels: lowest validation error at epoch " + ", ".join(seeds)
+        for (protocol, row, labels), seeds in sorted(groups.items(), key=str)
+    ]
 
 
 def learning_curves(cells: list[dict], path: Path) -> Path | None:
@@ -394,7 +428,11 @@ def write_readme(out: Path) -> Path:
                 "![validation error after each epoch](learning_curves.png)",
                 "",
                 "Learning curves: the validation error after each epoch of every cell that "
-                "recorded it (cells measured before the curves were kept have none).",
+                "recorded it (cells measured before the curves were kept have none). Where each "
+                "curve is lowest (cells.csv: `lowest_validation_epoch`); a minimum in the last "
+                "epochs says the schedule ended while the error still fell:",
+                "",
+                *lowest_epochs_lines(cells),
                 "",
             ]
             if (out / "learning_curves.png").exists()
