@@ -51,11 +51,12 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# one pytest process per core (at most TEST_PROCESSES=2), sharing out the test files: tests/parallel.py
 test: lint
-	$(RUN) -m pytest -q tests
+	$(RUN) tests/parallel.py -q tests
 
 test-fast: $(STAMP)
-	$(RUN) -m pytest -q -m "not slow" tests
+	$(RUN) tests/parallel.py -q -m "not slow" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
