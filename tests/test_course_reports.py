@@ -490,7 +490,13 @@ def _report_folder(root, name, models, evaluator="abc123", commit="0123456789abc
     records.write_json(folder / "metrics.json", metrics)
     records.write_json(
         folder / "environment.json",
-        {"command": f"make {name}", "git_commit": commit, "epochs": "3", "wall_seconds": 240},
+        {
+            "command": f"make {name}",
+            "git_commit": commit,
+            "epochs": "3",
+            "wall_seconds": 240,
+            "cpu": "Zen 9",
+        },
     )
     (folder / "README.md").write_text(f"# {name}")
     return folder
@@ -511,8 +517,8 @@ def test_course_table_joins_both_reports_with_their_provenance(tmp_path):
         "CNNGAN",
     ]
     assert "| 86.20 |" in rows[0] and "| 2.0 |" in rows[0]  # FD, then minutes of training
-    # every row's source: its folder, command, commit, epochs and minutes
-    assert "| [hu](../hu/README.md) | `make hu` | `0123456` | 3 | 4.0 | abc123 |" in readme
+    # every row's source: its folder, command, commit, epochs, minutes and CPU
+    assert "| [hu](../hu/README.md) | `make hu` | `0123456` | 3 | 4.0 | Zen 9 | abc123 |" in readme
     assert "`fedcba9`" in readme
     assert "hu says so | FD 1 \\| 2 | **holds**" in conclusions
     assert "gaikwad says so" in conclusions
