@@ -86,8 +86,9 @@ def write_tables(out: Path, stem: str, header: Sequence[str], rows: Sequence[Seq
 def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> list[str]:
     """For a table joined from other studies' results: each folder's command, commit, epochs,
     training time, CPU and evaluator, read from its environment.json and metrics.json, so the
-    joined table carries the provenance of every row (training minutes compare only on one CPU). Folders nested in a study's (`figure10/draw`) are
-    named, and linked, by their path under `results_root`."""
+    joined table carries the provenance of every row (training minutes compare only on one CPU).
+    Folders nested in a study's (`figure10/draw`) are named, and linked, by their path under
+    `results_root`."""
     rows = []
     for folder in folders:
         name = Path(folder).relative_to(results_root) if results_root else Path(folder).name
