@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RUNNER = Path(__file__).resolve().parent / "parallel.py"
 # each test file records which process ran it; one waits, so that both processes get files
 TEST_FILE = """
@@ -43,7 +45,7 @@ def run(tmp_path, names, failing=(), slow_first="a"):
 
 def test_every_file_runs_once_and_both_processes_work(tmp_path):
     if len(os.sched_getaffinity(0)) < 2:
-        return  # one core: the runner is plain pytest
+        pytest.skip("one core: the runner is plain pytest")
     done, ran = run(tmp_path, "abcdef")
     assert done.returncode == 0, done.stdout
     assert sorted(ran) == list("abcdef") and all(len(pids) == 1 for pids in ran.values())
