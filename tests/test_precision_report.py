@@ -2,6 +2,7 @@
 spread over seeds, and the verdict against it, on fake results folders."""
 
 import json
+import math
 
 import pytest
 from absl import flags
@@ -165,6 +166,31 @@ def test_verdicts_against_the_seed_spread(results):
     assert accuracy["verdict"] == "too few seeds"
 
 
+def test_welch_p_against_hand_computed_cases():
+    # Student's t on 2 degrees of freedom has P(T > t) = 1/2 - t / (2 sqrt(2 + t^2)).
+    def two_sided_p_on_two_dof(t):
+        return 1 - t / math.sqrt(2 + t * t)
+
+    # equal sizes and sds: t = 4 / sqrt(2/2 + 2/2), nu = 2
+    assert precision_report.welch_p([0.0, 2.0], [4.0, 6.0]) == pytest.approx(
+        two_sided_p_on_two_dof(4 / math.sqrt(2)), rel=1e-6
+    )
+    # unequal sizes and variances (Student's pooled test would give t = 2.08 on 3 dof here):
+    # s_f^2 / n_f = 3 / 3 = 1, s_b^2 / n_b = 4 / 2 = 2, so t = 2 sqrt(3) / sqrt(3) = 2 and
+    # nu = 3^2 / (1 / 2 + 4 / 1) = 2
+    root3, root2 = math.sqrt(3), math.sqrt(2)
+    first, second = [0.0, root3, 2 * root3], [3 * root3 - root2, 3 * root3 + root2]
+    assert precision_report.welch_p(first, second) == pytest.approx(
+        two_sided_p_on_two_dof(2.0), rel=1e-6
+    )
+    assert precision_report.welch_p(second, first) == pytest.approx(
+        precision_report.welch_p(first, second)
+    )
+    assert precision_report.welch_p([1.0, 2.0], [1.0, 2.0]) == pytest.approx(1.0)
+    assert precision_report.welch_p([1.0, 1.0], [2.0, 2.0]) == 0.0  # no spread at all
+    assert precision_report.welch_p([1.0], [2.0, 3.0]) is None
+
+
 def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_path, capsys):
     entry = experiment("precision_table")
     flags.FLAGS(
@@ -182,6 +208,10 @@ def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_p
         readme
     )
     assert "5 of 13 comparisons are within the seed spread, 1 outside it, 7 have too few" in readme
+    # Welch's test beside each verdict: t = 0.5 / sqrt(1/3 + 1/3) on 4 dof, p = 0.573
+    assert "| +0.50 | within the seed spread | 0.573 |" in readme
+    assert "| +30.00 | outside the seed spread | 0.000 |" in readme
+    assert "too few seeds to tell; 1 with Welch p < 0.05 (vae Frechet distance)." in readme
     assert (
         "| vae_mnist | VAE | test -ELBO (nats) | 93.30 ± 0.14 (seeds 0 1) | 93.40 ± 0.42" in readme
     )

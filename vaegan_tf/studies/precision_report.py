@@ -9,8 +9,16 @@ precisions' seeds, their mean and sample sd, and the difference of the means (bf
 float32). The verdict follows the rule of the suite's tables, that a difference inside the
 seed-to-seed spread is no finding:
 - "within the seed spread": |difference| is smaller than the larger of the two sample sds;
-- "outside the seed spread": it is not (bfloat16 changed the result, for better or worse);
+- "outside the seed spread": it is not (bfloat16 may have changed the result, for better or worse);
 - "too few seeds": fewer than two seeds at either precision, so there is no spread to compare with.
+
+"Outside the seed spread" is a flag, not yet a finding: with two or three seeds a precision the sds
+are themselves rough. Beside it the table gives Welch's t-test (unequal variances; Welch 1947,
+Biometrika 34(1-2)): t = (m_b - m_f) / sqrt(s_b^2 / n_b + s_f^2 / n_f) on the Welch-Satterthwaite
+degrees of freedom nu = (s_b^2 / n_b + s_f^2 / n_f)^2 / ((s_b^2 / n_b)^2 / (n_b - 1) +
+(s_f^2 / n_f)^2 / (n_f - 1)), and its two-sided p = 2 P(T_nu > |t|) from TFP's Student t: the
+chance of a difference at least this large between the two groups of seeds if bfloat16 changed
+nothing. A difference counts as bfloat16's doing only when it is outside the spread and p < 0.05.
 
 Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s>` and then
 `_mixed_bfloat16` after the study's name). Studies read:
@@ -35,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import tensorflow_probability as tfp
 
 from vaegan_tf import dtypes, records
 from vaegan_tf.evaluate import REAL_IMAGES
@@ -206,6 +215,23 @@ def _sd(values) -> float | None:
     return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
 
+def welch_p(first: list[float], second: list[float]) -> float | None:
+    """Two-sided p of Welch's t-test that two groups of seeds share one mean (module docstring);
+    None when either group has fewer than two values."""
+    if len(first) < 2 or len(second) < 2:
+        return None
+    variances = [np.var(group, ddof=1) / len(group) for group in (first, second)]
+    difference = float(np.mean(second) - np.mean(first))
+    if sum(variances) == 0:  # every seed equal at both precisions: any difference is exact
+        return 1.0 if difference == 0 else 0.0
+    t = difference / np.sqrt(sum(variances))
+    dof = sum(variances) ** 2 / sum(
+        v**2 / (len(group) - 1) for v, group in zip(variances, (first, second), strict=True)
+    )
+    student = tfp.distributions.StudentT(df=np.float64(dof), loc=np.float64(0), scale=np.float64(1))
+    return float(2 * student.cdf(-abs(t)))
+
+
 def compare(observations: list[Observation]) -> list[dict]:
     """One record per (study, model, measure) measured at both precisions: seeds, mean and sample
     sd at each, the difference of the means and the verdict (module docstring)."""
@@ -232,6 +258,7 @@ def compare(observations: list[Observation]) -> list[dict]:
             }
         single, mixed = row["float32"], row["mixed_bfloat16"]
         row["difference"] = mixed["mean"] - single["mean"]
+        row["welch_p"] = welch_p(single["values"], mixed["values"])
         if single["sd"] is None or mixed["sd"] is None:
             row["verdict"] = "too few seeds"
         else:
@@ -266,6 +293,7 @@ def _table_row(row: dict) -> list[str]:
         _spread(row["mixed_bfloat16"], scale),
         f"{scale * row['difference']:+.2f}",
         row["verdict"],
+        "" if row["welch_p"] is None else f"{row['welch_p']:.3f}",
     ]
 
 
@@ -285,7 +313,16 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
             "make hw4_vae ARGS='--seed=1 --precision=mixed_bfloat16' beside the float32 seeds"
         )
     table = report.markdown_table(
-        ["study", "model", "measure", "float32", "mixed_bfloat16", "difference", "verdict"],
+        [
+            "study",
+            "model",
+            "measure",
+            "float32",
+            "mixed_bfloat16",
+            "difference",
+            "verdict",
+            "Welch p",
+        ],
         [_table_row(row) for row in rows],
     )
     folders = sorted({name for row in rows for p in PRECISIONS for name in row[p]["folders"]})
@@ -293,19 +330,29 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         verdict: sum(row["verdict"] == verdict for row in rows)
         for verdict in ("within the seed spread", "outside the seed spread", "too few seeds")
     }
+    flagged = [
+        f"{row['model']} {row['measure']}"
+        for row in rows
+        if row["welch_p"] is not None and row["welch_p"] < 0.05
+    ]
+    significant = len(flagged)
     lines = [
         "# precision: what bfloat16 changes in what the models learn",
         "",
         "Each study run in float32 and under `--precision=mixed_bfloat16` on the seeds shown "
         "(mean ± sample sd over them; the difference is bfloat16 minus float32). A difference "
         "smaller than the larger of the two seed sds is within the seed spread: no finding. "
+        "Welch p: the two-sided p of Welch's t-test between the two precisions' seeds, the "
+        "chance of a difference at least this large if bfloat16 changed nothing; a difference "
+        "outside the spread is bfloat16's doing only where p < 0.05 too. "
         "What bfloat16 saves per step: [results/benchmark](../benchmark/README.md).",
         "",
         *table,
         "",
         f"{counts['within the seed spread']} of {len(rows)} comparisons are within the seed "
         f"spread, {counts['outside the seed spread']} outside it, {counts['too few seeds']} "
-        "have too few seeds to tell.",
+        f"have too few seeds to tell; {significant} with Welch p < 0.05"
+        + (f" ({', '.join(flagged)})." if flagged else "."),
         "",
         "## Where the numbers come from",
         "",
