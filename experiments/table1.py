@@ -68,7 +68,8 @@ flags.DEFINE_boolean(
     "gather",
     False,
     "Train nothing: write the table from the cells already measured in it and in the partial "
-    "tables beside it (runs of some --rows or --labels); the others stay pending.",
+    "tables beside it (runs of some --rows or --labels); the others stay pending, those with a "
+    "backup in --work_root marked as training, with the epochs done.",
 )
 FLAGS = flags.FLAGS
 
@@ -179,7 +180,8 @@ def main(_):
         earlier=table1_report.earlier_cells(out),
         train=not FLAGS.gather,
     )
-    if FLAGS.gather:  # no cell trained, so none wrote the table
+    if FLAGS.gather:  # no cell trained, so none wrote the table; say which are under way
+        cells = table1_report.training_cells(cells, config)
         table1_report.write_results(out, cells, config, command, started)
     print(table1_report.table1_markdown(cells))
 

@@ -680,3 +680,73 @@ def test_a_table_gathers_the_cells_of_the_partial_tables_beside_it(tmp_path):
         {"identity": "a", "found_in": "table1_authors_code_rows-conv_labels-1000"},
         {"identity": "b", "found_in": "table1_authors_code_rows-conv_labels-600"},
     ]  # a table not yet written gathers from its family alone
+
+
+def test_gather_reports_the_cells_under_way(tmp_path):
+    """--gather marks a pending cell "training" when a backup of that very cell (its model, seed,
+    steps per epoch) is in work/ under any run of the table's family, with the epochs the backup
+    holds; a finished run, another protocol's backup or a quick run's is not that cell."""
+    from vaegan_tf import records, training
+    from vaegan_tf.studies import table1, table1_report
+
+    work = tmp_path / "work"
+    config = table1.Table1Config(
+        rows=("fc",),
+        labels=(1000,),
+        seeds=(0, 1),
+        base=dataclasses.replace(table1.SSLStudyConfig(), run=RunSettings(work_root=str(work))),
+    )
+    # Kingma's M2 for 1000 of the 55,000 training images (alpha from both), seed 0
+    fc_1000 = table1.for_cell(table1.preset("fc", "kingma", 1000), 1000, 55_000, 0)
+
+    def backup(name, epochs_backed_up, logged, steps=540, model=fc_1000, seed=0, finished=False):
+        folder = work / name
+        (folder / "backup").mkdir(parents=True)
+        signature = training.signature(records.jsonable(model))
+        (folder / "run.json").write_text(
+            json.dumps({"seed": seed, "steps_per_epoch": steps, "model": signature, "commit": "c0"})
+        )
+        (folder / "backup" / "training_metadata.json").write_text(
+            json.dumps({"epoch": epochs_backed_up, "batch": 0})
+        )
+        (folder / "backup" / "progress.json").write_text(json.dumps({"wall_seconds": 600.0}))
+        (folder / "log.csv").write_text(
+            "epoch,loss,val_error\n" + "".join(f"{e},1.0,{v}\n" for e, v in enumerate(logged))
+        )
+        if finished:
+            (folder / "finished.json").write_text("{}")
+
+    # seed 0 from a run of some rows and labels: 3 epochs backed up, a 4th logged after it
+    backup("table1_rows-fc_labels-1000_fc_1000_s0", 3, [0.09, 0.07, 0.08, 0.05])
+    # not seed 1's: another protocol, a quick schedule, a finished run, another seed's backup
+    authors = table1.for_cell(table1.preset("fc", "authors_code", 1000), 1000, 55_000, 1)
+    backup("table1_authors_code_fc_1000_s1", 2, [0.1, 0.1], steps=560, model=authors, seed=1)
+    # (each like seed 1's run but for the one thing it names)
+    fc_1000_s1 = table1.for_cell(table1.preset("fc", "kingma", 1000), 1000, 55_000, 1)
+    backup("table1_quick_fc_1000_s1", 2, [0.1, 0.1], steps=100, model=fc_1000_s1, seed=1)
+    backup("table1_labels-1000_fc_1000_s1", 2, [0.1], model=fc_1000_s1, seed=1, finished=True)
+    backup("table1_x_fc_1000_s1", 2, [0.1, 0.1], model=fc_1000_s1, seed=0)
+    backup("table1_x_fc_1000_s1_mixed_bfloat16", 2, [0.1, 0.1], model=fc_1000_s1, seed=1)
+
+    pending = [
+        {"protocol": "kingma", "row": "fc", "labels": 1000, "seed": seed, "status": "pending"}
+        for seed in (0, 1)
+    ]
+    cells = table1_report.training_cells(pending, config)
+    assert cells[1] == pending[1]
+    under_way = cells[0]
+    assert under_way["status"] == "training" and under_way["epochs_done"] == 3
+    assert under_way["validation_error_by_epoch"] == [0.09, 0.07, 0.08]  # not the unsaved 4th
+    assert (under_way["epochs"], under_way["wall_seconds_so_far"]) == (100, 600.0)
+    assert under_way["training_in"] == "table1_rows-fc_labels-1000_fc_1000_s0"
+
+    table1_report.write_results(tmp_path / "table1", cells, config, "make table1", 0.0)
+    readme = (tmp_path / "table1" / "README.md").read_text()
+    assert "| kingma | fc | 1000 | pending; training: seed 0 |" in readme
+    assert (
+        "- kingma fc, 1000 labels, seed 0: 3 of 100 epochs in 10 min of training; validation "
+        "error after epoch 3: 8.00%, lowest 7.00% (epoch 2); "
+        "`work/table1_rows-fc_labels-1000_fc_1000_s0`, begun at commit `c0`" in readme
+    )
+    assert "0 of 2 cells measured, 0 min of training" in readme  # progress is no result
+    assert not (tmp_path / "table1" / "learning_curves.png").exists()

@@ -351,6 +351,10 @@ def _truncate_log(log_csv: Path, epochs: int) -> None:
             csv.writer(handle).writerows([header, *kept])
 
 
+# what `run.json` must share with a run for it to resume that backup (the epochs may differ)
+_RESUME_KEYS = ("seed", "steps_per_epoch", "model", "precision")
+
+
 def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
     """(epoch to resume from, commit that made the backup, wall seconds it took); writes run.json
     for a fresh run; raises `ResumeRefused` for a backup of another run or with non-finite
@@ -365,7 +369,7 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
         records.write_text_atomically(marker, json.dumps(identity))
         return 0, None, 0.0
     saved = _read_json(marker)
-    for key in ("seed", "steps_per_epoch", "model", "precision"):
+    for key in _RESUME_KEYS:
         if _saved(saved, key) != _saved(identity, key):
             raise ResumeRefused(
                 f"{backup} was made by a run with {key} {_saved(saved, key)!r}, not "
@@ -436,6 +440,39 @@ def _finished_run(run: RunConfig) -> dict | None:
     identity = _identity(run)
     same = all(_saved(saved, key) == _saved(identity, key) for key in {*identity, "precision"})
     return saved if same else None
+
+
+def under_way(run: RunConfig, work_dir: Path | None = None) -> dict | None:
+    """What a backup in `work_dir` (default `run.work_dir`) of this very run (seed, steps per
+    epoch, model and precision, as `run.json` names them), not yet finished, has done: {"epochs":
+    epochs backed up, "wall_seconds": over its sessions, "commit": where it began, "history": the
+    log's columns over those epochs}; None if there is no such backup. Reads files only: a run
+    training meanwhile in another process is reported as of its last backup."""
+    work = Path(work_dir or run.work_dir)
+    backup = work / BACKUP
+    if not (backup / BACKUP_EPOCH).exists() or (work / FINISHED).exists():
+        return None
+    saved = _read_json(work / "run.json")
+    if any(_saved(saved, key) != _saved(_identity(run), key) for key in _RESUME_KEYS):
+        return None
+    epochs = int(_read_json(backup / BACKUP_EPOCH).get("epoch", 0))
+    progress = _read_json(backup / BACKUP_PROGRESS) or _read_json(work / BACKUP_PROGRESS)
+    log = work / "log.csv"
+    history = (
+        {
+            key: values[:epochs].tolist()
+            for key, values in records.read_csv_log(log).items()
+            if key != "epoch"
+        }
+        if epochs and log.exists()
+        else {}
+    )
+    return {
+        "epochs": epochs,
+        "wall_seconds": float(progress.get("wall_seconds", 0.0)),
+        "commit": saved.get("commit"),
+        "history": history,
+    }
 
 
 def _reuse(run: RunConfig, build_model, finished: dict) -> TrainingOutcome:

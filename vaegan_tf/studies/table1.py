@@ -372,6 +372,19 @@ def cell_identity(study: SSLStudyConfig) -> str:
     return training.signature(what)
 
 
+def cell_study(config: Table1Config, cell: dict) -> SSLStudyConfig:
+    """The study of one cell (its row, labels and seed) of the table `config`; its run is
+    work/<table name>_<row>_<labels>_s<seed>."""
+    return dataclasses.replace(
+        config.base,
+        name=f"{config.name}_{cell['row']}_{cell['labels']}_s{cell['seed']}",
+        num_labelled=cell["labels"],
+        seed=cell["seed"],
+        epochs=config.epochs[cell["row"]],
+        model=preset(cell["row"], config.protocol, cell["labels"]),
+    )
+
+
 def run(
     config: Table1Config,
     splits: data.DatasetSplits | None = None,
@@ -401,14 +414,7 @@ def run(
         for seed in config.seeds
     ]
     for index, cell in enumerate(cells):
-        study = dataclasses.replace(
-            config.base,
-            name=f"{config.name}_{cell['row']}_{cell['labels']}_s{cell['seed']}",
-            num_labelled=cell["labels"],
-            seed=cell["seed"],
-            epochs=config.epochs[cell["row"]],
-            model=preset(cell["row"], config.protocol, cell["labels"]),
-        )
+        study = cell_study(config, cell)
         identity = cell_identity(study)
         kept = next(
             (c for c in earlier if c.get("status") == "measured" and c.get("identity") == identity),

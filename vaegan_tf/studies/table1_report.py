@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaegan_tf import plots, records
+from vaegan_tf import plots, records, training
 from vaegan_tf.studies.table1 import (
     EPOCHS,
     EXTRA_ROWS,
@@ -19,6 +19,9 @@ from vaegan_tf.studies.table1 import (
     REFERENCE_ROW,
     ROWS,
     Table1Config,
+    cell_study,
+    for_cell,
+    model_description,
 )
 
 TRAINING_IMAGES = 55_000  # the TF1 training split the labelled subsets come from
@@ -61,6 +64,7 @@ SUMMARY_COLUMNS = (
     "label_subset",
     "seeds",
     "cells_measured",
+    "seeds_training",
     "validation_error_mean",
     "validation_error_sd",
     "test_error_mean",
@@ -129,6 +133,9 @@ def summary(cells: list[dict]) -> list[dict]:
                 "labels": labels,
                 "label_subset": measured[0].get("label_subset", "balanced") if measured else "",
                 "seeds": " ".join(str(c["seed"]) for c in measured),
+                "seeds_training": " ".join(
+                    str(c["seed"]) for c in group if c["status"] == "training"
+                ),
                 "cells_measured": f"{len(measured)} of {len(group)}",
                 "validation_error_mean": float(np.mean(validation)) if measured else None,
                 "validation_error_sd": _sd(validation),
@@ -176,9 +183,12 @@ def table1_markdown(cells: list[dict]) -> str:
         poster = f"{_percent(poster[0])} / {_percent(poster[1])}" if poster else ""
         measured = line["seeds"] != ""
         status = "" if measured else "pending"
+        if line["seeds_training"]:
+            status = f"{status + '; ' if status else ''}training: seed {line['seeds_training']}"
         wall = f"{line['wall_minutes']:.0f} min" if measured else ""
         lines.append(
-            f"| {line['protocol']} | {row} | {labels} | {line['seeds'] or status} | "
+            f"| {line['protocol']} | {row} | {labels} | "
+            f"{'; '.join(part for part in (line['seeds'], status) if part)} | "
             f"{spread(line['validation_error_mean'], line['validation_error_sd'])} | "
             f"{spread(line['test_error_mean'], line['test_error_sd'])} | "
             f"{_percent(line['best_test_error'])} | {line['epochs'] or ''} | {wall} | "
@@ -247,6 +257,73 @@ def earlier_cells(out: Path, family: str = "table1") -> list[dict]:
         if metrics.exists():
             cells += [{**cell, "found_in": table.name} for cell in json.loads(metrics.read_text())]
     return cells
+
+
+def training_cells(cells: list[dict], config: Table1Config) -> list[dict]:
+    """`cells` with each pending one that some run is training (a backup in `work/` of that very
+    cell's model, seed, schedule and precision, made by a run of this table or of some of its rows
+    or labels: `table1_rows-fc_labels-1000_fc_1000_s0`) marked "training", with the epochs its
+    backup holds, its validation error after each and its training time so far: what `--gather`
+    reports of cells under way. Reads the backups' files only, never the weights."""
+    work_root = Path(config.base.run.work_root)
+    marked = []
+    for cell in cells:
+        found = _under_way(cell, config, work_root) if cell["status"] == "pending" else None
+        marked.append({**cell, **found} if found else cell)
+    return marked
+
+
+def _under_way(cell: dict, config: Table1Config, work_root: Path) -> dict | None:
+    study = cell_study(config, cell)
+    model = for_cell(study.model, cell["labels"], TRAINING_IMAGES, cell["seed"])
+    steps = steps_per_epoch(config.protocol, cell["labels"], study.batch_size)
+    run = study.run.training_run(
+        study.name, study.epochs, cell["seed"], steps, model_config=model_description(model)
+    )
+    ending = study.run.named(f"_{cell['row']}_{cell['labels']}_s{cell['seed']}")
+    candidates = sorted(work_root.glob(f"{config.name}*{ending}")) if work_root.is_dir() else []
+    for work_dir in candidates:
+        progress = training.under_way(run, work_dir)
+        if progress:
+            return {
+                "status": "training",
+                "epochs_done": progress["epochs"],
+                "epochs": study.epochs,
+                "validation_error_by_epoch": progress["history"].get("val_error", []),
+                "wall_seconds_so_far": round(progress["wall_seconds"], 1),
+                "commit": progress["commit"],
+                "training_in": work_dir.name,
+            }
+    return None
+
+
+def training_lines(cells: list[dict]) -> list[str]:
+    """README lines on the cells under way (`training_cells`): a progress report, no result."""
+    under_way = [c for c in cells if c["status"] == "training"]
+    if not under_way:
+        return []
+    lines = [
+        "Under way when this was written (the epochs its backup held in `work/`; a validation "
+        "error part way through the schedule is no result of the table):",
+        "",
+    ]
+    for cell in under_way:
+        curve = cell["validation_error_by_epoch"]
+        lowest = (
+            f", lowest {_percent(min(curve))} (epoch {curve.index(min(curve)) + 1})"
+            if curve
+            else ""
+        )
+        last = (
+            f"; validation error after epoch {len(curve)}: {_percent(curve[-1])}" if curve else ""
+        )
+        lines.append(
+            f"- {cell['protocol']} {cell['row']}, {cell['labels']} labels, seed {cell['seed']}: "
+            f"{cell['epochs_done']} of {cell['epochs']} epochs in "
+            f"{cell['wall_seconds_so_far'] / 60:.0f} min of training{last}{lowest}; "
+            f"`work/{cell['training_in']}`, begun at commit `{str(cell['commit'])[:7]}`"
+        )
+    return [*lines, ""]
 
 
 def write_results(
@@ -387,6 +464,7 @@ def write_readme(out: Path) -> Path:
             "**Not complete:** the cells marked pending had not finished when this was written. "
             "Running the same command again loads the finished cells and trains the rest.",
             "",
+            *training_lines(cells),
         ]
     if quick:
         lines += [
