@@ -746,7 +746,8 @@ def test_gather_reports_the_cells_under_way(tmp_path):
     assert (
         "- kingma fc, 1000 labels, seed 0: 3 of 100 epochs in 10 min of training; validation "
         "error after epoch 3: 8.00%, lowest 7.00% (epoch 2); "
-        "`work/table1_rows-fc_labels-1000_fc_1000_s0`, begun at commit `c0`" in readme
+        "run folder `table1_rows-fc_labels-1000_fc_1000_s0` of the work root, begun at commit "
+        "`c0`" in readme
     )
     assert "0 of 2 cells measured, 0 min of training" in readme  # progress is no result
     assert not (tmp_path / "table1" / "learning_curves.png").exists()

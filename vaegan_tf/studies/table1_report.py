@@ -303,7 +303,8 @@ def training_lines(cells: list[dict]) -> list[str]:
     if not under_way:
         return []
     lines = [
-        "Under way when this was written (the epochs its backup held in `work/`; a validation "
+        "Under way when this was written (the epochs its backup held in the work root, "
+        "`work/` unless `--work_root` named another; a validation "
         "error part way through the schedule is no result of the table):",
         "",
     ]
@@ -321,7 +322,8 @@ def training_lines(cells: list[dict]) -> list[str]:
             f"- {cell['protocol']} {cell['row']}, {cell['labels']} labels, seed {cell['seed']}: "
             f"{cell['epochs_done']} of {cell['epochs']} epochs in "
             f"{cell['wall_seconds_so_far'] / 60:.0f} min of training{last}{lowest}; "
-            f"`work/{cell['training_in']}`, begun at commit `{str(cell['commit'])[:7]}`"
+            f"run folder `{cell['training_in']}` of the work root, begun at commit "
+            f"`{str(cell['commit'])[:7]}`"
         )
     return [*lines, ""]
 
