@@ -184,6 +184,7 @@ def main(_):
         cells = table1_report.training_cells(cells, config)
         table1_report.write_results(out, cells, config, command, started)
     print(table1_report.table1_markdown(cells))
+    print("\n".join(table1_report.training_lines(cells)))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags
 
 from vaegan_tf import losses
 from vaegan_tf.models.m2 import M2Config, build_m2, for_labels
@@ -682,7 +683,7 @@ def test_a_table_gathers_the_cells_of_the_partial_tables_beside_it(tmp_path):
     ]  # a table not yet written gathers from its family alone
 
 
-def test_gather_reports_the_cells_under_way(tmp_path):
+def test_gather_reports_the_cells_under_way(tmp_path, experiment, capsys):
     """--gather marks a pending cell "training" when a backup of that very cell (its model, seed,
     steps per epoch) is in work/ under any run of the table's family, with the epochs the backup
     holds; a finished run, another protocol's backup or a quick run's is not that cell."""
@@ -751,3 +752,11 @@ def test_gather_reports_the_cells_under_way(tmp_path):
     )
     assert "0 of 2 cells measured, 0 min of training" in readme  # progress is no result
     assert not (tmp_path / "table1" / "learning_curves.png").exists()
+    # the entry point: `make table1 ARGS='--gather --rows=fc --labels=1000'` prints and writes it
+    entry = experiment("table1")
+    argv = ["--gather", "--rows=fc", "--labels=1000", "--label_seeds=0,1"]
+    flags.FLAGS(["table1", *argv, f"--results_root={tmp_path}", f"--work_root={work}"])
+    entry.main([])
+    assert "seed 0: 3 of 100 epochs" in capsys.readouterr().out
+    written = (tmp_path / "table1_rows-fc_labels-1000" / "README.md").read_text()
+    assert "| kingma | fc | 1000 | pending; training: seed 0 |" in written

@@ -261,8 +261,8 @@ def earlier_cells(out: Path, family: str = "table1") -> list[dict]:
 
 def training_cells(cells: list[dict], config: Table1Config) -> list[dict]:
     """`cells` with each pending one that some run is training (a backup in `work/` of that very
-    cell's model, seed, schedule and precision, made by a run of this table or of some of its rows
-    or labels: `table1_rows-fc_labels-1000_fc_1000_s0`) marked "training", with the epochs its
+    cell's model, seed, schedule and precision, made by a run of any table that has the cell:
+    `table1_rows-fc_labels-1000_fc_1000_s0`) marked "training", with the epochs its
     backup holds, its validation error after each and its training time so far: what `--gather`
     reports of cells under way. Reads the backups' files only, never the weights."""
     work_root = Path(config.base.run.work_root)
@@ -281,7 +281,9 @@ def _under_way(cell: dict, config: Table1Config, work_root: Path) -> dict | None
         study.name, study.epochs, cell["seed"], steps, model_config=model_description(model)
     )
     ending = study.run.named(f"_{cell['row']}_{cell['labels']}_s{cell['seed']}")
-    candidates = sorted(work_root.glob(f"{config.name}*{ending}")) if work_root.is_dir() else []
+    # any table's run of this cell (the whole table's or one of some rows or labels): the run's
+    # identity, not its folder's name, says whether it is this cell
+    candidates = sorted(work_root.glob(f"*{ending}")) if work_root.is_dir() else []
     for work_dir in candidates:
         progress = training.under_way(run, work_dir)
         if progress:
