@@ -457,16 +457,11 @@ def under_way(run: RunConfig, work_dir: Path | None = None) -> dict | None:
         return None
     epochs = int(_read_json(backup / BACKUP_EPOCH).get("epoch", 0))
     progress = _read_json(backup / BACKUP_PROGRESS) or _read_json(work / BACKUP_PROGRESS)
-    log = work / "log.csv"
-    history = (
-        {
-            key: values[:epochs].tolist()
-            for key, values in records.read_csv_log(log).items()
-            if key != "epoch"
-        }
-        if epochs and log.exists()
-        else {}
-    )
+    try:  # the log may be mid-write in the other process: then the epochs without the curve
+        logged = records.read_csv_log(work / "log.csv") if epochs else {}
+    except (OSError, ValueError):
+        logged = {}
+    history = {key: values[:epochs].tolist() for key, values in logged.items() if key != "epoch"}
     return {
         "epochs": epochs,
         "wall_seconds": float(progress.get("wall_seconds", 0.0)),
