@@ -182,3 +182,31 @@ def test_provenance_names_uncommitted_code_but_not_rewritten_results():
     assert "results/figure6" not in sentence
     env["git_dirty_at_start"] = [" M results/figure6/README.md"]
     assert "uncommitted" not in records.provenance(env, "make figure6")
+
+
+def test_a_staged_run_finds_the_seeds_it_will_land_beside(tmp_path):
+    """A study writes its results in a staging folder (records.staged_directory) and moves them in
+    when it ends: its seed-to-seed spread must still be over the seeds already in results/, with
+    its own new numbers in place of the folder it replaces, and at its precision only."""
+    for name, value in (
+        ("vae_mnist", 1.0),
+        ("vae_mnist_seed1", 2.0),
+        ("vae_mnist_seed2", 99.0),  # the run being replaced
+        ("vae_mnist_seed1_mixed_bfloat16", 5.0),  # another precision
+        ("vae_mnist_smoke", 7.0),  # another study
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"value": value}))
+    with records.staged_directory(tmp_path / "vae_mnist_seed2") as staged:
+        (staged / "metrics.json").write_text(json.dumps({"value": 3.0}))
+        assert records.final_parent(staged) == tmp_path
+        found = report.seed_folders(staged, "vae_mnist")
+        assert found == {0: tmp_path / "vae_mnist", 1: tmp_path / "vae_mnist_seed1", 2: staged}
+        section = "\n".join(
+            report.seed_spread_section(staged, "vae_mnist", {"value": lambda m: m["value"]})
+        )
+        assert "| value | 1.00 | 2.00 | 3.00 | 2.00 ± 1.00 |" in section
+    assert (
+        report.seed_folders(tmp_path / "vae_mnist", "vae_mnist")[2] == tmp_path / "vae_mnist_seed2"
+    )
+    assert records.final_parent(tmp_path / "vae_mnist") == tmp_path

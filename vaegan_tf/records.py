@@ -129,6 +129,17 @@ def remove_abandoned(parent: Path, prefix: str) -> None:
 HAND_WRITTEN = ("HISTORY.md",)
 
 
+STAGING_PREFIX = ".staging-"  # `staged_directory`'s folders: <parent>/.staging-<pid>/<name>/
+
+
+def final_parent(folder: Path) -> Path:
+    """The folder `folder` will be in: its parent, or for a staged folder (`staged_directory`) its
+    target's, where its finished siblings are."""
+    folder = Path(folder)
+    staged = folder.parent.name.startswith(STAGING_PREFIX)
+    return folder.parent.parent if staged else folder.parent
+
+
 @contextlib.contextmanager
 def staged_directory(target: Path):
     """Yields a folder with `target`'s name, under `<parent>/.staging-<pid>/`, to be filled in place
@@ -136,8 +147,8 @@ def staged_directory(target: Path):
     completes, it replaces `target` in one step (`replace_directory`); if it fails, it is removed and
     `target` is left as it was."""
     target = Path(target)
-    remove_abandoned(target.parent, ".staging-")
-    scratch = target.parent / f".staging-{os.getpid()}"
+    remove_abandoned(target.parent, STAGING_PREFIX)
+    scratch = target.parent / f"{STAGING_PREFIX}{os.getpid()}"
     staging = scratch / target.name
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

@@ -146,16 +146,20 @@ def seed_and_precision(folder_name: str, stem: str) -> tuple[int, str] | None:
 
 def seed_folders(out: Path, stem: str) -> dict[int, Path]:
     """{seed: folder} of the measured runs (metrics.json written) of study `stem` beside `out`
-    at `out`'s precision, `out` among them: the runs a seed-to-seed spread is taken over."""
+    at `out`'s precision, `out` among them: the runs a seed-to-seed spread is taken over. A run
+    still staged (`records.staged_directory`) has its siblings where it will land, and stands for
+    its own seed in place of the folder it will replace."""
     out = Path(out)
     own = seed_and_precision(out.name, stem)
     if own is None:
         raise ValueError(f"{out.name!r} is not a run of {stem!r} (RunSettings.named)")
     found = {}
-    for folder in sorted(out.parent.glob(f"{stem}*")):
+    for folder in sorted(records.final_parent(out).glob(f"{stem}*")):
         named = seed_and_precision(folder.name, stem)
         if named and named[1] == own[1] and (folder / "metrics.json").exists():
             found[named[0]] = folder
+    if (out / "metrics.json").exists():
+        found[own[0]] = out
     return dict(sorted(found.items()))
 
 
