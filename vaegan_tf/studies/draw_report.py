@@ -343,7 +343,9 @@ def write_figure10_readme(out: Path, runs: dict) -> Path:
             for name in likelihood
             if (out / name / "learning_curve.png").exists()
         ] + [""]
-    lines += quality_section([run[0].get("sample_quality") for run in found.values()], out.parent)
+    lines += quality_section(
+        [run[0].get("sample_quality") for run in found.values()], records.final_parent(out)
+    )
     for name, (metrics, config, env) in found.items():
         spec = config["model"]
         grey = "" if spec["binarized"] else " (the cross-entropy on grey images, not a likelihood)"
@@ -441,7 +443,7 @@ def write_figure11_readme(out: Path) -> Path:
     ]
     quality = metrics["sample_quality"]
     if isinstance(quality, dict):
-        lines += quality_section([quality], out.parent)
+        lines += quality_section([quality], records.final_parent(out))
     else:
         lines += [f"Sample quality: {quality}", ""]
     return write_text(out / "README.md", lines + FIGURE11_READINGS)
