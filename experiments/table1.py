@@ -157,7 +157,7 @@ def make_command() -> str:
             ("precision", FLAGS.precision, "float32"),
         ]
         if value != default
-    ]
+    ] + (["--gather"] if FLAGS.gather else [])
     return (
         "make table1"
         + (" QUICK=1" if FLAGS.quick else "")

@@ -760,6 +760,10 @@ def test_gather_reports_the_cells_under_way(tmp_path, experiment, capsys):
     assert "seed 0: 3 of 100 epochs" in capsys.readouterr().out
     written = (tmp_path / "table1_rows-fc_labels-1000" / "README.md").read_text()
     assert "| kingma | fc | 1000 | pending; training: seed 0 |" in written
+    assert (
+        "Produced by `make table1 ARGS='--rows=fc --labels=1000 --label_seeds=0,1 --gather'`"
+        in written
+    )
     # a log not yet written (or mid-write) costs the curve, not the report
     (work / "table1_rows-fc_labels-1000_fc_1000_s0" / "log.csv").unlink()
     (without_log,) = table1_report.training_cells(pending[:1], config)
