@@ -355,6 +355,20 @@ def _truncate_log(log_csv: Path, epochs: int) -> None:
 _RESUME_KEYS = ("seed", "steps_per_epoch", "model", "precision")
 
 
+def _differing(saved: dict, identity: dict) -> list[str]:
+    """The keys of `_RESUME_KEYS` on which a `run.json` and a run's identity differ."""
+    return [key for key in _RESUME_KEYS if _saved(saved, key) != _saved(identity, key)]
+
+
+def _backed_up(work: Path) -> tuple[int, float]:
+    """(epochs the backup in `work` holds, wall seconds of training they took)."""
+    backup = work / BACKUP
+    progress = _read_json(backup / BACKUP_PROGRESS) or _read_json(work / BACKUP_PROGRESS)
+    return int(_read_json(backup / BACKUP_EPOCH).get("epoch", 0)), float(
+        progress.get("wall_seconds", 0.0)
+    )
+
+
 def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
     """(epoch to resume from, commit that made the backup, wall seconds it took); writes run.json
     for a fresh run; raises `ResumeRefused` for a backup of another run or with non-finite
@@ -369,13 +383,14 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
         records.write_text_atomically(marker, json.dumps(identity))
         return 0, None, 0.0
     saved = _read_json(marker)
-    for key in _RESUME_KEYS:
-        if _saved(saved, key) != _saved(identity, key):
-            raise ResumeRefused(
-                f"{backup} was made by a run with {key} {_saved(saved, key)!r}, not "
-                f"{_saved(identity, key)!r}: delete that folder to start over, or use its settings "
-                "to resume"
-            )
+    differing = _differing(saved, identity)
+    if differing:
+        key = differing[0]
+        raise ResumeRefused(
+            f"{backup} was made by a run with {key} {_saved(saved, key)!r}, not "
+            f"{_saved(identity, key)!r}: delete that folder to start over, or use its settings "
+            "to resume"
+        )
     if (backup / BACKUP_WEIGHTS).exists():
         bad, total = count_nonfinite(backup / BACKUP_WEIGHTS)
         if bad:
@@ -383,15 +398,14 @@ def _check_resume(run: RunConfig) -> tuple[int, str | None, float]:
                 f"{backup} holds {bad:,} non-finite values of {total:,} (a diverged epoch backed "
                 f"up before backups were checked): delete {backup} to start over"
             )
-    epoch = _read_json(backup / BACKUP_EPOCH).get("epoch", 0)
-    progress = _read_json(backup / BACKUP_PROGRESS) or _read_json(run.work_dir / BACKUP_PROGRESS)
+    epoch, wall_seconds = _backed_up(run.work_dir)
     if saved.get("commit") != identity["commit"]:
         print(
             f"warning: resuming {run.name!r} from epoch {epoch} of a backup made at commit "
             f"{saved.get('commit')}; the code is now at {identity['commit']}",
             file=sys.stderr,
         )
-    return epoch, saved.get("commit"), float(progress.get("wall_seconds", 0.0))
+    return epoch, saved.get("commit"), wall_seconds
 
 
 def _start_work_dir(work: Path, resuming: bool) -> None:
@@ -453,10 +467,9 @@ def under_way(run: RunConfig, work_dir: Path | None = None) -> dict | None:
     if not (backup / BACKUP_EPOCH).exists() or (work / FINISHED).exists():
         return None
     saved = _read_json(work / "run.json")
-    if any(_saved(saved, key) != _saved(_identity(run), key) for key in _RESUME_KEYS):
+    if _differing(saved, _identity(run)):
         return None
-    epochs = int(_read_json(backup / BACKUP_EPOCH).get("epoch", 0))
-    progress = _read_json(backup / BACKUP_PROGRESS) or _read_json(work / BACKUP_PROGRESS)
+    epochs, wall_seconds = _backed_up(work)
     try:  # the log may be mid-write in the other process: then the epochs without the curve
         logged = records.read_csv_log(work / "log.csv") if epochs else {}
     except (OSError, ValueError):
@@ -464,7 +477,7 @@ def under_way(run: RunConfig, work_dir: Path | None = None) -> dict | None:
     history = {key: values[:epochs].tolist() for key, values in logged.items() if key != "epoch"}
     return {
         "epochs": epochs,
-        "wall_seconds": float(progress.get("wall_seconds", 0.0)),
+        "wall_seconds": wall_seconds,
         "commit": saved.get("commit"),
         "history": history,
     }

@@ -335,7 +335,6 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         for row in rows
         if row["welch_p"] is not None and row["welch_p"] < 0.05
     ]
-    significant = len(flagged)
     lines = [
         "# precision: what bfloat16 changes in what the models learn",
         "",
@@ -351,7 +350,7 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         "",
         f"{counts['within the seed spread']} of {len(rows)} comparisons are within the seed "
         f"spread, {counts['outside the seed spread']} outside it, {counts['too few seeds']} "
-        f"have too few seeds to tell; {significant} with Welch p < 0.05"
+        f"have too few seeds to tell; {len(flagged)} with Welch p < 0.05"
         + (f" ({', '.join(flagged)})." if flagged else "."),
         "",
         "## Where the numbers come from",

@@ -202,6 +202,14 @@ def builder(model_config: ModelConfig):
     return build_ssl_vae_gan if isinstance(model_config, SSLVAEGANConfig) else build_m2
 
 
+def cell_run(config: SSLStudyConfig, model_config: ModelConfig, steps: int) -> training.RunConfig:
+    """The training run of a cell: its backup and finished weights are found again only by this
+    very model (`model_description`), seed and schedule."""
+    return config.run.training_run(
+        config.name, config.epochs, config.seed, steps, model_config=model_description(model_config)
+    )
+
+
 def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.TrainingOutcome:
     """Trains M2 (or the SSL-VAE-GAN, or the authors' port) on `config.num_labelled` labels of
     `splits.train`, chosen as `config.label_subset` says."""
@@ -215,9 +223,7 @@ def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.T
     else:
         stream = mixed_stream(labelled, unlabelled, config)
         steps = data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
-    run = config.run.training_run(
-        config.name, config.epochs, config.seed, steps, model_config=model_description(model_config)
-    )
+    run = cell_run(config, model_config, steps)
     validation = data.pipeline(
         splits.validation, batch_size=500, preprocessing=config.preprocessing
     )

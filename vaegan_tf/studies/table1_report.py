@@ -19,9 +19,9 @@ from vaegan_tf.studies.table1 import (
     REFERENCE_ROW,
     ROWS,
     Table1Config,
+    cell_run,
     cell_study,
     for_cell,
-    model_description,
 )
 
 TRAINING_IMAGES = 55_000  # the TF1 training split the labelled subsets come from
@@ -182,13 +182,13 @@ def table1_markdown(cells: list[dict]) -> str:
         poster = POSTER_ERRORS.get((reference, labels))
         poster = f"{_percent(poster[0])} / {_percent(poster[1])}" if poster else ""
         measured = line["seeds"] != ""
-        status = "" if measured else "pending"
+        seeds = [line["seeds"] or "pending"]
         if line["seeds_training"]:
-            status = f"{status + '; ' if status else ''}training: seed {line['seeds_training']}"
+            seeds.append(f"training: seed {line['seeds_training']}")
         wall = f"{line['wall_minutes']:.0f} min" if measured else ""
         lines.append(
             f"| {line['protocol']} | {row} | {labels} | "
-            f"{'; '.join(part for part in (line['seeds'], status) if part)} | "
+            f"{'; '.join(seeds)} | "
             f"{spread(line['validation_error_mean'], line['validation_error_sd'])} | "
             f"{spread(line['test_error_mean'], line['test_error_sd'])} | "
             f"{_percent(line['best_test_error'])} | {line['epochs'] or ''} | {wall} | "
@@ -276,10 +276,7 @@ def training_cells(cells: list[dict], config: Table1Config) -> list[dict]:
 def _under_way(cell: dict, config: Table1Config, work_root: Path) -> dict | None:
     study = cell_study(config, cell)
     model = for_cell(study.model, cell["labels"], TRAINING_IMAGES, cell["seed"])
-    steps = steps_per_epoch(config.protocol, cell["labels"], study.batch_size)
-    run = study.run.training_run(
-        study.name, study.epochs, cell["seed"], steps, model_config=model_description(model)
-    )
+    run = cell_run(study, model, steps_per_epoch(config.protocol, cell["labels"], study.batch_size))
     ending = study.run.named(f"_{cell['row']}_{cell['labels']}_s{cell['seed']}")
     # any table's run of this cell (the whole table's or one of some rows or labels): the run's
     # identity, not its folder's name, says whether it is this cell
