@@ -15,7 +15,9 @@ per cell.
 
 A run of some `--rows` or `--labels` writes a table of its own (table1_rows-conv_labels-600), so
 several can train at once, one per core; the whole table keeps the cells they measured, and
-`--gather` writes it from them without training the rest."""
+`--gather` writes it from them without training the rest. `--probe_steps=N` trains each cell's
+first N steps only and records what q(y|x) does to each step's batch (results/<table>_probe/): a
+collapse to one class shows there within minutes."""
 
 import dataclasses
 import time
@@ -70,6 +72,15 @@ flags.DEFINE_boolean(
     "Train nothing: write the table from the cells already measured in it and in the partial "
     "tables beside it (runs of some --rows or --labels); the others stay pending, those with a "
     "backup in --work_root marked as training, with the epochs done.",
+)
+flags.DEFINE_integer(
+    "probe_steps",
+    None,
+    "Train nothing to a result: run each cell's first N training steps from initialisation and "
+    "record, after each, how q(y|x) classifies that step's batch (the share in its most frequent "
+    "class); writes results/<table>_probe/. Shows a collapse of q to one class within the first "
+    "epoch.",
+    lower_bound=1,
 )
 FLAGS = flags.FLAGS
 
@@ -158,6 +169,7 @@ def make_command() -> str:
         ]
         if value != default
     ] + (["--gather"] if FLAGS.gather else [])
+    changed += [f"--probe_steps={FLAGS.probe_steps}"] if FLAGS.probe_steps else []
     return (
         "make table1"
         + (" QUICK=1" if FLAGS.quick else "")
@@ -165,11 +177,32 @@ def make_command() -> str:
     )
 
 
+def probe(config: table1.Table1Config, command: str, started: float) -> None:
+    """`--probe_steps`: each cell's first steps, probed (`table1.probe_first_steps`)."""
+    splits = config.base.run.load("mnist")
+    probes = {}
+    for row in config.rows:
+        for labels in config.labels:
+            for seed in config.seeds:
+                cell = {"row": row, "labels": labels, "seed": seed}
+                study = table1.cell_study(config, cell)
+                probes[(config.protocol, row, labels, seed)] = table1.probe_first_steps(
+                    study, splits, FLAGS.probe_steps
+                )
+    out = config.base.run.results(config.name + "_probe")
+    table1_report.write_probe(out, probes, config, command, started)
+    print((out / "README.md").read_text())
+
+
 def main(_):
     started = time.perf_counter()
     config = config_from_flags()
-    out = config.base.run.results(config.name)
     command = make_command()
+    if FLAGS.probe_steps:
+        if FLAGS.gather:
+            raise app.UsageError("--probe_steps trains cells' first steps; drop --gather")
+        return probe(config, command, started)
+    out = config.base.run.results(config.name)
     # the table is rewritten after every cell: a run stopped part way leaves its finished cells
     # reported
     cells = table1.run(

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags
+from absl import app, flags
 
 from vaegan_tf import losses
 from vaegan_tf.models.m2 import M2Config, build_m2, for_labels
@@ -771,3 +771,85 @@ def test_gather_reports_the_cells_under_way(tmp_path, experiment, capsys):
     assert "seed 0: 3 of 100 epochs in 10 min of training; run folder" in "\n".join(
         table1_report.training_lines([without_log])
     )
+
+
+@pytest.mark.usefixtures("eager_steps")
+def test_probe_follows_the_cells_first_steps_and_names_a_collapse(
+    splits, tmp_path, monkeypatch, experiment, capsys
+):
+    """--probe_steps: each cell's first steps in its own batch order (the authors' labelled batches
+    first), q(y|x)'s class shares of each step's batch, and the step at which one class took it."""
+    from vaegan_tf import data
+    from vaegan_tf.studies import table1, table1_report
+
+    monkeypatch.setattr(table1, "preset", _tiny_preset(table1.preset))
+    base = dataclasses.replace(
+        table1.SSLStudyConfig(),
+        batch_size=20,
+        labelled_batch_size=10,
+        label_subset="random",
+        run=RunSettings(work_root=str(tmp_path / "work")),
+    )
+    config = table1.Table1Config(
+        rows=("fc",), labels=(40,), seeds=(0,), protocol="authors_code", base=base
+    )
+    study = table1.cell_study(config, {"row": "fc", "labels": 40, "seed": 0})
+    rows = table1.probe_first_steps(study, splits, 4)
+    # 40 labels make two labelled batches of 20, then the unlabelled ones
+    assert [r["batch"] for r in rows] == ["labelled", "labelled", "unlabelled", "unlabelled"]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    for row in rows:
+        # a share of 20 images, at least the pigeonhole 2 of 20, in a class that exists
+        assert row["top_class_share"] * 20 == pytest.approx(round(row["top_class_share"] * 20))
+        assert 0.1 <= row["top_class_share"] <= 1 and 0 <= row["top_class"] < 10
+        assert 0.1 <= row["mean_max_q"] <= 1 and row["class_logit_spread"] >= 0
+    assert not (tmp_path / "work").exists()  # a diagnostic: no backup, no run folder
+    # same seed, same steps: the probe is reproducible
+    assert table1.probe_first_steps(study, splits, 4) == rows
+    # kingma's mixed batches probe the unlabelled half
+    kingma = dataclasses.replace(config, protocol="kingma", rows=("fc",))
+    mixed = table1.probe_first_steps(
+        table1.cell_study(kingma, {"row": "fc", "labels": 40, "seed": 0}), splits, 1
+    )
+    assert mixed[0]["batch"] == "mixed"
+
+    def step(n, share, top=3):
+        return {
+            "step": n,
+            "batch": "unlabelled",
+            "top_class": top,
+            "top_class_share": share,
+            "mean_max_q": 0.5,
+            "class_logit_spread": 1.0,
+        }
+
+    collapsing = [step(1, 0.3), step(2, 0.985), step(3, 0.99), step(4, 1.0)]
+    assert table1_report.probe_summary(collapsing).startswith(
+        "one class (digit 3) took 99% of the batch after step 3 of 4 (unlabelled batch)"
+    )
+    assert table1_report.probe_summary(collapsing[:2]).startswith(
+        "no collapse in 2 steps: the largest class share of a batch was 98% (step 2)"
+    )
+
+    # the entry point writes results/<table>_probe/ and trains no cell
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: splits)
+    entry = experiment("table1")
+    argv = ["--protocol=authors_code", "--rows=fc", "--labels=100", "--label_seeds=0"]
+    flags.FLAGS(["table1", *argv, "--probe_steps=3", f"--results_root={tmp_path}"])
+    monkeypatch.setattr(table1, "train_and_measure", None)  # any training of a cell fails
+    entry.main([])
+    out = tmp_path / "table1_authors_code_rows-fc_labels-100_probe"
+    readme = (out / "README.md").read_text()
+    assert (
+        "Produced by `make table1 ARGS='--protocol=authors_code --rows=fc --labels=100 "
+        "--label_seeds=0 --probe_steps=3'` at commit" in readme
+    )
+    assert "- authors_code fc, 100 labels, seed 0: " in readme
+    with open(out / "probe.csv", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert [(w["row"], w["step"]) for w in written] == [("fc", "1"), ("fc", "2"), ("fc", "3")]
+    assert (out / "probe.png").stat().st_size > 0
+    assert "seed 0: " in capsys.readouterr().out
+    flags.FLAGS(["table1", *argv, "--probe_steps=3", "--gather"])
+    with pytest.raises(app.UsageError, match="drop --gather"):
+        entry.main([])

@@ -156,10 +156,11 @@ def loss_curves(csv_path, path, *, metrics=None, title=None):
     return path
 
 
-def error_curves(panels, path, *, references=None, title=None):
+def error_curves(panels, path, *, references=None, title=None, xlabel="epoch", ylabel="error (%)"):
     """Error per epoch: one subplot per panel, one line per run. ``panels`` maps a panel title to
     {line label: [error per epoch, as a fraction]}; ``references`` maps a panel title to a number
-    drawn as a dashed horizontal line (a paper's error). Errors are shown in percent."""
+    drawn as a dashed horizontal line (a paper's error). Errors are shown in percent; any other
+    fraction per step can be, with its own axis labels."""
     if not panels:
         raise ValueError("no curves to plot")
     references = references or {}
@@ -175,8 +176,8 @@ def error_curves(panels, path, *, references=None, title=None):
             if references.get(name) is not None:
                 ax.axhline(100 * references[name], color="black", linestyle="--", label="paper")
             ax.set_title(name)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel("error (%)")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
             ax.legend(fontsize="small")
         for ax in axes[len(panels) :]:
             ax.set_visible(False)

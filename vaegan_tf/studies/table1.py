@@ -257,6 +257,63 @@ def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None 
     }
 
 
+def probe_first_steps(config: SSLStudyConfig, splits: data.DatasetSplits, steps: int) -> list[dict]:
+    """A cell's first `steps` training steps from initialisation, in its own batch order, with what
+    q(y|x) does to each step's batch (the unlabelled one under `kingma`) right after the step, in
+    training mode as the step saw it: the class most of its images go to (`top_class`), the share
+    that goes there, the mean of max_k q_k, and the spread (max - min) of the batch-mean class
+    logits. A collapse of q to one class within the first epoch shows here as the share reaching 1,
+    long before any epoch's validation error is written. No backup, no results: a diagnostic."""
+    labelled, unlabelled = split_labels(
+        splits, config.num_labelled, config.seed, config.label_subset
+    )
+    model_config = for_cell(config.model, len(labelled), len(splits.train), config.seed)
+    training.set_seed(config.seed)  # as the cell's run seeds itself; one device, no strategy
+    model = builder(model_config)(model_config)
+    authors = isinstance(model_config, AuthorsM2Config)
+    stream = (
+        alternating_stream(labelled, unlabelled, config)[0]
+        if authors
+        else mixed_stream(labelled, unlabelled, config)
+    )
+    train_step = tf.function(model.train_step)
+
+    @tf.function
+    def after_step(x):
+        logits = model(x, training=True)
+        q = tf.nn.softmax(logits)
+        counts = tf.math.bincount(
+            tf.argmax(q, -1, output_type=tf.int32), minlength=q.shape[-1], maxlength=q.shape[-1]
+        )
+        batch_mean = tf.reduce_mean(logits, 0)
+        return (
+            counts,
+            tf.reduce_mean(tf.reduce_max(q, -1)),
+            tf.reduce_max(batch_mean) - tf.reduce_min(batch_mean),
+        )
+
+    rows = []
+    for step, batch in enumerate(stream.take(steps), start=1):
+        train_step(batch)
+        x, kind = (
+            (batch[0], "labelled" if int(batch[2][0]) else "unlabelled")
+            if authors
+            else (batch[1][0], "mixed")
+        )
+        counts, mean_max_q, spread = (value.numpy() for value in after_step(x))
+        rows.append(
+            {
+                "step": step,
+                "batch": kind,
+                "top_class": int(counts.argmax()),
+                "top_class_share": round(float(counts.max() / counts.sum()), 4),
+                "mean_max_q": round(float(mean_max_q), 4),
+                "class_logit_spread": round(float(spread), 4),
+            }
+        )
+    return rows
+
+
 ROWS = ("fc", "conv", "conv+gan")
 # not the paper's: the SSL-VAE-GAN that keeps M2's pixel likelihood (as the paper's DRAW-GAN, Sec.
 # 4.6), an attempt at the conv+GAN row no worse than conv; `make table1 ARGS=--rows=conv+gan+pixel`

@@ -571,3 +571,94 @@ def write_readme(out: Path) -> Path:
         ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
+
+
+PROBE_COLUMNS = (
+    "protocol",
+    "row",
+    "labels",
+    "seed",
+    "step",
+    "batch",
+    "top_class",
+    "top_class_share",
+    "mean_max_q",
+    "class_logit_spread",
+)
+COLLAPSED_SHARE = 0.99  # one class takes (almost) every image of a batch
+
+
+def probe_summary(rows: list[dict]) -> str:
+    """One cell's probe in words: the first step at which one class took at least 99% of its
+    batch, or the highest share reached."""
+    collapsed = next((r for r in rows if r["top_class_share"] >= COLLAPSED_SHARE), None)
+    last = rows[-1]
+    if collapsed:
+        return (
+            f"one class (digit {collapsed['top_class']}) took {100 * collapsed['top_class_share']:.0f}% "
+            f"of the batch after step {collapsed['step']} of {len(rows)} "
+            f"({collapsed['batch']} batch); after step {last['step']}: "
+            f"{100 * last['top_class_share']:.0f}%, mean max q {last['mean_max_q']:.3f}"
+        )
+    peak = max(rows, key=lambda r: r["top_class_share"])
+    return (
+        f"no collapse in {len(rows)} steps: the largest class share of a batch was "
+        f"{100 * peak['top_class_share']:.0f}% (step {peak['step']}); after step {last['step']}: "
+        f"{100 * last['top_class_share']:.0f}%, mean max q {last['mean_max_q']:.3f}"
+    )
+
+
+def write_probe(
+    out: Path, probes: dict[tuple, list[dict]], config: Table1Config, command: str, started: float
+) -> None:
+    """probe.csv (one line per cell and step), probe.png (the share of each step's batch that
+    q(y|x) puts in one class), config.json, environment.json and README.md in `out`, for the
+    probes of `table1.probe_first_steps` keyed by (protocol, row, labels, seed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        dict(zip(PROBE_COLUMNS[:4], cell, strict=True)) | row
+        for cell, rows in probes.items()
+        for row in rows
+    ]
+    with open(out / "probe.csv", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=PROBE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(lines)
+    panels = {}
+    for (protocol, row, labels, seed), rows in probes.items():
+        panels.setdefault(f"{protocol} {row} {labels}", {})[f"seed {seed}"] = [
+            r["top_class_share"] for r in rows
+        ]
+    plots.error_curves(
+        panels,
+        out / "probe.png",
+        title="Share of each step's batch that q(y|x) puts in its most frequent class",
+        xlabel="training step",
+        ylabel="images in one class (%)",
+    )
+    records.write_json(out / "config.json", config)
+    env = records.environment(total_seconds=time.perf_counter() - started, command=command)
+    records.write_json(out / "environment.json", env)
+    dirty = ", with uncommitted changes" if env.get("git_dirty_at_start") else ""
+    readme = [
+        f"# {out.name}: the first training steps of Table 1 cells, probed",
+        "",
+        f"Produced by `{command}` at commit `{env['git_commit']}`{dirty} on {env['cpu']}, "
+        f"TensorFlow {env['packages']['tensorflow']}, {env['total_seconds'] / 60:.0f} min. "
+        "A diagnostic, not a result of the table: each cell trains from initialisation for the "
+        "steps below, in its own batch order (under `authors_code` an epoch's labelled batches "
+        "come first), and after every step q(y|x) classifies that step's batch (the unlabelled "
+        "one under `kingma`) in training mode, as the step saw it. Nothing is saved or resumed.",
+        "",
+        "![share of each batch in one class](probe.png)",
+        "",
+        *(
+            f"- {protocol} {row}, {labels} labels, seed {seed}: {probe_summary(rows)}"
+            for (protocol, row, labels, seed), rows in probes.items()
+        ),
+        "",
+        "probe.csv has every step: the class most images went to, its share, the mean of "
+        "max_k q_k and the spread (max - min) of the batch-mean class logits.",
+        "",
+    ]
+    (out / "README.md").write_text("\n".join(readme))
