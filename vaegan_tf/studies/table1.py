@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from vaegan_tf import data, records, training
+from vaegan_tf import data, dtypes, records, training
 from vaegan_tf.choices import check_choice
 from vaegan_tf.models import m2_authors
 from vaegan_tf.models.layers import population_statistics
@@ -269,7 +269,8 @@ def probe_first_steps(config: SSLStudyConfig, splits: data.DatasetSplits, steps:
     )
     model_config = for_cell(config.model, len(labelled), len(splits.train), config.seed)
     training.set_seed(config.seed)  # as the cell's run seeds itself; one device, no strategy
-    model = builder(model_config)(model_config)
+    with dtypes.dtype_policy(config.run.precision):
+        model = builder(model_config)(model_config)
     authors = isinstance(model_config, AuthorsM2Config)
     stream = (
         alternating_stream(labelled, unlabelled, config)[0]
