@@ -38,8 +38,9 @@ flags.DEFINE_list(
     list(table1.ROWS),
     "Table rows: fc, conv, conv+gan; not the paper's: conv+gan+pixel (kingma only; the "
     "SSL-VAE-GAN keeping M2's pixel likelihood), conv-no-y (authors_code only; their "
-    "1000-label conv network at every label count) and conv+gan-bn-logits (authors_code only; "
-    "their m2gan with batch norm on the class logits).",
+    "1000-label conv network at every label count), conv+gan-bn-logits (authors_code only; "
+    "their m2gan with batch norm on the class logits) and conv+gan-no-sharpening (authors_code "
+    "only; their m2gan without the sharpening term, an ablation).",
 )
 flags.DEFINE_list(
     "labels", DEFAULT_LABELS, "Numbers of labelled examples (multiples of the ten classes)."

@@ -497,6 +497,50 @@ def test_the_bn_logits_row_is_m2gan_with_batch_norm_on_the_class_logits():
     assert table1.model_description(bn) != table1.model_description(gan)
 
 
+def test_the_no_sharpening_ablation_drops_s_from_the_unlabelled_loss_alone():
+    from vaegan_tf.models import m2_authors
+    from vaegan_tf.studies import table1
+
+    gan = table1.preset("conv+gan", "authors_code", 1000)
+    ablation = table1.preset("conv+gan-no-sharpening", "authors_code", 1000)
+    assert ablation == dataclasses.replace(gan, sharpening_weight=0.0)
+    assert table1.REFERENCE_ROW["conv+gan-no-sharpening"] == "conv+gan"
+    assert "conv+gan-no-sharpening" not in table1.rows_of("kingma")
+    assert table1.model_description(ablation) != table1.model_description(gan)
+    assert "sharpening_weight" not in table1.model_description(gan)  # earlier cells' identity
+    x = tf.random.uniform((4, 28, 28, 1), seed=1)
+    y = tf.constant([0, 1, 2, 3])
+
+    def generator_loss(config, labelled):
+        tiny = dataclasses.replace(config, hidden_units=16, latent_dim=3)
+        keras.utils.set_random_seed(0)
+        model = build_authors_m2(tiny)
+        keras.utils.set_random_seed(1)  # the same noise draws in both models
+        flags_ = tf.fill([4, 1], float(labelled))
+        generator, *_ = model.per_example_losses(x, y, flags_, training=True)
+        logits = model(x, training=True)
+        return generator.numpy(), m2_authors.sharpening_term(logits).numpy()
+
+    with_s, s = generator_loss(gan, labelled=False)
+    without_s, _ = generator_loss(ablation, labelled=False)
+    np.testing.assert_allclose(with_s - without_s, s, rtol=1e-4, atol=1e-4)
+    assert np.all(s > 0)  # -log sum q^2 > 0 unless q is one-hot
+    np.testing.assert_allclose(
+        generator_loss(gan, labelled=True)[0], generator_loss(ablation, labelled=True)[0], rtol=1e-6
+    )
+
+    def class_head_moves_on_an_unlabelled_step(config):
+        model = build_authors_m2(dataclasses.replace(config, hidden_units=16, latent_dim=3))
+        kernel = model.m2.class_head.layers[0].kernel
+        before = kernel.numpy().copy()
+        model.train_step((x, y, tf.zeros(4, tf.int32)))
+        return not np.allclose(before, kernel.numpy())
+
+    # q(y|x) is fed back as a constant: unlabelled images teach the class head through S alone
+    assert class_head_moves_on_an_unlabelled_step(gan)
+    assert not class_head_moves_on_an_unlabelled_step(ablation)
+
+
 # the ordered weight shapes of the kingma models at e52c687, whose backups and finished weights must
 # load
 KINGMA_WEIGHT_SHAPES = {

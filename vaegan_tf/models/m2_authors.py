@@ -117,6 +117,9 @@ class AuthorsM2Config:
     # None: their networks' choice, batch norm on the class logits except in conv+gan
     # (sslgan_conv2.py dropped it); True / False overrides it
     class_logits_batch_norm: bool | None = None
+    # the weight of S(x) on unlabelled batches: 1 in their code; 0 is an ablation (no S at all),
+    # which asks whether S is what collapses the conv+gan q(y|x) to one class
+    sharpening_weight: float = 1.0
     seed: int = 0
     protocol: ClassVar[str] = "authors_code"
 
@@ -352,7 +355,7 @@ class AuthorsM2(keras.Model):
         return (
             bound
             + labelled * self.config.alpha * losses.classification_loss(y, logits)
-            + (1.0 - labelled) * sharpening_term(logits)
+            + (1.0 - labelled) * self.config.sharpening_weight * sharpening_term(logits)
         )
 
     def train_step(self, data):
@@ -468,7 +471,7 @@ class AuthorsM2GAN(keras.Model):
             + self.config.gan_weight
             * losses.soft_class_cross_entropy(real_target, generated_scores)
             + labelled * self.config.alpha * losses.classification_loss(y, logits)
-            + (1.0 - labelled) * sharpening_term(logits)
+            + (1.0 - labelled) * self.config.sharpening_weight * sharpening_term(logits)
         )
         fake = tf.fill(tf.shape(y), k)
         discriminator = losses.soft_class_cross_entropy(

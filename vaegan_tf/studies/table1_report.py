@@ -569,6 +569,12 @@ def write_readme(out: Path) -> Path:
             "class logits, as their FC and conv networks have; their sslgan_conv2.py has none. Its "
             "reference columns are the conv+gan row's."
         ]
+    if "conv+gan-no-sharpening" in rows:
+        lines += [
+            "- conv+gan-no-sharpening is not the paper's nor the authors' code: their m2gan "
+            "without the sharpening term S(x) on unlabelled batches, an ablation that asks whether "
+            "S collapses its q(y|x) to one class. Its reference columns are the conv+gan row's."
+        ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
 
