@@ -156,11 +156,21 @@ def loss_curves(csv_path, path, *, metrics=None, title=None):
     return path
 
 
-def error_curves(panels, path, *, references=None, title=None, xlabel="epoch", ylabel="error (%)"):
+def error_curves(
+    panels,
+    path,
+    *,
+    references=None,
+    title=None,
+    xlabel="epoch",
+    ylabel="error (%)",
+    percent_range=None,
+):
     """Error per epoch: one subplot per panel, one line per run. ``panels`` maps a panel title to
     {line label: [error per epoch, as a fraction]}; ``references`` maps a panel title to a number
     drawn as a dashed horizontal line (a paper's error). Errors are shown in percent; any other
-    fraction per step can be, with its own axis labels."""
+    fraction per step can be, with its own axis labels. ``percent_range`` (low, high) gives every
+    panel the same y range, so that panels compare at a glance."""
     if not panels:
         raise ValueError("no curves to plot")
     references = references or {}
@@ -178,6 +188,8 @@ def error_curves(panels, path, *, references=None, title=None, xlabel="epoch", y
             ax.set_title(name)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
+            if percent_range is not None:
+                ax.set_ylim(*percent_range)
             ax.legend(fontsize="small")
         for ax in axes[len(panels) :]:
             ax.set_visible(False)

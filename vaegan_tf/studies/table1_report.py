@@ -641,6 +641,7 @@ def write_probe(
         title="Share of each step's batch that q(y|x) puts in its most frequent class",
         xlabel="training step",
         ylabel="images in one class (%)",
+        percent_range=(0, 100),
     )
     records.write_json(out / "config.json", config)
     env = records.environment(total_seconds=time.perf_counter() - started, command=command)
