@@ -180,16 +180,7 @@ def make_command() -> str:
 
 def probe(config: table1.Table1Config, command: str, started: float) -> None:
     """`--probe_steps`: each cell's first steps, probed (`table1.probe_first_steps`)."""
-    splits = config.base.run.load("mnist")
-    probes = {}
-    for row in config.rows:
-        for labels in config.labels:
-            for seed in config.seeds:
-                cell = {"row": row, "labels": labels, "seed": seed}
-                study = table1.cell_study(config, cell)
-                probes[(config.protocol, row, labels, seed)] = table1.probe_first_steps(
-                    study, splits, FLAGS.probe_steps
-                )
+    probes = table1.probe_cells(config, config.base.run.load("mnist"), FLAGS.probe_steps)
     out = config.base.run.results(config.name + "_probe")
     table1_report.write_probe(out, probes, config, command, started)
     print((out / "README.md").read_text())

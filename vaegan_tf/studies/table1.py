@@ -215,19 +215,26 @@ def cell_run(config: SSLStudyConfig, model_config: ModelConfig, steps: int) -> t
     )
 
 
-def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.TrainingOutcome:
-    """Trains M2 (or the SSL-VAE-GAN, or the authors' port) on `config.num_labelled` labels of
-    `splits.train`, chosen as `config.label_subset` says."""
+def cell_inputs(config: SSLStudyConfig, splits: data.DatasetSplits):
+    """(model config, training stream, steps per epoch) of a cell: `config.num_labelled` labels of
+    `splits.train`, chosen as `config.label_subset` says, the rest unlabelled, in the batches its
+    protocol takes."""
     labelled, unlabelled = split_labels(
         splits, config.num_labelled, config.seed, config.label_subset
     )
     model_config = for_cell(config.model, len(labelled), len(splits.train), config.seed)
-    build = builder(model_config)
     if isinstance(model_config, AuthorsM2Config):
         stream, steps = alternating_stream(labelled, unlabelled, config)
     else:
         stream = mixed_stream(labelled, unlabelled, config)
         steps = data.steps_per_epoch(unlabelled, config.batch_size, drop_remainder=True)
+    return model_config, stream, steps
+
+
+def train_cell(config: SSLStudyConfig, splits: data.DatasetSplits) -> training.TrainingOutcome:
+    """Trains M2 (or the SSL-VAE-GAN, or the authors' port) on the cell's labels (`cell_inputs`)."""
+    model_config, stream, steps = cell_inputs(config, splits)
+    build = builder(model_config)
     run = cell_run(config, model_config, steps)
     validation = data.pipeline(
         splits.validation, batch_size=500, preprocessing=config.preprocessing
@@ -269,19 +276,11 @@ def probe_first_steps(config: SSLStudyConfig, splits: data.DatasetSplits, steps:
     that goes there, the mean of max_k q_k, and the spread (max - min) of the batch-mean class
     logits. A collapse of q to one class within the first epoch shows here as the share reaching 1,
     long before any epoch's validation error is written. No backup, no results: a diagnostic."""
-    labelled, unlabelled = split_labels(
-        splits, config.num_labelled, config.seed, config.label_subset
-    )
-    model_config = for_cell(config.model, len(labelled), len(splits.train), config.seed)
+    model_config, stream, _ = cell_inputs(config, splits)
     training.set_seed(config.seed)  # as the cell's run seeds itself; one device, no strategy
     with dtypes.dtype_policy(config.run.precision):
         model = builder(model_config)(model_config)
     authors = isinstance(model_config, AuthorsM2Config)
-    stream = (
-        alternating_stream(labelled, unlabelled, config)[0]
-        if authors
-        else mixed_stream(labelled, unlabelled, config)
-    )
     train_step = tf.function(model.train_step)
 
     @tf.function
@@ -451,6 +450,32 @@ def cell_identity(study: SSLStudyConfig) -> str:
     return training.signature(what)
 
 
+def table_cells(config: Table1Config) -> list[dict]:
+    """One pending record per (row, labels, seed) of the table, in table order."""
+    return [
+        {
+            "protocol": config.protocol,
+            "row": row,
+            "labels": labels,
+            "seed": seed,
+            "status": "pending",
+        }
+        for row in config.rows
+        for labels in config.labels
+        for seed in config.seeds
+    ]
+
+
+def probe_cells(config: Table1Config, splits: data.DatasetSplits, steps: int) -> dict:
+    """`probe_first_steps` of every cell of the table, keyed by (protocol, row, labels, seed)."""
+    return {
+        tuple(cell[key] for key in ("protocol", "row", "labels", "seed")): probe_first_steps(
+            cell_study(config, cell), splits, steps
+        )
+        for cell in table_cells(config)
+    }
+
+
 def cell_study(config: Table1Config, cell: dict) -> SSLStudyConfig:
     """The study of one cell (its row, labels and seed) of the table `config`; its run is
     work/<table name>_<row>_<labels>_s<seed>."""
@@ -480,18 +505,7 @@ def run(
     the others stay pending."""
     if train:
         splits = splits or config.base.run.load("mnist")
-    cells = [
-        {
-            "protocol": config.protocol,
-            "row": row,
-            "labels": labels,
-            "seed": seed,
-            "status": "pending",
-        }
-        for row in config.rows
-        for labels in config.labels
-        for seed in config.seeds
-    ]
+    cells = table_cells(config)
     for index, cell in enumerate(cells):
         study = cell_study(config, cell)
         identity = cell_identity(study)
