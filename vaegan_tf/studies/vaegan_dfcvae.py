@@ -157,8 +157,7 @@ def run(
     if same_networks is not None:
         models[SAME_NETWORK_TITLE] = same_networks.model
         extra["same_network_baseline"] = {
-            "epochs": same_networks.epochs_trained,
-            "wall_seconds": round(same_networks.wall_seconds, 1),
+            **same_networks.summary(),
             "decoder": variant_vae_config(config).decoder,
         }
     models[TITLES[config.variant]] = variant

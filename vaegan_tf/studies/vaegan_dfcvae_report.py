@@ -39,17 +39,25 @@ def quality_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
     )
 
 
+def _origin(training: dict, config: str) -> str:
+    """Where a baseline's weights come from, as its `TrainingOutcome.summary()` recorded it."""
+    if "loaded_from_finished_run" not in training:  # runs before the summary was recorded
+        return "trained here or loaded from a finished run (not recorded)"
+    if not training["loaded_from_finished_run"]:
+        return f"trained here with {config}"
+    # None: the finished run was trained at the commit this run began at (`training.TrainingOutcome`)
+    commit = training.get("trained_at_commit")
+    at = f" trained at commit `{commit[:7]}`" if commit else " trained at the same commit"
+    return f"loaded from a finished run of {config} in `work/`{at}"
+
+
 def write_readme(out: Path) -> Path:
     metrics, config, _ = records.read_run(out)
     title, command, what = ABOUT[config["variant"]]
     if config["variant"] == "vaegan" and balance_rule(config["vae_gan"]) != DEFAULT_BALANCE:
         command += f" ARGS='--balance={balance_rule(config['vae_gan'])}'"
     base = metrics["baseline_training"]
-    origin = (
-        "loaded from `make vae`'s finished run"
-        if base["loaded_from_finished_run"]
-        else "trained here with `make vae`'s config"
-    )
+    origin = _origin(base, "`make vae`'s config")
     lines = []
     if config["variant"] == "vaegan" and "balance" not in config["vae_gan"]:
         lines += [
@@ -67,8 +75,8 @@ def write_readme(out: Path) -> Path:
         lines += [
             f"The plain VAE with the same networks: the variant's encoder and {same['decoder']} decoder trained "
             f"with the pixel (Bernoulli) loss on the same grey-level images, {same['epochs']} epochs in "
-            f"{same['wall_seconds'] / 60:.1f} min, at `make vae`'s learning rate; it differs from the "
-            "variant by the loss alone.",
+            f"{same['wall_seconds'] / 60:.1f} min of training, at `make vae`'s learning rate, "
+            f"{_origin(same, 'this config')}; it differs from the variant by the loss alone.",
             "",
         ]
     if "perceptual_network" in metrics:
@@ -181,7 +189,7 @@ def _verdict(metrics: dict, variant: str) -> str:
             f"{mine['frechet_distance']:.1f} vs {plain['frechet_distance']:.1f}) and its "
             f"reconstructions are {rebuilt} (MSE {mse[name]:.4f} vs {mse[baseline]:.4f})"
         )
-    sentence = "**Reading:** " + "; ".join(sentences) + "."
+    sentence = "**Reading** (one seed of each model): " + "; ".join(sentences) + "."
     real = quality.get(REAL_IMAGES)
     if real and baselines:
         plain = quality[baselines[0]]
