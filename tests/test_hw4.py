@@ -232,6 +232,30 @@ def test_gan_claims_compare_matched_epochs():
     assert verdict("The DCGAN took much longer") == "holds"
     metrics["models"]["dcgan"]["by_epoch"] = rows([(20, 31.0)])
     assert verdict("The DCGAN at around epoch 20") == "does not hold"
+    # "sharper": a lower FD and a sharpness ratio nearer real images' (speckle overshoots it)
+    metrics["real_vs_real"] = {"sharpness_ratio": 1.01}
+    metrics["models"]["gan"]["sample_quality"] = {"frechet_distance": 31.0, "sharpness_ratio": 1.23}
+    dcgan = {"frechet_distance": 22.0, "sharpness_ratio": 1.02}
+    metrics["models"]["dcgan"]["sample_quality"] = dcgan
+    assert verdict("DCGAN images are much sharper") == "holds"
+    dcgan["sharpness_ratio"] = 0.70  # blurrier than the GAN's speckle is sharp: farther from 1.01
+    assert verdict("DCGAN images are much sharper") == "does not hold"
+    dcgan.update(sharpness_ratio=1.02, frechet_distance=35.0)
+    assert verdict("DCGAN images are much sharper") == "does not hold"
+
+
+def test_the_readme_names_the_models_loaded_instead_of_trained():
+    entry = {"title": "VAE", "loaded_from_finished_run": False, "trained_at_commit": None}
+    metrics = {"models": {"vae": entry, "cvae": {**entry, "title": "CVAE"}}}
+    assert hw4_report.loaded_models_lines(metrics) == []
+    metrics["models"]["vae"] = {**entry, "loaded_from_finished_run": True}
+    metrics["models"]["cvae"].update(loaded_from_finished_run=True, trained_at_commit="b" * 40)
+    metrics["models"]["old"] = {"title": "old VAE", "loaded_from_finished_run": True}
+    (line, _) = hw4_report.loaded_models_lines(metrics)
+    assert (
+        "config: VAE (trained at the same commit), CVAE (trained at commit `bbbbbbb`), old VAE (its "
+        "training commit not recorded)." in line
+    )
 
 
 def _quality(fd):
