@@ -253,6 +253,11 @@ def test_collapse_verdict_flags_a_digit_whose_samples_all_look_alike():
     assert "does not collapse, and no digit does" in figure7_report.collapse_verdict(rows, "M")
     rows[2] = {"diversity_ratio": 0.3, "frechet_distance": 40.0}
     assert "digit 2 collapses" in figure7_report.collapse_verdict(rows, "M")
+    rows[2] = dict(rows[0])
+    rows[1] = {"diversity_ratio": 0.3, "frechet_distance": 40.0}
+    assert "does not collapse, and digit 1 does." in figure7_report.collapse_verdict(rows, "M")
+    rows[7] = rows[1]
+    assert "and digits 1 and 7 do." in figure7_report.collapse_verdict(rows, "M")
 
 
 def test_an_unknown_cvae_gan_preset_is_refused():

@@ -76,7 +76,12 @@ def collapse_verdict(per_class: list[dict], model: str) -> str:
     )
     if 2 in collapsed:
         return verdict + "by this measure digit 2 collapses, as the paper saw."
-    others = f"digits {collapsed} do" if collapsed else "no digit does"
+    if not collapsed:
+        others = "no digit does"
+    elif len(collapsed) == 1:
+        others = f"digit {collapsed[0]} does"
+    else:
+        others = f"digits {', '.join(map(str, collapsed[:-1]))} and {collapsed[-1]} do"
     return verdict + f"by this measure digit 2 does not collapse, and {others}."
 
 
