@@ -73,9 +73,27 @@ def test_figure10_trains_measures_and_draws_every_model(tiny_study, tmp_path):
     assert "80.97" in readme
     joined = json.loads((out / "environment.json").read_text())
     assert set(joined["models"]) == set(expected) and "packages" in joined
+    assert f"by `make figure10` at commit `{joined['git_commit']}`." in readme
     assert (
         joined["models"]["draw"]["epochs"]
         == json.loads((out / "draw" / "environment.json").read_text())["epochs"]
+    )
+
+
+def test_the_quality_table_names_where_the_vae_row_comes_from(tmp_path):
+    from vaegan_tf import records
+
+    quality = {"frechet_distance": 10.0, "kid": 1.0, "inception_score": 9.0}
+    quality |= {"sharpness_ratio": 0.5, "digits_covered": 10, "count": 20}
+    quality |= {"digit_shares": [0.1] * 10, "evaluator": "f"}
+    blocks = [{"DRAW": quality}]
+    assert not any("VAE" in line for line in draw_report.quality_section(blocks, tmp_path))
+    records.write_json(tmp_path / "vae_mnist" / "metrics.json", {"sample_quality": quality})
+    records.write_json(tmp_path / "vae_mnist" / "environment.json", {"git_commit": "c" * 40})
+    lines = draw_report.quality_section(blocks, tmp_path)
+    assert any(line.startswith("| VAE (make vae) | 10.00") for line in lines)
+    assert "The VAE row is results/vae_mnist's (`make vae`, seed 0, commit `ccccccc`)" in "".join(
+        lines
     )
 
 

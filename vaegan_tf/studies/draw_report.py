@@ -203,8 +203,17 @@ def quality_section(qualities: list[dict], results_root: Path) -> list[str]:
         return []
     count = next(iter(table.values()))["count"]
     vae = vae_reference(results_root)
+    vae_source = []
     if vae is not None and vae.get("count") == count:
         table["VAE (make vae)"] = vae
+        environment = Path(results_root) / "vae_mnist" / "environment.json"
+        commit = records.read_json(environment).get("git_commit") if environment.exists() else None
+        vae_source = [
+            "The VAE row is results/vae_mnist's (`make vae`, seed 0"
+            + (f", commit `{commit[:7]}`" if commit else "")
+            + "), read from its metrics.json when this README was written.",
+            "",
+        ]
     if real is not None:
         table[REAL_IMAGES] = real
     intro = (
@@ -223,6 +232,7 @@ def quality_section(qualities: list[dict], results_root: Path) -> list[str]:
         COVERAGE,
         records.evaluator_sentence(table),
         "",
+        *vae_source,
     ]
 
 
@@ -268,8 +278,10 @@ FIGURE10_READINGS = [
     "- Samples are Bernoulli means sigma(c_T); reconstructions run the loop with each z_t at its "
     "posterior mean. In the sequences the red rectangle is the write window, the green one the "
     "read window, a thicker border a wider filter (Gregor et al.'s Figure 1).",
-    "- The DRAW paper gives no schedule; 100 epochs is the public reproduction's. A run stopped "
-    "early resumes from its last epoch; the table gives the epochs it reached.",
+    "- Schedules: the authors' settings train the 50,000 iterations their checkpoint names give "
+    "(234 epochs at batch 256, 91 at batch 100). For the bound the DRAW paper gives no schedule; "
+    "100 epochs is the public reproduction's. A run stopped early resumes from its last epoch; the "
+    "table gives the epochs it reached.",
 ]
 FIGURE10_IMAGES = (
     "figure10",
@@ -297,18 +309,21 @@ def write_figure10_readme(out: Path, runs: dict) -> Path:
         return write_text(out / "README.md", lines + ["No model of this study has finished yet."])
     # the README joins runs made apart (each model's own environment.json says how it ran): this
     # names the code that wrote it and, per model, the commit, epochs and training time it reports
-    records.write_json(
-        out / "environment.json",
-        records.environment(
-            models={
-                name: {
-                    key: env.get(key)
-                    for key in ("git_commit", "resumed_from_commit", "epochs", "wall_seconds")
-                }
-                for name, (_, _, env) in found.items()
+    joined = records.environment(
+        models={
+            name: {
+                key: env.get(key)
+                for key in ("git_commit", "resumed_from_commit", "epochs", "wall_seconds")
             }
-        ),
+            for name, (_, _, env) in found.items()
+        }
     )
+    records.write_json(out / "environment.json", joined)
+    lines += [
+        f"Joined from the model runs below (each with its own commit) by `make figure10` at commit "
+        f"`{joined.get('git_commit')}`.",
+        "",
+    ]
     likelihood = {name: run for name, run in found.items() if run[0]["binarized"]}
     if likelihood:
         rows = [
