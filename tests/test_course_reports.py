@@ -419,6 +419,7 @@ def test_study_writes_the_table_figures_and_verdicts_from_its_numbers(
         assert f"in {vae_wins} of 3 pairs" in claim_text(metrics, "GAN counterparts")
     # each model's cell, with where it was trained, is named in the README
     assert "## Where each model was trained and measured" in readme
+    assert "Joined from cells trained apart (their commits below) by `make" in readme
     for key in expected_models:
         assert f"](models/{key}/) |" in readme
     # a later session, work/ gone: the staged run joins the same table from the cells, untrained
@@ -449,6 +450,49 @@ def test_best_rate_is_the_lowest_fd_run_of_that_gan():
     }
     assert best_rate(models, "cnn_gan")["learning_rate"] == 1e-5
     assert best_rate(models, "dense_gan_deep") is None
+
+
+def test_sharper_is_judged_only_against_gans_that_draw_digits():
+    from vaegan_tf.studies.course_reports_report import gaikwad_claims
+
+    def model(title, fd, inception, sharpness):
+        quality = {"frechet_distance": fd, "inception_score": inception}
+        quality |= {"sharpness_ratio": sharpness}
+        return {"title": title, "sample_quality": quality, "pairing": {"pixel_mse": 0.1}}
+
+    metrics = {
+        "real_vs_real": {"inception_score": 9.8},
+        "models": {
+            "dense_gan_lr0.0001": model("DenseGAN", 250.0, 2.2, 7.5),  # noise: IS < 4.9
+            "dense_gan_deep_lr1e-05": model("DenseGAN-Deep", 370.0, 1.0, 7.2),
+            "cnn_gan_lr0.0001": model("CNNGAN", 4.0, 9.5, 1.04),
+            "dense_vae": model("DenseVAE", 60.0, 8.0, 0.20),
+            "cnn_vae": model("CNNVAE", 48.0, 8.5, 0.39),
+        },
+    }
+
+    def hazier():
+        return next(c for c in gaikwad_claims(metrics) if "hazier" in c["claim"])
+
+    assert hazier()["verdict"] == "holds"
+    assert hazier()["measured"].count("(no digits: noise, not judged)") == 2
+    # the CNN pair alone decides: a CNN GAN blurrier than its VAE breaks the claim, whatever the
+    # noise-drawing dense GANs' ratios are
+    metrics["models"]["cnn_gan_lr0.0001"]["sample_quality"]["sharpness_ratio"] = 0.3
+    assert hazier()["verdict"] == "does not hold"
+    metrics["models"]["cnn_gan_lr0.0001"]["sample_quality"]["inception_score"] = 2.0
+    assert hazier()["verdict"] == "not measured"  # no GAN draws digits
+
+
+def test_a_cell_resumed_at_another_commit_names_both_commits_and_their_epochs():
+    from vaegan_tf.studies.course_reports_report import trained_at
+
+    cell = {"git_commit": "b" * 40, "resumed_from_commit": "a" * 40, "epochs": 50}
+    resumed = {**cell, "resumed_from_epoch": 18, "reused_finished": False}
+    assert trained_at(resumed) == "`aaaaaaa` (epochs 1-18), `bbbbbbb` (19-50)"
+    # loaded finished: trained wholly at the first commit, measured at the second
+    assert trained_at({**resumed, "reused_finished": True}) == "`aaaaaaa`"
+    assert trained_at({"git_commit": "b" * 40, "resumed_from_commit": None}) == "`bbbbbbb`"
 
 
 def claim_text(metrics, words):
@@ -524,6 +568,15 @@ def test_course_table_joins_both_reports_with_their_provenance(tmp_path):
     assert "gaikwad says so" in conclusions
     saved = json.loads((out / "table.json").read_text())
     assert saved["reports"] == ["gaikwad", "hu"] and len(saved["claims"]) == 2
+    # a report joined from cells trained apart: the cells' commits, then the join's
+    env = json.loads((tmp_path / "gaikwad" / "environment.json").read_text())
+    env["models"] = {
+        "cnn_gan": {"git_commit": "b" * 40, "resumed_from_commit": "a" * 40},
+        "dense_vae": {"git_commit": "b" * 40, "resumed_from_commit": None},
+    }
+    records.write_json(tmp_path / "gaikwad" / "environment.json", env)
+    readme = course_reports_report.write_table(tmp_path, out).read_text()
+    assert "| trained at `aaaaaaa`, `bbbbbbb`; joined at `fedcba9` |" in readme
 
 
 def test_course_table_refuses_reports_of_different_evaluators(tmp_path):

@@ -346,8 +346,12 @@ def provenance(env: dict, command: str) -> str:
     place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
     if env.get("cpu"):
         place += f" of an {env['cpu']}" if env["cpu"][0] in "AEIOU" else f" of a {env['cpu']}"
+    # a join of cells trained apart names each cell's commits beside it, not here
+    made = (
+        "Joined from cells trained apart (their commits below)" if env.get("models") else "Produced"
+    )
     return (
-        f"Produced by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total}, on "
+        f"{made} by `{command}` at commit `{env.get('git_commit')}`{dirty}: {trained}{total}, on "
         f"{place}, TensorFlow {env['packages']['tensorflow']}"
         + (f", data from {env['data_source']}." if env.get("data_source") else ".")
     )

@@ -461,6 +461,8 @@ def run(config: CourseReportConfig, splits: data.DatasetSplits | None = None) ->
                     for field in (
                         "git_commit",
                         "resumed_from_commit",
+                        "resumed_from_epoch",
+                        "epochs",
                         "cpu",
                         "wall_seconds",
                         "reused_finished",

@@ -83,6 +83,19 @@ def write_tables(out: Path, stem: str, header: Sequence[str], rows: Sequence[Seq
         csv.writer(stream).writerows([header, *rows])
 
 
+def _commits(env: dict) -> str:
+    """A folder's commit; for a join of cells trained apart, the distinct commits its cells were
+    trained at, then the join's."""
+    join = f"`{str(env.get('git_commit', 'n/a'))[:7]}`"
+    cells = env.get("models")
+    if not isinstance(cells, dict) or not cells:
+        return join
+    trained = sorted(
+        {str(c.get("resumed_from_commit") or c.get("git_commit"))[:7] for c in cells.values()}
+    )
+    return f"trained at {', '.join(f'`{c}`' for c in trained)}; joined at {join}"
+
+
 def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> list[str]:
     """For a table joined from other studies' results: each folder's command, commit, epochs,
     training time, CPU and evaluator, read from its environment.json and metrics.json, so the
@@ -109,7 +122,7 @@ def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> 
             [
                 f"[{name}](../{name}/{'README.md' if (Path(folder) / 'README.md').exists() else ''})",
                 f"`{env.get('command', 'n/a')}`",
-                f"`{str(env.get('git_commit', 'n/a'))[:7]}`",
+                _commits(env),
                 epochs if epochs is not None else "n/a",
                 f"{env['wall_seconds'] / 60:.1f}" if env.get("wall_seconds") else "n/a",
                 env.get("cpu") or "n/a",
