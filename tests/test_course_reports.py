@@ -564,6 +564,7 @@ def test_course_table_joins_both_reports_with_their_provenance(tmp_path):
     # every row's source: its folder, command, commit, epochs, minutes and CPU
     assert "| [hu](../hu/README.md) | `make hu` | `0123456` | 3 | 4.0 | Zen 9 | abc123 |" in readme
     assert "`fedcba9`" in readme
+    assert f"Joined by `make course_table` at commit `{records.START_COMMIT}`" in readme
     assert "hu says so | FD 1 \\| 2 | **holds**" in conclusions
     assert "gaikwad says so" in conclusions
     saved = json.loads((out / "table.json").read_text())

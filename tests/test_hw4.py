@@ -298,6 +298,7 @@ def test_table_lists_every_group_in_order_beside_real_images(tmp_path):
     readme = hw4_report.write_table(tmp_path, tmp_path).read_text()
     sources, table = readme.split("## Every claim")[0].split("| model |")
     assert "| [hw4_gan](../hw4_gan/README.md) |" in sources  # where each row comes from
+    assert f"Joined by `make hw4_table` at commit `{records.START_COMMIT}`" in sources
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows] == ["| GAN", "| DCGAN", "| real training images"]
     assert "| 40.00 |" in rows[0] and "| 20.0 |" in rows[0]  # FD, then minutes of training

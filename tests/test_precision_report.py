@@ -7,7 +7,7 @@ import math
 import pytest
 from absl import flags
 
-from vaegan_tf import evaluate
+from vaegan_tf import evaluate, records
 from vaegan_tf.studies import precision_report
 from vaegan_tf.studies.common import RunSettings
 
@@ -220,6 +220,7 @@ def test_make_precision_table_writes_the_joined_table(experiment, results, tmp_p
     assert "`fedcba9` | 91 |" in readme
     assert "[hw4_vae_seed1_mixed_bfloat16](../hw4_vae_seed1_mixed_bfloat16/README.md)" in readme
     assert "`abcdef0`" in readme  # each source folder's provenance
+    assert f"Joined by `make precision_table` at commit `{records.START_COMMIT}`" in readme
     assert "| Zen 9 |" in readme  # training minutes compare only on one CPU
     # the evaluator of a one-model study's samples, and of a table of rows beside the real images
     assert (

@@ -526,7 +526,7 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     lines = [
         "# course_reports: every model of Hu (2018) and Gaikwad (2020), measured in one table",
         "",
-        "Joined from the reports' own results folders, which were run separately:",
+        report.joined_sentence("make course_table"),
         "",
         *report.sources_table(list(found.values())),
         "",

@@ -721,7 +721,7 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
     lines = [
         "# hw4: every model of Srinivasan, Baur & Huber (2018), measured",
         "",
-        "Each row comes from its group's results folder; groups not yet run are missing.",
+        report.joined_sentence("make hw4_table")[:-1] + " (groups not yet run are missing):",
         "",
         *report.sources_table([Path(results_root) / f"hw4_{group}{suffix}" for group in groups]),
         "",

@@ -355,6 +355,8 @@ def write_table(results_root: Path, out: Path, suffix: str = "") -> Path:
         "",
         "## Where the numbers come from",
         "",
+        report.joined_sentence("make precision_table"),
+        "",
         *report.sources_table([Path(results_root) / name for name in folders], results_root),
         "",
     ]

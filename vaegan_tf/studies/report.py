@@ -96,6 +96,21 @@ def _commits(env: dict) -> str:
     return f"trained at {', '.join(f'`{c}`' for c in trained)}; joined at {join}"
 
 
+def joined_sentence(command: str) -> str:
+    """What a README joined from other studies' results folders says first: the code that joined
+    them (the folders' own commits are in `sources_table`)."""
+    code = [
+        line.split()[-1]
+        for line in records.START_DIRTY
+        if not line.split()[-1].startswith("results/")
+    ]
+    dirty = f", with uncommitted changes to {', '.join(code)}" if code else ""
+    return (
+        f"Joined by `{command}` at commit `{records.START_COMMIT}`{dirty} from results folders "
+        "run separately:"
+    )
+
+
 def sources_table(folders: Sequence[Path], results_root: Path | None = None) -> list[str]:
     """For a table joined from other studies' results: each folder's command, commit, epochs,
     training time, CPU and evaluator, read from its environment.json and metrics.json, so the
