@@ -206,6 +206,17 @@ def test_a_staged_run_finds_the_seeds_it_will_land_beside(tmp_path):
             report.seed_spread_section(staged, "vae_mnist", {"value": lambda m: m["value"]})
         )
         assert "| value | 1.00 | 2.00 | 3.00 | 2.00 ± 1.00 |" in section
+        assert "| CPU | n/a | n/a | n/a |" in section and "different" not in section
+        # seeds run at other commits or on other CPUs: the table shows where, the text says so
+        for name, commit, cpu in (("vae_mnist", "a", "Xeon"), ("vae_mnist_seed1", "b", "EPYC")):
+            env = {"git_commit": commit * 40, "cpu": cpu}
+            (tmp_path / name / "environment.json").write_text(json.dumps(env))
+        section = "\n".join(
+            report.seed_spread_section(staged, "vae_mnist", {"value": lambda m: m["value"]})
+        )
+        assert "| commit | `aaaaaaa` | `bbbbbbb` | `n/a` |" in section
+        assert "| CPU | Xeon | EPYC | n/a |" in section
+        assert "The seeds ran at different commits and CPUs: the spread holds" in section
     assert (
         report.seed_folders(tmp_path / "vae_mnist", "vae_mnist")[2] == tmp_path / "vae_mnist_seed2"
     )

@@ -223,13 +223,30 @@ def seed_spread_section(
                 spread,
             ]
         )
+    # where each seed ran: a spread over runs at several commits or CPUs holds those too
+    envs = {
+        seed: records.read_json(f / "environment.json") if (f / "environment.json").exists() else {}
+        for seed, f in folders.items()
+    }
+    commits = [str(env.get("git_commit") or "n/a")[:7] for env in envs.values()]
+    cpus = [env.get("cpu") or "n/a" for env in envs.values()]
+    rows += [["commit", *(f"`{c}`" for c in commits), ""], ["CPU", *cpus, ""]]
+    mixed = [
+        what for what, values in (("commits", commits), ("CPUs", cpus)) if len(set(values)) > 1
+    ]
+    caveat = (
+        f" The seeds ran at different {' and '.join(mixed)}: the spread holds those differences "
+        "too."
+        if mixed
+        else ""
+    )
     links = ", ".join(f"[{f.name}](../{f.name}/README.md)" for f in folders.values())
     return [
         "## Seed to seed",
         "",
         f"The same command on {len(folders)} seeds (initialisation, data order and noise), one "
         f"folder each ({links}); mean ± sample sd. A difference smaller than this spread is no "
-        "finding.",
+        f"finding.{caveat}",
         "",
         *markdown_table(["measure", *(f"seed {seed}" for seed in folders), "mean ± sd"], rows),
         "",
