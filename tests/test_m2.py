@@ -208,6 +208,12 @@ def test_table1_runs_every_cell_it_is_given(splits, tmp_path, monkeypatch):
         c["loaded_finished_run"] for c in measured
     )
     assert [c["test_error"] for c in again] == [c["test_error"] for c in cells]
+    # loaded cells record where they were trained (None: at the commit that loaded them)
+    assert all("trained_at_commit" in c and c["trained_at_commit"] is None for c in again)
+    table1_report.write_results(tmp_path / "again", again, config, "make table1", started=0.0)
+    readme = (tmp_path / "again" / "README.md").read_text()
+    assert "4 of the measured cells were trained by an earlier, interrupted run" in readme
+    assert "cells.csv gives the commit each was trained at (trained_at_commit" in readme
 
     table1_report.write_results(
         tmp_path / "table1_quick", seen[1], config, "make table1 QUICK=1", started=0.0

@@ -192,6 +192,15 @@ START_DIRTY = (_git("status", "--porcelain", "--untracked-files=no") or "").spli
 COMMAND: str | None = None
 
 
+def uncommitted_code(dirty_lines) -> str:
+    """ ", with uncommitted changes to <files>" for the files of `git status --porcelain` lines
+    outside results/, or "": committed results a run rewrites are not code it ran (environment.json
+    keeps every line)."""
+    changed = [line.split()[-1] for line in dirty_lines or [] if line.strip()]
+    code = [path for path in changed if not path.startswith("results/")]
+    return f", with uncommitted changes to {', '.join(code)}" if code else ""
+
+
 def cpu_name() -> str:
     """The CPU's model name, from /proc/cpuinfo or lscpu; "unknown" where neither says."""
     with contextlib.suppress(OSError):
@@ -336,13 +345,7 @@ def provenance(env: dict, command: str) -> str:
         trained += " over more than one session"
         made_at = env.get("resumed_from_commit")
         total += f", resumed after epoch {resumed} from a backup made at commit `{made_at}`"
-    # committed results that a run rewrites are not code it ran; environment.json keeps them all
-    changed_code = [
-        line.split()[-1]
-        for line in env.get("git_dirty_at_start") or []
-        if not line.split()[-1].startswith("results/")
-    ]
-    dirty = f", with uncommitted changes to {', '.join(changed_code)}" if changed_code else ""
+    dirty = uncommitted_code(env.get("git_dirty_at_start"))
     place = f"{where['strategy']} over {where['devices']}" if where else f"{env.get('devices')}"
     if env.get("cpu"):
         place += f" of an {env['cpu']}" if env["cpu"][0] in "AEIOU" else f" of a {env['cpu']}"

@@ -99,12 +99,7 @@ def _commits(env: dict) -> str:
 def joined_sentence(command: str) -> str:
     """What a README joined from other studies' results folders says first: the code that joined
     them (the folders' own commits are in `sources_table`)."""
-    code = [
-        line.split()[-1]
-        for line in records.START_DIRTY
-        if not line.split()[-1].startswith("results/")
-    ]
-    dirty = f", with uncommitted changes to {', '.join(code)}" if code else ""
+    dirty = records.uncommitted_code(records.START_DIRTY)
     return (
         f"Joined by `{command}` at commit `{records.START_COMMIT}`{dirty} from results folders "
         "run separately:"

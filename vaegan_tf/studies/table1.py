@@ -261,6 +261,8 @@ def train_and_measure(config: SSLStudyConfig, splits: data.DatasetSplits | None 
         "protocol": m2_part(config.model).protocol,
         "label_subset": config.label_subset,
         "loaded_finished_run": outcome.reused_finished,
+        # a loaded cell's training commit (None: the commit that measured it, `commit`)
+        "trained_at_commit": outcome.resumed_from_commit,
         **(
             recalibrated_error_rates(outcome.model, splits, config)
             if isinstance(config.model, AuthorsM2Config)

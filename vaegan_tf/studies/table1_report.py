@@ -419,7 +419,7 @@ def write_readme(out: Path) -> Path:
     cells, config, env = records.read_run(out)
     table = table1_markdown(cells)
     (out / "table1.md").write_text(f"# {out.name}: semi-supervised test error on MNIST\n\n{table}")
-    dirty = ", with uncommitted changes" if env.get("git_dirty_at_start") else ""
+    dirty = records.uncommitted_code(env.get("git_dirty_at_start"))
     quick = "_quick" in out.name
     epochs = ", ".join(f"{row} {n}" for row, n in config["epochs"].items() if row in config["rows"])
     steps = config["base"]["run"]["steps_per_epoch"]
@@ -439,7 +439,13 @@ def write_readme(out: Path) -> Path:
         lines += [
             f"{loaded} of the measured cells were trained by an earlier, interrupted run of the "
             "same command and loaded from their finished weights (`work/`); their wall time is "
-            "that of their training.",
+            "that of their training"
+            + (
+                "; cells.csv gives the commit each was trained at (trained_at_commit; empty: "
+                "the commit above)."
+                if all("trained_at_commit" in c for c in measured if c.get("loaded_finished_run"))
+                else " (this run did not record their training commits)."
+            ),
             "",
         ]
     kept = [c for c in measured if c.get("kept_from_earlier_table")]
@@ -646,7 +652,7 @@ def write_probe(
     records.write_json(out / "config.json", config)
     env = records.environment(total_seconds=time.perf_counter() - started, command=command)
     records.write_json(out / "environment.json", env)
-    dirty = ", with uncommitted changes" if env.get("git_dirty_at_start") else ""
+    dirty = records.uncommitted_code(env.get("git_dirty_at_start"))
     readme = [
         f"# {out.name}: the first training steps of Table 1 cells, probed",
         "",
