@@ -192,6 +192,15 @@ START_DIRTY = (_git("status", "--porcelain", "--untracked-files=no") or "").spli
 COMMAND: str | None = None
 
 
+def training_commit(summary: dict) -> str:
+    """Where a model loaded finished was trained, from its `TrainingOutcome.summary()`: its
+    `trained_at_commit` is None when that was the commit the loading run began at."""
+    if "trained_at_commit" not in summary:  # recorded before the summary had it
+        return "its training commit not recorded"
+    commit = summary["trained_at_commit"]
+    return f"trained at commit `{commit[:7]}`" if commit else "trained at the same commit"
+
+
 def uncommitted_code(dirty_lines) -> str:
     """ ", with uncommitted changes to <files>" for the files of `git status --porcelain` lines
     outside results/, or "": committed results a run rewrites are not code it ran (environment.json

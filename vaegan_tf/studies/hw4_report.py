@@ -534,17 +534,10 @@ def loaded_models_lines(metrics: dict) -> list[str]:
     if not loaded:
         return []
 
-    def origin(entry):
-        if "trained_at_commit" not in entry:
-            return f"{entry['title']} (its training commit not recorded)"
-        commit = entry["trained_at_commit"]
-        return f"{entry['title']} (trained at " + (
-            f"commit `{commit[:7]}`)" if commit else "the same commit)"
-        )
-
+    named = ", ".join(f"{e['title']} ({records.training_commit(e)})" for e in loaded)
     return [
         "Loaded finished from `work/`, trained by an earlier process of the same command and "
-        f"config: {', '.join(origin(e) for e in loaded)}. Their epochs and training minutes "
+        f"config: {named}. Their epochs and training minutes "
         "are that process's, so the training minutes can exceed the minutes in all.",
         "",
     ]

@@ -45,10 +45,7 @@ def _origin(training: dict, config: str) -> str:
         return "trained here or loaded from a finished run (not recorded)"
     if not training["loaded_from_finished_run"]:
         return f"trained here with {config}"
-    # None: the finished run was trained at the commit this run began at (`training.TrainingOutcome`)
-    commit = training.get("trained_at_commit")
-    at = f" trained at commit `{commit[:7]}`" if commit else " trained at the same commit"
-    return f"loaded from a finished run of {config} in `work/`{at}"
+    return f"loaded from a finished run of {config} in `work/` {records.training_commit(training)}"
 
 
 def write_readme(out: Path) -> Path:
