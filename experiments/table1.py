@@ -186,6 +186,25 @@ def probe(config: table1.Table1Config, command: str, started: float) -> None:
     print((out / "README.md").read_text())
 
 
+def refuse_to_drop_finished_cells(out, config: table1.Table1Config) -> None:
+    """A UsageError, before any work, when rewriting `out` would drop finished cells that this run
+    does not have (a run of --label_seeds=1 where one of seed 0 wrote the same table)."""
+    left_out = table1_report.cells_left_out(out, config)
+    if not left_out:
+        return
+    cells = ", ".join(f"{c['row']} {c['labels']} labels seed {c['seed']}" for c in left_out)
+    seeds = ",".join(str(s) for s in sorted({*config.seeds, *(c["seed"] for c in left_out)}))
+    others = {(c["row"], c["labels"]) for c in left_out} - {
+        (row, labels) for row in config.rows for labels in config.labels
+    }
+    raise app.UsageError(
+        f"{out} holds finished cells this run does not have ({cells}): its table would lose "
+        f"them; pass --label_seeds={seeds}"
+        + (" and --rows / --labels that include them" if others else "")
+        + " to keep them (finished cells are loaded, not trained again)"
+    )
+
+
 def main(_):
     started = time.perf_counter()
     config = config_from_flags()
@@ -195,6 +214,7 @@ def main(_):
             raise app.UsageError("--probe_steps trains cells' first steps; drop --gather")
         return probe(config, command, started)
     out = config.base.run.results(config.name)
+    refuse_to_drop_finished_cells(out, config)
     # the table is rewritten after every cell: a run stopped part way leaves its finished cells
     # reported
     cells = table1.run(

@@ -733,6 +733,38 @@ def test_a_table_gathers_the_cells_of_the_partial_tables_beside_it(tmp_path):
     ]  # a table not yet written gathers from its family alone
 
 
+def test_a_run_of_other_seeds_refuses_to_drop_a_tables_finished_cells(tmp_path, experiment):
+    """A table's name has its rows and labels, not its seeds: a run of seed 1 where seed 0's
+    finished cell was written stops before any work, naming the seeds that keep both; pending
+    cells, cells this run has, and cells of the tables beside it do not stop it."""
+    from absl import app
+
+    from vaegan_tf.studies import table1, table1_report
+
+    out = tmp_path / "table1_rows-fc_labels-1000"
+    out.mkdir()
+    finished = {"row": "fc", "labels": 1000, "seed": 0, "status": "measured"}
+    pending = {"row": "fc", "labels": 1000, "seed": 2, "status": "pending"}
+    (out / "metrics.json").write_text(json.dumps([finished, pending]))
+    beside = tmp_path / "table1_rows-fc_labels-600"
+    beside.mkdir()
+    (beside / "metrics.json").write_text(json.dumps([{**finished, "labels": 600}]))
+
+    def config(seeds, labels=(1000,)):
+        return table1.Table1Config(rows=("fc",), labels=labels, seeds=seeds)
+
+    assert [c["seed"] for c in table1_report.cells_left_out(out, config((1,)))] == [0]
+    assert table1_report.cells_left_out(out, config((0, 1))) == []
+    assert table1_report.cells_left_out(tmp_path / "table1_new", config((1,))) == []
+    entry = experiment("table1")
+    with pytest.raises(app.UsageError, match=r"seed 0\): .* --label_seeds=0,1 to keep") as raised:
+        entry.refuse_to_drop_finished_cells(out, config((1,)))
+    assert "--rows / --labels" not in str(raised.value)
+    entry.refuse_to_drop_finished_cells(out, config((0, 1)))  # keeps it: no error
+    with pytest.raises(app.UsageError, match="--rows / --labels that include them"):
+        entry.refuse_to_drop_finished_cells(out, config((0,), labels=(600,)))
+
+
 def test_gather_reports_the_cells_under_way(tmp_path, experiment, capsys):
     """--gather marks a pending cell "training" when a backup of that very cell (its model, seed,
     steps per epoch) is in work/ under any run of the table's family, with the epochs the backup

@@ -22,6 +22,7 @@ from vaegan_tf.studies.table1 import (
     cell_run,
     cell_study,
     for_cell,
+    table_cells,
 )
 
 TRAINING_IMAGES = 55_000  # the TF1 training split the labelled subsets come from
@@ -257,6 +258,20 @@ def earlier_cells(out: Path, family: str = "table1") -> list[dict]:
         if metrics.exists():
             cells += [{**cell, "found_in": table.name} for cell in json.loads(metrics.read_text())]
     return cells
+
+
+def cells_left_out(out: Path, config: Table1Config) -> list[dict]:
+    """The measured cells of the table already in `out` whose (row, labels, seed) this run does not
+    have: rewriting `out` would drop them. A table's name says its rows and labels, not its seeds,
+    so a run of seed 1 writes where a run of seed 0 did."""
+    covered = {(cell["row"], cell["labels"], cell["seed"]) for cell in table_cells(config)}
+    return [
+        cell
+        for cell in earlier_cells(out)
+        if cell["found_in"] == out.name
+        and cell.get("status") == "measured"
+        and (cell["row"], cell["labels"], cell["seed"]) not in covered
+    ]
 
 
 def training_cells(cells: list[dict], config: Table1Config) -> list[dict]:
