@@ -239,3 +239,104 @@ def test_no_study_at_both_precisions_names_the_fix(tmp_path):
         precision_report.write_table(tmp_path, tmp_path / "precision")
     with pytest.raises(ValueError, match="drop the flags"):
         precision_report.write_table(tmp_path, tmp_path / "precision", "_seed1")
+
+
+def write_metrics(root, stem, seed, precision, metrics):
+    folder = root / RunSettings(seed=seed, precision=precision).named(stem)
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_cvae_and_vae_gan_studies_are_read_by_their_own_measures(tmp_path):
+    real = {"frechet_distance": 0.5, "conditional_accuracy": 0.99}
+    for seed, precision, shift in ((0, "float32", 0.0), (1, "float32", 2.0)) + (
+        (0, "mixed_bfloat16", 1.0),
+        (1, "mixed_bfloat16", 3.0),
+    ):
+        write_metrics(
+            tmp_path,
+            "figure6",
+            seed,
+            precision,
+            {
+                "test_negative_elbo": 93.0 + shift,
+                "sample_quality": {"frechet_distance": 18.0 + shift, "conditional_accuracy": 0.9},
+                "real_vs_real": real,
+            },
+        )
+        scored = {"frechet_distance": 14.0 + shift, "conditional_accuracy": 0.99, "kid": 1.0}
+        write_metrics(
+            tmp_path,
+            "figure7",
+            seed,
+            precision,
+            {"sample_quality": {"CVAE-GAN": scored, evaluate.REAL_IMAGES: real}},
+        )
+        write_metrics(
+            tmp_path,
+            "figure8",
+            seed,
+            precision,
+            {
+                "validation_negative_elbo": 73.0 + shift,
+                "right_half_mse_cvae": 0.05 + shift / 100,
+                "right_half_mse_mean_image": 0.07,
+            },
+        )
+        write_metrics(
+            tmp_path,
+            "figure9",
+            seed,
+            precision,
+            {"validation_negative_elbo": 96.0, "style_transfer_accuracy": 0.94 + shift / 100},
+        )
+        write_metrics(
+            tmp_path,
+            "vaegan",
+            seed,
+            precision,
+            {
+                "sample_quality": {
+                    "VAE-GAN": {"frechet_distance": 85.0 + shift},
+                    "plain VAE": {"frechet_distance": 70.0},
+                    evaluate.REAL_IMAGES: real,
+                },
+                "test_reconstruction_mse": {"VAE-GAN": 0.018, "plain VAE": 0.0066},
+            },
+        )
+    # a run whose samples were not scored (no evaluator) still gives its reconstruction error
+    write_metrics(
+        tmp_path,
+        "dfcvae",
+        0,
+        "float32",
+        {"sample_quality": "skipped: no evaluator", "test_reconstruction_mse": {"DFC-VAE": 0.02}},
+    )
+    (tmp_path / "figure7_paper").mkdir()  # another study of its own: not read
+    observations = [seen for read in precision_report.STUDIES.values() for seen in read(tmp_path)]
+    rows = {
+        (row["study"], row["model"], row["measure"]): row
+        for row in precision_report.compare(observations)
+    }
+    # seeds 0 and 1 are 2 apart at each precision (sd 1.41); bfloat16 is 1 higher: within
+    for key in (
+        ("figure6", "conv CVAE", "test -ELBO (nats)"),
+        ("figure6", "conv CVAE", "Frechet distance"),
+        ("figure7", "CVAE-GAN", "Frechet distance"),
+        ("figure8", "FC CVAE, left half", "validation -ELBO (nats)"),
+        ("vaegan", "VAE-GAN", "Frechet distance"),
+    ):
+        assert rows[key]["difference"] == pytest.approx(1.0), key
+        assert rows[key]["float32"]["seeds"] == [0, 1], key
+        assert rows[key]["verdict"] == "within the seed spread", key
+    squared_error = rows[("figure8", "FC CVAE, left half", "completed right half, squared error")]
+    assert squared_error["difference"] == pytest.approx(0.01)
+    transfer = rows[("figure9", "FC CVAE, label", "style transfer accuracy")]
+    assert transfer["mixed_bfloat16"]["values"] == pytest.approx([0.95, 0.97])
+    assert precision_report._table_row(transfer)[2] == "style transfer accuracy (%)"
+    assert rows[("figure6", "conv CVAE", "conditional accuracy")]["difference"] == 0.0
+    assert rows[("vaegan", "VAE-GAN", "test reconstruction MSE")]["difference"] == 0.0
+    assert not any(study == "dfcvae" for study, _, _ in rows)  # float32 only: nothing to compare
+    assert [
+        (seen.model, seen.measure, seen.value) for seen in observations if seen.study == "dfcvae"
+    ] == [("DFC-VAE", "test reconstruction MSE", 0.02)]

@@ -33,7 +33,17 @@ Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s
   (`gan_<preset>_<reading>_batches`) are another model and not read;
 - `figure10` (`make figure10`): each DRAW of the study in its own subfolder; the test bound (nats,
   on grey images for the figure's models, binarised for the likelihood ones) and, where measured,
-  the Frechet distance and conditional accuracy of its samples.
+  the Frechet distance and conditional accuracy of its samples;
+- `figure6` (`make figure6`): the conv CVAE of Sec. 4.2; held-out negative ELBO, and the Frechet
+  distance and conditional accuracy of its samples;
+- `figure7` (`make figure7`): the CVAE and the CVAE-GAN of Sec. 3.2, each the Frechet distance and
+  conditional accuracy of its samples;
+- `figure8`, `figure9` (`make figure8`, `make figure9`): the FC CVAE of Sec. 4.4; validation
+  negative ELBO, and the squared error of the completed right halves (Figure 8) or the share of
+  style-transferred images read as the digit asked for (Figure 9);
+- `vaegan`, `dfcvae` (`make vaegan`, `make dfcvae`): the VAE-GAN and the deep-feature-consistent
+  VAE beside the plain VAEs they are compared with, each the Frechet distance of its samples and
+  its test reconstruction error.
 """
 
 from __future__ import annotations
@@ -76,37 +86,40 @@ def _measured_runs(results_root: Path, stem: str):
             yield folder, *named, records.read_json(folder / "metrics.json")
 
 
-def vae_mnist_observations(results_root: Path) -> list[Observation]:
-    """Held-out negative ELBO, importance-weighted NLL (nats) and Frechet distance of every `make
-    vae` run."""
-    found = []
-    for folder, seed, precision, metrics in _measured_runs(results_root, "vae_mnist"):
-        values = {
+def study_observations(
+    results_root: Path, stem: str, measures: Callable[[dict], dict[str, dict[str, float]]]
+) -> list[Observation]:
+    """One Observation per (model, measure) of every run of the study `stem`, where
+    `measures(metrics)` gives {model: {measure: value}} of one run's metrics.json."""
+    return [
+        Observation(stem, model, measure, precision, seed, value, folder.name)
+        for folder, seed, precision, metrics in _measured_runs(results_root, stem)
+        for model, values in measures(metrics).items()
+        for measure, value in values.items()
+    ]
+
+
+def vae_mnist_measures(metrics: dict) -> dict[str, dict[str, float]]:
+    """`make vae`: held-out negative ELBO, importance-weighted NLL (nats), Frechet distance."""
+    nll = f"test NLL, k = {metrics['importance_samples']:,} (nats)"
+    return {
+        "VAE": {
             "test -ELBO (nats)": metrics["test_negative_elbo"],
-            f"test NLL, k = {metrics['importance_samples']:,} (nats)": metrics["test_nll"],
+            nll: metrics["test_nll"],
             "Frechet distance": metrics["sample_quality"]["frechet_distance"],
         }
-        found += [
-            Observation("vae_mnist", "VAE", measure, precision, seed, value, folder.name)
-            for measure, value in values.items()
-        ]
-    return found
+    }
 
 
-def hw4_vae_observations(results_root: Path) -> list[Observation]:
-    """Test NLL (nats) and Frechet distance of each VAE of every hw4_vae run."""
-    found = []
-    for folder, seed, precision, metrics in _measured_runs(results_root, "hw4_vae"):
-        for model, measured in metrics["models"].items():
-            values = {
-                "test NLL (nats)": measured["test_nll"],
-                "Frechet distance": measured["sample_quality"]["frechet_distance"],
-            }
-            found += [
-                Observation("hw4_vae", model, measure, precision, seed, value, folder.name)
-                for measure, value in values.items()
-            ]
-    return found
+def hw4_vae_measures(metrics: dict) -> dict[str, dict[str, float]]:
+    """`make hw4_vae`: test NLL (nats) and Frechet distance of each of its VAEs."""
+    return {
+        model: {
+            "test NLL (nats)": measured["test_nll"],
+            "Frechet distance": measured["sample_quality"]["frechet_distance"],
+        }
+        for model, measured in metrics["models"].items()
+    }
 
 
 def table1_authors_observations(results_root: Path) -> list[Observation]:
@@ -158,18 +171,76 @@ def gan_observations(results_root: Path) -> list[Observation]:
     return found
 
 
-def _sample_measures(metrics: dict) -> dict[str, float]:
-    """The Frechet distance (and conditional accuracy where measured) of the one model of a
-    sample-quality table beside the real images, or nothing when samples were not scored."""
-    quality = metrics.get("sample_quality") or {}
-    measured = [q for name, q in quality.items() if name != REAL_IMAGES]
-    if not measured:
-        return {}
-    (scores,) = measured
+def _scores(scores: dict) -> dict[str, float]:
+    """The Frechet distance, and the conditional accuracy where measured, of one scored model."""
     values = {"Frechet distance": scores["frechet_distance"]}
     if "conditional_accuracy" in scores:
         values["conditional accuracy"] = scores["conditional_accuracy"]
     return values
+
+
+def _scored_models(metrics: dict) -> dict[str, dict[str, float]]:
+    """{model: its `_scores`} of a sample-quality table of models beside the real images; nothing
+    when the samples were not scored (no evaluator: the table is a sentence saying so)."""
+    quality = metrics.get("sample_quality")
+    if not isinstance(quality, dict):
+        return {}
+    return {name: _scores(q) for name, q in quality.items() if name != REAL_IMAGES}
+
+
+def _sample_measures(metrics: dict) -> dict[str, float]:
+    """The `_scores` of the one model of a sample-quality table, or nothing when its samples were
+    not scored."""
+    measured = list(_scored_models(metrics).values())
+    if not measured:
+        return {}
+    (values,) = measured
+    return values
+
+
+def figure6_measures(metrics: dict) -> dict[str, dict[str, float]]:
+    """`make figure6`: the conv CVAE's held-out negative ELBO and its samples' scores (one model,
+    so its sample-quality block is the scores themselves)."""
+    quality = metrics.get("sample_quality")
+    scores = _scores(quality) if isinstance(quality, dict) else {}
+    return {"conv CVAE": {"test -ELBO (nats)": metrics["test_negative_elbo"], **scores}}
+
+
+def figure8_measures(metrics: dict) -> dict[str, dict[str, float]]:
+    """`make figure8`: the FC CVAE given left halves; its completions' right-half squared error."""
+    return {
+        "FC CVAE, left half": {
+            "validation -ELBO (nats)": metrics["validation_negative_elbo"],
+            "completed right half, squared error": metrics["right_half_mse_cvae"],
+        }
+    }
+
+
+def figure9_measures(metrics: dict) -> dict[str, dict[str, float]]:
+    """`make figure9`: the FC CVAE given labels; how often its style transfers read as asked."""
+    return {
+        "FC CVAE, label": {
+            "validation -ELBO (nats)": metrics["validation_negative_elbo"],
+            "style transfer accuracy": metrics["style_transfer_accuracy"],
+        }
+    }
+
+
+def models_beside_baselines_measures(metrics: dict) -> dict[str, dict[str, float]]:
+    """`make vaegan`, `make dfcvae`: each model's sample scores and test reconstruction error."""
+    reconstruction = metrics.get("test_reconstruction_mse", {})
+    scored = _scored_models(metrics)
+    return {
+        model: {
+            **scored.get(model, {}),
+            **(
+                {"test reconstruction MSE": reconstruction[model]}
+                if model in reconstruction
+                else {}
+            ),
+        }
+        for model in {**scored, **reconstruction}
+    }
 
 
 def figure10_observations(results_root: Path) -> list[Observation]:
@@ -202,12 +273,22 @@ def figure10_observations(results_root: Path) -> list[Observation]:
     return found
 
 
+def _study(stem: str, measures) -> Callable[[Path], list[Observation]]:
+    return lambda results_root: study_observations(results_root, stem, measures)
+
+
 STUDIES: dict[str, Callable[[Path], list[Observation]]] = {
-    "vae_mnist": vae_mnist_observations,
-    "hw4_vae": hw4_vae_observations,
+    "vae_mnist": _study("vae_mnist", vae_mnist_measures),
+    "hw4_vae": _study("hw4_vae", hw4_vae_measures),
     "table1_authors_code": table1_authors_observations,
     "gan": gan_observations,
     "figure10": figure10_observations,
+    "figure6": _study("figure6", figure6_measures),
+    "figure7": _study("figure7", _scored_models),
+    "figure8": _study("figure8", figure8_measures),
+    "figure9": _study("figure9", figure9_measures),
+    "vaegan": _study("vaegan", models_beside_baselines_measures),
+    "dfcvae": _study("dfcvae", models_beside_baselines_measures),
 }
 
 
@@ -279,7 +360,11 @@ def _spread(entry: dict, scale: float) -> str:
     return f"{text} (seeds {' '.join(str(s) for s in entry['seeds'])})"
 
 
-PERCENT_MEASURES = ("test error", "conditional accuracy")  # fractions, shown as percentages
+PERCENT_MEASURES = (
+    "test error",
+    "conditional accuracy",
+    "style transfer accuracy",
+)  # fractions, shown as percentages
 
 
 def _table_row(row: dict) -> list[str]:
