@@ -8,7 +8,8 @@ Frechet distance for VAEs, the Frechet distance for GANs, the test bound for DRA
 precisions' seeds, their mean and sample sd, and the difference of the means (bfloat16 minus
 float32). The verdict follows the rule of the suite's tables, that a difference inside the
 seed-to-seed spread is no finding:
-- "within the seed spread": |difference| is smaller than the larger of the two sample sds;
+- "within the seed spread": |difference| is smaller than the larger of the two sample sds, or
+  zero (every seed alike at both precisions is no change, not a change outside a spread of zero);
 - "outside the seed spread": it is not (bfloat16 may have changed the result, for better or worse);
 - "too few seeds": fewer than two seeds at either precision, so there is no spread to compare with.
 
@@ -346,7 +347,7 @@ def compare(observations: list[Observation]) -> list[dict]:
             spread = max(single["sd"], mixed["sd"])
             row["verdict"] = (
                 "within the seed spread"
-                if abs(row["difference"]) < spread
+                if abs(row["difference"]) < spread or row["difference"] == 0
                 else "outside the seed spread"
             )
         rows.append(row)
