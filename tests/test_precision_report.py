@@ -331,6 +331,12 @@ def test_the_cvae_and_vae_gan_studies_are_read_by_their_own_measures(tmp_path):
         assert rows[key]["verdict"] == "within the seed spread", key
     squared_error = rows[("figure8", "FC CVAE, left half", "completed right half, squared error")]
     assert squared_error["difference"] == pytest.approx(0.01)
+    # a measure below 1 keeps four significant digits: means 0.06 and 0.07, sd 0.014142
+    assert precision_report._table_row(squared_error)[3:6] == [
+        "0.06000 ± 0.01414 (seeds 0 1)",
+        "0.07000 ± 0.01414 (seeds 0 1)",
+        "+0.01000",
+    ]
     transfer = rows[("figure9", "FC CVAE, label", "style transfer accuracy")]
     assert transfer["mixed_bfloat16"]["values"] == pytest.approx([0.95, 0.97])
     assert precision_report._table_row(transfer)[2] == "style transfer accuracy (%)"

@@ -50,6 +50,7 @@ Each study's runs are found by their folder names (`RunSettings.named`: `_seed<s
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -354,10 +355,18 @@ def compare(observations: list[Observation]) -> list[dict]:
     return rows
 
 
-def _spread(entry: dict, scale: float) -> str:
-    text = f"{scale * entry['mean']:.2f}"
+def decimals(row: dict, scale: float) -> int:
+    """Decimals for a row's numbers: 2 from 1 up (a nat, a percentage point, an FD), and below 1
+    four significant digits of the larger mean (a squared error of 0.052 is 0.05191, not 0.05), so
+    that the seed sds the verdict is taken on show too."""
+    largest = max(abs(scale * row[p]["mean"]) for p in PRECISIONS)
+    return 2 if largest >= 1 or largest == 0 else 3 + math.ceil(-math.log10(largest))
+
+
+def _spread(entry: dict, scale: float, places: int) -> str:
+    text = f"{scale * entry['mean']:.{places}f}"
     if entry["sd"] is not None:
-        text += f" ± {scale * entry['sd']:.2f}"
+        text += f" ± {scale * entry['sd']:.{places}f}"
     return f"{text} (seeds {' '.join(str(s) for s in entry['seeds'])})"
 
 
@@ -371,13 +380,14 @@ PERCENT_MEASURES = (
 def _table_row(row: dict) -> list[str]:
     percent = row["measure"] in PERCENT_MEASURES
     scale = 100 if percent else 1
+    places = decimals(row, scale)
     return [
         row["study"],
         row["model"],
         row["measure"] + (" (%)" if percent else ""),
-        _spread(row["float32"], scale),
-        _spread(row["mixed_bfloat16"], scale),
-        f"{scale * row['difference']:+.2f}",
+        _spread(row["float32"], scale, places),
+        _spread(row["mixed_bfloat16"], scale, places),
+        f"{scale * row['difference']:+.{places}f}",
         row["verdict"],
         "" if row["welch_p"] is None else f"{row['welch_p']:.3f}",
     ]
