@@ -230,19 +230,10 @@ def figure9_measures(metrics: dict) -> dict[str, dict[str, float]]:
 
 def models_beside_baselines_measures(metrics: dict) -> dict[str, dict[str, float]]:
     """`make vaegan`, `make dfcvae`: each model's sample scores and test reconstruction error."""
-    reconstruction = metrics.get("test_reconstruction_mse", {})
-    scored = _scored_models(metrics)
-    return {
-        model: {
-            **scored.get(model, {}),
-            **(
-                {"test reconstruction MSE": reconstruction[model]}
-                if model in reconstruction
-                else {}
-            ),
-        }
-        for model in {**scored, **reconstruction}
-    }
+    measured = _scored_models(metrics)
+    for model, error in metrics.get("test_reconstruction_mse", {}).items():
+        measured.setdefault(model, {})["test reconstruction MSE"] = error
+    return measured
 
 
 def figure10_observations(results_root: Path) -> list[Observation]:
@@ -275,7 +266,9 @@ def figure10_observations(results_root: Path) -> list[Observation]:
     return found
 
 
-def _study(stem: str, measures) -> Callable[[Path], list[Observation]]:
+def _study(
+    stem: str, measures: Callable[[dict], dict[str, dict[str, float]]]
+) -> Callable[[Path], list[Observation]]:
     return lambda results_root: study_observations(results_root, stem, measures)
 
 
@@ -370,11 +363,8 @@ def _spread(entry: dict, scale: float, places: int) -> str:
     return f"{text} (seeds {' '.join(str(s) for s in entry['seeds'])})"
 
 
-PERCENT_MEASURES = (
-    "test error",
-    "conditional accuracy",
-    "style transfer accuracy",
-)  # fractions, shown as percentages
+# fractions, shown as percentages
+PERCENT_MEASURES = ("test error", "conditional accuracy", "style transfer accuracy")
 
 
 def _table_row(row: dict) -> list[str]:
